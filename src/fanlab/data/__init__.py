@@ -1,0 +1,1 @@
+"""Series, synthetic processes with their oracles, real series and time splits."""

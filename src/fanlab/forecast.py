@@ -1,0 +1,155 @@
+"""The one object every forecaster returns.
+
+A `Forecast` is batched over K forecast origins and H horizon steps. Quantiles are always
+present at the requested probabilities; `samples` (sample-based methods) and `sd` (Gaussian
+methods) are optional extras that let scores be computed exactly rather than from quantiles.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable
+
+import numpy as np
+
+# Probabilities are compared after rounding, so 0.1 + 0.05 and 0.15 name the same quantile.
+PROB_DECIMALS = 10
+
+#: Levels of the fine grid used for reliability curves (0.05, 0.10, ..., 0.95).
+FINE_LEVELS: tuple[float, ...] = tuple(round(0.05 * i, 2) for i in range(1, 20))
+
+
+def level_probs(level: float) -> tuple[float, float]:
+    """Quantile probabilities ((1 - level) / 2, (1 + level) / 2) of a central interval."""
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must lie in (0, 1), got {level}")
+    return (round((1.0 - level) / 2.0, PROB_DECIMALS), round((1.0 + level) / 2.0, PROB_DECIMALS))
+
+
+def probs_for_levels(levels: Iterable[float], median: bool = True) -> np.ndarray:
+    """Sorted unique probabilities needed for the central intervals at `levels`, shape (Q,)."""
+    ps = {0.5} if median else set()
+    for level in levels:
+        ps.update(level_probs(level))
+    return np.array(sorted(ps), dtype=float)
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """Predictive distributions from K origins over H steps.
+
+    Attributes
+    ----------
+    origins : (K,) int
+        Index of the last observed point of each origin; step h forecasts y[origin + h].
+    mean : (K, H)
+        Point forecast.
+    probs : (Q,)
+        Sorted quantile probabilities.
+    quantiles : (K, Q, H)
+        Predictive quantiles, non-decreasing along Q.
+    samples : (K, S, H) or None
+        Predictive sample paths where the method is sample based.
+    sd : (K, H) or None
+        Predictive standard deviation where the predictive distribution is Gaussian
+        (then CRPS and PIT are computed in closed form).
+    info : dict
+        Free-form notes (fitted parameters, warnings) carried into the cell's record.
+    """
+
+    origins: np.ndarray
+    mean: np.ndarray
+    probs: np.ndarray
+    quantiles: np.ndarray
+    samples: np.ndarray | None = None
+    sd: np.ndarray | None = None
+    info: dict = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        origins = np.asarray(self.origins)
+        mean = np.asarray(self.mean, dtype=float)
+        probs = np.round(np.asarray(self.probs, dtype=float), PROB_DECIMALS)
+        quantiles = np.asarray(self.quantiles, dtype=float)
+        if origins.ndim != 1:
+            raise ValueError(f"origins must be (K,), got shape {origins.shape}")
+        k = origins.shape[0]
+        if mean.ndim != 2 or mean.shape[0] != k:
+            raise ValueError(f"mean must be (K={k}, H), got shape {mean.shape}")
+        h = mean.shape[1]
+        if probs.ndim != 1 or np.any(np.diff(probs) <= 0) or np.any((probs <= 0) | (probs >= 1)):
+            raise ValueError("probs must be strictly increasing values in (0, 1)")
+        if quantiles.shape != (k, probs.shape[0], h):
+            raise ValueError(
+                f"quantiles must be (K, Q, H) = {(k, probs.shape[0], h)}, got {quantiles.shape}"
+            )
+        if self.samples is not None:
+            samples = np.asarray(self.samples, dtype=float)
+            if samples.ndim != 3 or samples.shape[0] != k or samples.shape[2] != h:
+                raise ValueError(f"samples must be (K={k}, S, H={h}), got {samples.shape}")
+            object.__setattr__(self, "samples", samples)
+        if self.sd is not None:
+            sd = np.asarray(self.sd, dtype=float)
+            if sd.shape != (k, h):
+                raise ValueError(f"sd must be (K, H) = {(k, h)}, got {sd.shape}")
+            object.__setattr__(self, "sd", sd)
+        object.__setattr__(self, "origins", origins.astype(np.int64))
+        object.__setattr__(self, "mean", mean)
+        object.__setattr__(self, "probs", probs)
+        object.__setattr__(self, "quantiles", quantiles)
+
+    @property
+    def horizon(self) -> int:
+        return int(self.mean.shape[1])
+
+    def quantile(self, p: float) -> np.ndarray:
+        """Quantile at probability `p`, which must be one of `probs`; shape (K, H)."""
+        p = round(float(p), PROB_DECIMALS)
+        idx = np.flatnonzero(np.isclose(self.probs, p, rtol=0.0, atol=1e-9))
+        if idx.size == 0:
+            raise KeyError(f"probability {p} was not forecast; have {self.probs.tolist()}")
+        return self.quantiles[:, idx[0], :]
+
+    def interval(self, level: float) -> tuple[np.ndarray, np.ndarray]:
+        """Central interval at `level`: (lower, upper), each (K, H)."""
+        lo, hi = level_probs(level)
+        return self.quantile(lo), self.quantile(hi)
+
+    def select(self, rows: np.ndarray) -> "Forecast":
+        """The forecast restricted to origins `rows` (an index or boolean mask over K)."""
+        return Forecast(
+            origins=self.origins[rows],
+            mean=self.mean[rows],
+            probs=self.probs,
+            quantiles=self.quantiles[rows],
+            samples=None if self.samples is None else self.samples[rows],
+            sd=None if self.sd is None else self.sd[rows],
+            info=dict(self.info),
+        )
+
+
+def gaussian_forecast(
+    origins: np.ndarray, mean: np.ndarray, sd: np.ndarray, probs: np.ndarray, info: dict | None = None
+) -> Forecast:
+    """A Gaussian `Forecast` with exact quantiles; mean and sd are (K, H)."""
+    from scipy.stats import norm
+
+    probs = np.asarray(probs, dtype=float)
+    z = norm.ppf(probs)  # (Q,)
+    q = mean[:, None, :] + z[None, :, None] * sd[:, None, :]
+    return Forecast(origins=origins, mean=mean, probs=probs, quantiles=q, sd=sd, info=info or {})
+
+
+def sample_forecast(
+    origins: np.ndarray,
+    samples: np.ndarray,
+    probs: np.ndarray,
+    mean: np.ndarray | None = None,
+    info: dict | None = None,
+) -> Forecast:
+    """A sample-based `Forecast`; samples (K, S, H), quantiles by linear interpolation."""
+    samples = np.asarray(samples, dtype=float)
+    probs = np.asarray(probs, dtype=float)
+    q = np.moveaxis(np.quantile(samples, probs, axis=1), 0, 1)  # (K, Q, H)
+    if mean is None:
+        mean = samples.mean(axis=1)
+    return Forecast(origins=origins, mean=mean, probs=probs, quantiles=q, samples=samples, info=info or {})

@@ -1,0 +1,1 @@
+"""Interval methods that wrap any fitted forecaster (conformal)."""

@@ -1,0 +1,1 @@
+"""Scores as pure functions on arrays: coverage, width, interval score, CRPS, PIT, bootstrap."""

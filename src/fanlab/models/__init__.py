@@ -1,0 +1,1 @@
+"""Forecasters: oracle, baselines, ARIMA, LSTM family."""

@@ -1,0 +1,136 @@
+"""Short names -> factories, for datasets and methods.
+
+Each entry has a pydantic params model (extra keys forbidden), so a config is checked, and
+`fanlab list` can show every parameter with its default, without running anything. An
+unknown name is an error that lists the valid ones.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+# Modules that register entries when imported. Heavy dependencies (torch) are imported inside
+# the factories, so listing and validating stay fast.
+_PLUGIN_MODULES = (
+    "fanlab.data.synthetic",
+    "fanlab.data.real",
+    "fanlab.models.oracle",
+    "fanlab.models.naive",
+    "fanlab.models.arima",
+    "fanlab.models.lstm.params",
+    "fanlab.intervals.conformal",
+)
+
+
+class NoParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True)
+class Entry:
+    kind: str  # "dataset" or "method"
+    name: str
+    factory: Callable[..., Any]
+    params: type[BaseModel]
+    summary: str
+
+
+_REGISTRY: dict[str, dict[str, Entry]] = {"dataset": {}, "method": {}}
+_loaded = False
+
+
+class UnknownName(KeyError):
+    def __init__(self, kind: str, name: str, valid: list[str]):
+        self.kind, self.name, self.valid = kind, name, valid
+        super().__init__(f"unknown {kind} '{name}' (valid: {', '.join(valid)})")
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+def _register(kind: str, name: str, params: type[BaseModel] | None):
+    def deco(factory):
+        if name in _REGISTRY[kind]:
+            raise ValueError(f"{kind} '{name}' registered twice")
+        doc = (factory.__doc__ or "").strip().splitlines()
+        _REGISTRY[kind][name] = Entry(kind, name, factory, params or NoParams, doc[0] if doc else "")
+        return factory
+
+    return deco
+
+
+def register_dataset(name: str, params: type[BaseModel] | None = None):
+    """Decorator: ``factory(params, seed) -> list[Series]``."""
+    return _register("dataset", name, params)
+
+
+def register_method(name: str, params: type[BaseModel] | None = None):
+    """Decorator: ``factory(params, ctx: BuildContext) -> Forecaster``."""
+    return _register("method", name, params)
+
+
+def _ensure_loaded() -> None:
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    for mod in _PLUGIN_MODULES:
+        try:
+            importlib.import_module(mod)
+        except ModuleNotFoundError as exc:
+            # a plugin module not written yet is simply absent; a broken import inside one is not
+            if exc.name != mod:
+                raise
+
+
+def entries(kind: str) -> dict[str, Entry]:
+    _ensure_loaded()
+    return dict(sorted(_REGISTRY[kind].items()))
+
+
+def get(kind: str, name: str) -> Entry:
+    _ensure_loaded()
+    try:
+        return _REGISTRY[kind][name]
+    except KeyError:
+        raise UnknownName(kind, name, sorted(_REGISTRY[kind])) from None
+
+
+def parse_params(kind: str, name: str, params: dict | None) -> BaseModel:
+    """Validated params model; raises UnknownName or pydantic ValidationError."""
+    return get(kind, name).params.model_validate(params or {})
+
+
+def build_dataset(name: str, params: dict | None, seed: int):
+    entry = get("dataset", name)
+    return entry.factory(entry.params.model_validate(params or {}), seed)
+
+
+def build_method(name: str, params: dict | None, ctx):
+    entry = get("method", name)
+    return entry.factory(entry.params.model_validate(params or {}), ctx)
+
+
+def validate_method_spec(spec: Any) -> dict:
+    """Check a nested method spec ``{name, params}`` (used by wrappers); returns it as a dict.
+
+    Raises ValueError with a readable message, which pydantic reports at the wrapper's key.
+    """
+    if not isinstance(spec, dict) or "name" not in spec:
+        raise ValueError("a method spec needs 'name' (and optionally 'params')")
+    extra = set(spec) - {"name", "params", "label"}
+    if extra:
+        raise ValueError(f"unknown key(s) {sorted(extra)} in method spec")
+    try:
+        parse_params("method", spec["name"], spec.get("params"))
+    except UnknownName as exc:
+        raise ValueError(str(exc)) from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        raise ValueError(f"{spec['name']}.params.{loc}: {first['msg']}") from None
+    return spec
