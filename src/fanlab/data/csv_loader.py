@@ -1,0 +1,229 @@
+"""Your own series from a CSV file: dataset ``csv``.
+
+Layouts:
+
+- single: ``value: y`` names one column; one Series, named after the column.
+- wide: ``value: [a, b, c]``; one Series per column, named after it, sharing the time
+  column. Leading and trailing empty cells of a column are dropped (so columns may have
+  different lengths); empty cells in between are missing values.
+- long: ``series_id: id`` and ``value: y``; one Series per distinct id, named by the id, in
+  order of first appearance.
+
+Every error is a `fanlab.errors.DataError` naming the file, the column and the CSV line
+number (the header is line 1, the first data row line 2; a quoted field spanning several
+lines would shift the count).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from pandas.tseries.frequencies import to_offset
+from pydantic import Field, field_validator, model_validator
+
+from fanlab.data.real import RealParams, finish, window_slice
+from fanlab.data.series import Series
+from fanlab.errors import DataError
+from fanlab.registry import register_dataset
+
+
+class CsvParams(RealParams):
+    """Where the series are in the file; `start`, `length`, `missing` apply to each series."""
+
+    path: str = Field(description="CSV file; relative to the current working directory")
+    value: str | list[str] = Field(description="value column, or a list of columns (wide format)")
+    time: str | None = Field(None, description="time stamp column; rows are sorted by it")
+    series_id: str | None = Field(None, description="id column (long format)")
+    freq: str | None = Field(
+        None,
+        description="pandas frequency ('h', 'D', 'MS', ...); absent stamps become missing values",
+    )
+    period: int | None = Field(None, ge=1, description="main seasonal period of every series")
+
+    @field_validator("freq")
+    @classmethod
+    def _known_freq(cls, freq: str | None) -> str | None:
+        if freq is not None:
+            to_offset(freq)  # raises ValueError naming the bad alias
+        return freq
+
+    @model_validator(mode="after")
+    def _layout(self) -> "CsvParams":
+        if isinstance(self.value, list):
+            if not self.value:
+                raise ValueError("value: give at least one column")
+            if len(set(self.value)) != len(self.value):
+                raise ValueError(f"value: repeated column in {self.value}")
+            if self.series_id is not None:
+                raise ValueError("series_id (long format) takes a single value column, not a list")
+        if self.freq is not None and self.time is None:
+            raise ValueError("freq needs a time column")
+        return self
+
+
+def _where(file: str, column: str, line: int | None = None) -> str:
+    return f"file '{file}', column '{column}'" + (f", line {line}" if line is not None else "")
+
+
+def _read(path: Path, file: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """All cells as strings (NaN where empty) and the CSV line number (R,) of each row."""
+    if not path.is_file():
+        raise DataError(f"file '{file}': not found (looked for {path.resolve()})")
+    try:
+        # blank lines kept as rows so that row positions map to line numbers
+        df = pd.read_csv(path, dtype=str, skip_blank_lines=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise DataError(f"file '{file}': cannot read as CSV: {exc}") from None
+    lines = np.arange(len(df)) + 2
+    keep = ~df.isna().all(axis=1).to_numpy()
+    df, lines = df[keep].reset_index(drop=True), lines[keep]
+    if df.empty:
+        raise DataError(f"file '{file}': no data rows")
+    return df, lines
+
+
+def _parse_time(raw: pd.Series, file: str, column: str, lines: np.ndarray) -> pd.DatetimeIndex:
+    blank = raw.isna().to_numpy()
+    if blank.any():
+        raise DataError(f"{_where(file, column, int(lines[blank.argmax()]))}: missing time value")
+    try:
+        parsed = pd.to_datetime(raw, errors="coerce")
+    except ValueError:  # mixed UTC offsets: compare them on one clock
+        parsed = pd.to_datetime(raw, errors="coerce", utc=True)
+    bad = parsed.isna().to_numpy()
+    if bad.any():
+        i = int(bad.argmax())
+        raise DataError(
+            f"{_where(file, column, int(lines[i]))}: cannot parse time value {raw.iloc[i]!r} "
+            f"(format taken from the first value {raw.iloc[0]!r})"
+        )
+    return pd.DatetimeIndex(parsed)
+
+
+def _parse_values(raw: pd.Series, file: str, column: str, lines: np.ndarray) -> np.ndarray:
+    """Floats (R,), NaN where the cell is empty or an NA marker."""
+    values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
+    bad = (np.isnan(values) & raw.notna().to_numpy()) | np.isinf(values)
+    if bad.any():
+        i = int(bad.argmax())
+        raise DataError(f"{_where(file, column, int(lines[i]))}: non-numeric value {raw.iloc[i]!r}")
+    return values
+
+
+def _one_series(
+    name: str,
+    values: np.ndarray,
+    times: pd.DatetimeIndex | None,
+    lines: np.ndarray,
+    params: CsvParams,
+    file: str,
+    column: str,
+    meta: dict,
+) -> Series:
+    """Sort by time, check duplicates, regularise to `freq`, apply the policy and the window."""
+    label = f" (series '{name}')"
+    index = None
+    if times is not None:
+        order = np.argsort(times.asi8, kind="stable")
+        times, values, lines = times[order], values[order], lines[order]
+        dup = np.flatnonzero(times[1:] == times[:-1])
+        if dup.size:
+            a, b = int(lines[dup[0]]), int(lines[dup[0] + 1])
+            raise DataError(
+                f"{_where(file, params.time, b)}: duplicated time stamp {times[dup[0] + 1]} "
+                f"(also on line {a}){label}"
+            )
+        if params.freq is not None:
+            grid = pd.date_range(times[0], times[-1], freq=params.freq)
+            pos = grid.get_indexer(times)
+            off = np.flatnonzero(pos < 0)
+            if off.size:
+                raise DataError(
+                    f"{_where(file, params.time, int(lines[off[0]]))}: time stamp {times[off[0]]} "
+                    f"is not on the freq={params.freq!r} grid starting at {times[0]}{label}"
+                )
+            full = np.full(grid.size, np.nan)
+            full[pos] = values
+            full_lines = np.zeros(grid.size, dtype=np.int64)  # 0: no row in the file
+            full_lines[pos] = lines
+            values, lines, index = full, full_lines, grid
+        else:
+            index = pd.DatetimeIndex(times, freq="infer")  # None where irregular
+    cut = window_slice(values.size, params.start, params.length, f"file '{file}'{label}")
+    gaps = np.flatnonzero(np.isnan(values[cut])) + params.start
+    if gaps.size and params.missing == "error":
+        g = int(gaps[0])
+        if lines[g] > 0:
+            what = f"{_where(file, column, int(lines[g]))}: missing value"
+        else:
+            what = (
+                f"{_where(file, params.time)}: no row for time stamp {index[g]} "
+                f"(freq={params.freq!r})"
+            )
+        raise DataError(
+            f"{what}{label}; {gaps.size} missing in the window; set params missing: interpolate or ffill"
+        )
+    if np.isnan(values).all():
+        raise DataError(f"{_where(file, column)}: every value is missing{label}")
+    meta = {**meta, "frequency": None if index is None else index.freqstr}
+    return finish(name, values, index, params, period=params.period, meta=meta)
+
+
+@register_dataset("csv", params=CsvParams)
+def csv(params: CsvParams, seed: int) -> list[Series]:
+    """Series from your own CSV file: one column, several columns (wide) or an id column (long).
+
+    Source: the file at `path` (relative to the current working directory). Frequency: from
+    `freq` if given (absent time stamps then become missing values, handled by `missing`),
+    else inferred from the time column where regular, else none (rows are consecutive
+    observations). Length: as in the file, cut by `start` and `length` per series. Licence:
+    yours. Seasonal period: `period` if given, else none. Rows are sorted by time; a
+    duplicated time stamp within a series is an error. Time stamps with differing UTC
+    offsets (daylight saving) are converted to UTC.
+    """
+    file = params.path
+    df, lines = _read(Path(file).expanduser(), file)
+    columns = [params.value] if isinstance(params.value, str) else list(params.value)
+    needed = [c for c in (params.time, params.series_id) if c is not None] + columns
+    for col in needed:
+        if col not in df.columns:
+            present = ", ".join(repr(c) for c in df.columns)
+            raise DataError(f"{_where(file, col)}: no such column (columns present: {present})")
+    times = None if params.time is None else _parse_time(df[params.time], file, params.time, lines)
+    base = {"source": f"csv file '{file}'", "licence": "user data", "path": file}
+
+    if params.series_id is not None:
+        col = columns[0]
+        values = _parse_values(df[col], file, col, lines)
+        ids = df[params.series_id]
+        blank = ids.isna().to_numpy()
+        if blank.any():
+            line = int(lines[blank.argmax()])
+            raise DataError(f"{_where(file, params.series_id, line)}: missing series id")
+        out = []
+        for sid in pd.unique(ids):
+            rows = (ids == sid).to_numpy()
+            out.append(_one_series(
+                str(sid), values[rows], None if times is None else times[rows], lines[rows],
+                params, file, col, {**base, "column": col, "series_id": str(sid)},
+            ))
+        return out
+
+    out = []
+    for col in columns:
+        values = _parse_values(df[col], file, col, lines)
+        rows = np.ones(values.size, dtype=bool)
+        if isinstance(params.value, list):
+            # wide: a column may start late or end early
+            seen = np.flatnonzero(~np.isnan(values))
+            if seen.size == 0:
+                raise DataError(f"{_where(file, col)}: every value is missing")
+            rows[: seen[0]] = False
+            rows[seen[-1] + 1:] = False
+        out.append(_one_series(
+            col, values[rows], None if times is None else times[rows], lines[rows],
+            params, file, col, {**base, "column": col},
+        ))
+    return out
