@@ -1,0 +1,310 @@
+"""fanlab's figures, drawn from a run's results files only.
+
+`make_figures(results_dir)` reads ``forecasts.parquet``, ``metrics.parquet`` and
+``config.yaml`` and writes five PNGs per dataset into ``results_dir/figures/``:
+
+- ``coverage_<dataset>.png``: pooled coverage vs h, a panel per config level, a line per
+  method, its bootstrap 95% CI shaded, the nominal level dashed.
+- ``width_<dataset>.png``: pooled mean interval width vs h, same layout.
+- ``reliability_<dataset>.png``: coverage over all steps vs nominal level (fine grid and
+  config levels), a line per method, the diagonal.
+- ``pit_<dataset>.png``: PIT histogram (10 bins) per method against the uniform density.
+- ``fan_<dataset>.png``: fan charts of the first series and seed at up to 3 origins (rows)
+  for each method (columns), the oracle's widest band outlined in every panel.
+
+Figures are `matplotlib.figure.Figure` objects rendered by Agg, never registered with pyplot
+(so nothing changes the caller's backend and nothing is left open); size and dpi are fixed
+per layout and PNG metadata is stripped, so the same files give the same bytes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+from matplotlib import colormaps
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+
+from fanlab.errors import DataError
+from fanlab.plot_helpers import (Curve, clip_band, coverage_curves, fan_limits, fan_path,
+                                 first_cell, pick_origins, pit_counts, reliability_curves,
+                                 safe_label, truth_by_time, width_curves)
+
+__all__ = ["make_figures", "load_results", "method_colors", "coverage_figure", "width_figure",
+           "reliability_figure", "pit_figure", "fan_figure", "coverage_curves", "Curve"]
+
+DPI = 100
+#: Figure sizes in inches (pixels = inches * DPI): panel sizes times the panel grid, plus a
+#: fixed column for the legend outside the panels.
+PANEL_W, PANEL_H, LEGEND_W = 4.0, 3.5, 2.0
+RELIABILITY_SIZE = (6.5, 5.0)
+PIT_W, PIT_H, PIT_COLS = 2.5, 2.0, 4
+FAN_W, FAN_H, FAN_ORIGINS = 3.5, 2.5, 3
+TITLE_H = 0.5
+PIT_BINS = 10
+ORACLE = "oracle"
+
+
+def method_colors(methods) -> dict[str, str | tuple]:
+    """A fixed colour per method: the oracle black, the others tab10 in name order."""
+    palette = colormaps["tab10"].colors
+    others = [m for m in sorted(set(map(str, methods))) if m != ORACLE]
+    colors: dict[str, str | tuple] = {m: palette[i % len(palette)] for i, m in enumerate(others)}
+    colors[ORACLE] = "black"
+    return colors
+
+
+def _new_figure(width: float, height: float) -> Figure:
+    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _legend(fig: Figure, handles: list) -> None:
+    fig.legend(handles=handles, loc="outside right upper", fontsize="small", frameon=False)
+
+
+def _h_panels(metrics: pd.DataFrame, dataset: str, levels: list[float], colors: dict,
+              curves_of, ylabel: str, what: str, nominal: bool) -> Figure:
+    """Shared layout of the coverage and width figures: one panel per level."""
+    fig = _new_figure(PANEL_W * len(levels) + LEGEND_W, PANEL_H)
+    axes = fig.subplots(1, len(levels), sharey=nominal, squeeze=False)[0]
+    shown: dict[str, str] = {}
+    for ax, level in zip(axes, levels):
+        curves = curves_of(metrics, dataset, level)
+        n_inf = 0
+        for method, c in curves.items():
+            color = colors.get(method, "grey")
+            y = np.where(np.isfinite(c.y), c.y, np.nan)  # inf widths cannot be drawn
+            n_inf += int(np.sum(np.isinf(c.y)))
+            if c.lo is not None and c.hi is not None:
+                ax.fill_between(c.x, c.lo, c.hi, color=color, alpha=0.15, linewidth=0)
+            # the oracle is the reference: drawn beneath so methods matching it stay visible
+            ax.plot(c.x, y, color=color, lw=1.4, label=method,
+                    zorder=1.9 if method == ORACLE else 2.0)
+            shown.setdefault(method, method)
+            if np.isinf(c.y).any():
+                shown[method] = f"{method} (some inf, not drawn)"
+        if nominal:
+            ax.axhline(level, color="0.3", ls="--", lw=1.0, label="nominal")
+            ax.set_ylim(0.0, 1.02)
+        else:
+            ax.set_ylim(bottom=0.0)
+        if n_inf:
+            ax.text(0.98, 0.03, f"{n_inf} inf values not drawn", transform=ax.transAxes,
+                    fontsize=7, ha="right", color="firebrick")
+        if not curves:
+            ax.text(0.5, 0.5, "no pooled rows", transform=ax.transAxes, ha="center")
+        ax.set_title(f"{dataset}: {what}, level {level:g}", fontsize=10)
+        ax.set_xlabel("horizon step h")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel(ylabel)
+    handles = [Line2D([], [], color=colors.get(m, "grey"), lw=1.4, label=shown[m])
+               for m in sorted(shown)]
+    if nominal:
+        handles += [Line2D([], [], color="0.3", ls="--", label="nominal level"),
+                    Patch(color="0.5", alpha=0.3, label="bootstrap 95% CI")]
+    _legend(fig, handles)
+    return fig
+
+
+def coverage_figure(metrics: pd.DataFrame, dataset: str, levels: list[float],
+                    colors: dict | None = None) -> Figure:
+    """Pooled coverage vs h, a panel per level; lines carry the method name as label."""
+    colors = colors or method_colors(metrics["method"].unique())
+    return _h_panels(metrics, dataset, levels, colors, coverage_curves, "coverage",
+                     "coverage", nominal=True)
+
+
+def width_figure(metrics: pd.DataFrame, dataset: str, levels: list[float],
+                 colors: dict | None = None) -> Figure:
+    """Pooled mean interval width vs h, a panel per level; infinite widths are left out."""
+    colors = colors or method_colors(metrics["method"].unique())
+    return _h_panels(metrics, dataset, levels, colors, width_curves, "mean interval width",
+                     "width", nominal=False)
+
+
+def reliability_figure(metrics: pd.DataFrame, dataset: str, levels: list[float],
+                       colors: dict | None = None) -> Figure:
+    """Coverage over all steps vs nominal level, a line per method, the diagonal dashed."""
+    colors = colors or method_colors(metrics["method"].unique())
+    fig = _new_figure(*RELIABILITY_SIZE)
+    ax = fig.subplots()
+    for level in levels:  # where the config levels sit on the curve
+        ax.axvline(level, color="0.85", lw=0.8, zorder=0)
+    ax.plot([0, 1], [0, 1], color="0.4", ls="--", lw=1.0, label="ideal")
+    for method, c in reliability_curves(metrics, dataset).items():
+        ax.plot(c.x, c.y, color=colors.get(method, "grey"), lw=1.4, marker="o", ms=3,
+                label=method, zorder=1.9 if method == ORACLE else 2.0)
+    ax.set(xlim=(0, 1), ylim=(0, 1.02), xlabel="nominal level",
+           ylabel="empirical coverage (all h pooled)")
+    ax.set_title(f"{dataset}: reliability (grey verticals: config levels)", fontsize=10)
+    ax.set_aspect("equal")
+    ax.grid(alpha=0.3)
+    _legend(fig, ax.get_legend_handles_labels()[0])
+    return fig
+
+
+def pit_figure(forecasts: pd.DataFrame, dataset: str, colors: dict | None = None,
+               bins: int = PIT_BINS) -> Figure:
+    """PIT histograms (density, `bins` bins) per method, uniform density dashed."""
+    counts = pit_counts(forecasts, dataset, bins)
+    colors = colors or method_colors(counts)
+    n = max(len(counts), 1)
+    ncols = min(n, PIT_COLS)
+    nrows = -(-n // ncols)
+    fig = _new_figure(PIT_W * ncols, PIT_H * nrows + TITLE_H)
+    axes = fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False).ravel()
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    for ax, (method, c) in zip(axes, counts.items()):
+        total = int(c.sum())
+        if total:
+            ax.bar(edges[:-1], c * bins / total, width=1.0 / bins, align="edge",
+                   color=colors.get(method, "grey"), alpha=0.75, edgecolor="white", lw=0.5)
+        else:
+            ax.text(0.5, 0.5, "no PIT values", transform=ax.transAxes, ha="center")
+        ax.axhline(1.0, color="0.3", ls="--", lw=1.0)
+        ax.set_title(f"{method} (n={total})", fontsize=9)
+        ax.set_xlim(0, 1)
+    for ax in axes[len(counts):]:
+        ax.set_axis_off()
+    for ax in axes[::ncols]:
+        ax.set_ylabel("density")
+    for ax in axes[(nrows - 1) * ncols:]:
+        ax.set_xlabel("PIT")
+    fig.suptitle(f"{dataset}: PIT histograms, all h pooled (dashed: uniform)", fontsize=10)
+    return fig
+
+
+def fan_figure(forecasts: pd.DataFrame, dataset: str, levels: list[float], horizon: int,
+               colors: dict | None = None, n_origins: int = FAN_ORIGINS) -> Figure:
+    """Fan charts of the first series and seed: a row per origin, a column per method.
+
+    The truth line shows y over [origin - horizon, origin + horizon] where the file holds
+    it: forecasts.parquet has no history, so y before an origin comes from earlier origins'
+    futures. Origins are therefore picked among those at least `horizon` steps after the
+    first (a full history window), unless fewer than `n_origins` qualify. Each panel shows
+    the method's mean and its bands at the config levels; where an ``oracle`` method exists
+    its band at the widest config level is drawn in every other panel as a dashed outline
+    (and it gets no column of its own). Bands beyond the row's axis range (infinite ones
+    included) are clipped to it and the panel says so.
+    """
+    series, seed, cell = first_cell(forecasts, dataset)
+    methods = sorted(cell["method"].astype(str).unique())
+    colors = colors or method_colors(methods)
+    has_oracle = ORACLE in methods
+    columns = [m for m in methods if m != ORACLE] or methods
+    origins = pick_origins(cell["origin"].to_numpy(), n_origins, history=horizon)
+    truth = truth_by_time(cell)
+    levels = sorted(levels, reverse=True)  # widest band first, narrower ones on top
+    fig = _new_figure(FAN_W * len(columns) + LEGEND_W, FAN_H * len(origins) + TITLE_H)
+    axes = fig.subplots(len(origins), len(columns), sharex="row", squeeze=False)
+    for r, origin in enumerate(origins):
+        origin = int(origin)
+        window = truth.loc[origin - horizon: origin + horizon]
+        paths = {m: fan_path(cell, m, origin, levels) for m in methods}
+        oracle = paths.get(ORACLE) if has_oracle and columns != [ORACLE] else None
+        core = [window.to_numpy()] + [paths[m].mean for m in columns]
+        if oracle is not None:
+            core += [np.stack(b) for b in oracle.bands.values()]
+        ylim = fan_limits(core, [np.stack(b) for m in columns for b in paths[m].bands.values()])
+        for c, method in enumerate(columns):
+            ax, p, color = axes[r, c], paths[method], colors.get(method, "grey")
+            cut = False
+            for level in levels:
+                lo, hi, was_cut = clip_band(*p.bands[level], ylim)
+                cut |= was_cut
+                ax.fill_between(p.t, lo, hi, color=color, alpha=0.2, linewidth=0,
+                                label=f"{method} {level:g}")
+            ax.plot(p.t, p.mean, color=color, lw=1.2, label=f"{method} mean")
+            if oracle is not None:  # its widest band only: more outlines hide the fan
+                for bound in oracle.bands[levels[0]]:
+                    ax.plot(oracle.t, np.clip(bound, *ylim), color="black", lw=0.7, ls="--",
+                            label=f"oracle {levels[0]:g}")
+            ax.plot(window.index, window.to_numpy(), color="black", lw=0.9, label="observed y")
+            ax.axvline(origin, color="0.5", ls=":", lw=1.0)
+            if cut:
+                ax.text(0.02, 0.03, "band clipped at axis", transform=ax.transAxes,
+                        fontsize=7, color="firebrick")
+            if not (window.index <= origin).any():
+                ax.text(0.02, 0.97, "no history in results", transform=ax.transAxes,
+                        fontsize=7, va="top", color="0.4")
+            ax.set_xlim(origin - horizon, origin + horizon)
+            ax.set_ylim(ylim)
+            ax.set_title(f"{method}, origin {origin}", fontsize=9)
+            if r == len(origins) - 1:
+                ax.set_xlabel("time index")
+            if c == 0:
+                ax.set_ylabel("y")
+    fig.suptitle(f"{dataset}: fan charts, series {series}, seed {seed}, levels "
+                 + ", ".join(f"{lv:g}" for lv in sorted(levels)), fontsize=10)
+    handles = [Line2D([], [], color="black", lw=0.9, label="observed y"),
+               Line2D([], [], color="0.5", ls=":", label="origin"),
+               Line2D([], [], color="0.4", lw=1.2, label="method mean"),
+               Patch(color="0.4", alpha=0.2, label="method bands\n(darker = narrower level)")]
+    if has_oracle and columns != [ORACLE]:
+        handles.append(Line2D([], [], color="black", lw=0.7, ls="--",
+                              label=f"oracle {levels[0]:g} band"))
+    _legend(fig, handles)
+    return fig
+
+
+def load_results(results_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Read forecasts.parquet, metrics.parquet and config.yaml of a run directory."""
+    results_dir = Path(results_dir)
+    for name in ("forecasts.parquet", "metrics.parquet", "config.yaml"):
+        if not (results_dir / name).is_file():
+            raise DataError(f"{results_dir / name}: file not found (is this a run directory?)")
+    config = yaml.safe_load((results_dir / "config.yaml").read_text()) or {}
+    if not config.get("levels"):
+        raise DataError(f"{results_dir / 'config.yaml'}: key 'levels' missing or empty")
+    return (pd.read_parquet(results_dir / "forecasts.parquet"),
+            pd.read_parquet(results_dir / "metrics.parquet"), config)
+
+
+def save_figure(fig: Figure, path: Path) -> Path:
+    """Write `fig` as a PNG whose bytes depend only on its content, then drop its artists."""
+    fig.savefig(path, dpi=DPI, format="png", metadata={"Software": None})
+    fig.clear()
+    return path
+
+
+def make_figures(results_dir: str | Path) -> list[Path]:
+    """Write the five figures of every dataset into ``results_dir/figures/``.
+
+    Returns the written paths, datasets in name order and, per dataset, coverage, width,
+    reliability (from metrics.parquet), then pit and fan (from forecasts.parquet).
+    """
+    results_dir = Path(results_dir)
+    forecasts, metrics, config = load_results(results_dir)
+    levels = sorted(float(level) for level in config["levels"])
+    horizon = int(config.get("horizon") or forecasts["h"].max())
+    colors = method_colors(set(metrics["method"].astype(str))
+                           | set(forecasts["method"].astype(str)))
+    in_metrics = set(metrics["dataset"].astype(str))
+    in_forecasts = set(forecasts["dataset"].astype(str))
+    datasets = sorted(in_metrics | in_forecasts)
+    stems = [safe_label(d) for d in datasets]
+    if len(set(stems)) != len(stems):
+        raise DataError(f"dataset labels {datasets} clash once made safe for file names")
+    out_dir = results_dir / "figures"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths: list[Path] = []
+    for dataset, stem in zip(datasets, stems):
+        builders = []
+        if dataset in in_metrics:
+            builders += [("coverage", lambda: coverage_figure(metrics, dataset, levels, colors)),
+                         ("width", lambda: width_figure(metrics, dataset, levels, colors)),
+                         ("reliability",
+                          lambda: reliability_figure(metrics, dataset, levels, colors))]
+        if dataset in in_forecasts:
+            builders += [("pit", lambda: pit_figure(forecasts, dataset, colors)),
+                         ("fan", lambda: fan_figure(forecasts, dataset, levels, horizon, colors))]
+        for kind, build in builders:  # built one at a time: fan charts can be large
+            paths.append(save_figure(build(), out_dir / f"{kind}_{stem}.png"))
+    return paths
