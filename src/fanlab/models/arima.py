@@ -1,0 +1,325 @@
+"""ARIMA / SARIMA forecaster (statsmodels) with analytic Gaussian prediction intervals.
+
+Fitted once on the training block; every origin is then forecast from that one fit by running
+the Kalman filter with the fitted parameters over the series (`results.apply`) and rolling the
+filtered state forward (`filtered_forecast`). The filtered state at t uses y[: t + 1] only, so
+this is causal, and it equals a per-origin `get_forecast` on y[: t + 1] with the same
+parameters. `refit: true` instead re-estimates the same order on y[: t + 1] at every origin.
+
+Choices (documented here because a config cannot show them):
+
+- Non-convergence of the optimiser warns, it does not fail: statsmodels' L-BFGS often stops
+  just short of its gradient tolerance at estimates that forecast fine. The fit is marked
+  ``info["converged"] = False`` with the warning text in ``info["warnings"]``. Set
+  ``strict: true`` to raise `ARIMAFitError` instead. A fit that raises or gives non-finite
+  parameters or likelihood always raises `ARIMAFitError` (naming the order and the reason).
+- ``seasonal_order: [P, D, Q, "auto"]`` takes s from the series' period (error if it has none);
+  ``order: "auto"`` with ``grid.seasonal: true`` searches P, Q at s = the series' period with D
+  from ``seasonal_test``. See `fanlab.models.arima_select` for the selection recipe.
+- With a transform, the model is Gaussian on the transformed scale; quantiles map back exactly
+  through the increasing inverse, ``sd`` is None, and ``mean`` is the back-transformed Gaussian
+  mean, i.e. the predictive MEDIAN (equal to the 0.5 quantile), unless ``bias_adjust: true``
+  (then the predictive mean: exact for log, second order for Box-Cox). Box-Cox lambda is
+  estimated on the training block (MLE) unless given, and kept fixed under `refit`.
+- Fourier terms sin/cos(2 pi j t / period), j = 1..k, with t the position in the series, enter
+  as exogenous regressors (regression with ARMA errors); they are known functions of time, so
+  forecasting with their future values looks nothing ahead.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, model_validator
+
+from fanlab.forecast import Forecast, gaussian_forecast
+from fanlab.models import arima_select as sel
+from fanlab.models.base import check_origins
+from fanlab.models.statespace import filtered_forecast
+from fanlab.models.transforms import Transform
+from fanlab.registry import register_method
+
+
+class ARIMAFitError(RuntimeError):
+    """An ARIMA fit that failed (or, with ``strict``, did not converge); names order and reason."""
+
+
+class FourierTerm(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    period: float = Field(gt=2, description="period in steps, e.g. 24, 168, 365.25")
+    k: int = Field(ge=1, description="number of sin/cos pairs")
+
+    @model_validator(mode="after")
+    def _k_below_nyquist(self):
+        # at j = period / 2 the sine column is identically zero and the cosine alternates
+        if 2 * self.k >= self.period:
+            raise ValueError(f"k={self.k} needs 2k < period={self.period}")
+        return self
+
+
+class ARIMAGrid(BaseModel):
+    """Search space of ``order: auto``."""
+
+    model_config = ConfigDict(extra="forbid")
+    max_p: NonNegativeInt = 3
+    max_q: NonNegativeInt = 3
+    d: NonNegativeInt | None = Field(None, description="fixed d; None chooses it by `unit_root`")
+    max_d: NonNegativeInt = 2
+    seasonal: bool = Field(False, description="search P, Q at s = the series' period")
+    max_P: NonNegativeInt = 1
+    max_Q: NonNegativeInt = 1
+    D: NonNegativeInt | None = Field(None, description="fixed D; None chooses it by `seasonal_test`")
+    max_D: NonNegativeInt = 1
+    criterion: Literal["aic", "aicc", "bic"] = "aic"
+
+
+class ARIMAParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    order: tuple[NonNegativeInt, NonNegativeInt, NonNegativeInt] | Literal["auto"] = "auto"
+    seasonal_order: tuple[NonNegativeInt, NonNegativeInt, NonNegativeInt, NonNegativeInt | Literal["auto"]] | None = None
+    trend: Literal["n", "c", "t", "ct"] | None = Field(None, description="None: 'c' if d + D == 0 else 'n'")
+    refit: bool = False
+    grid: ARIMAGrid = Field(default_factory=ARIMAGrid)
+    unit_root: Literal["kpss", "adf"] = "kpss"
+    seasonal_test: Literal["ocsb", "strength"] = "ocsb"
+    alpha: float = Field(0.05, gt=0, lt=1, description="level of the unit-root tests")
+    transform: Literal["log", "boxcox"] | None = None
+    boxcox_lambda: float | None = Field(None, description="None: MLE on the training block")
+    bias_adjust: bool = Field(False, description="mean = predictive mean (else the median)")
+    fourier: list[FourierTerm] = Field(default_factory=list)
+    maxiter: int | None = Field(None, ge=1, description="optimiser iterations; None: statsmodels' 50")
+    strict: bool = Field(False, description="non-convergence raises instead of warning")
+
+
+def fourier_terms(n: int, terms: list[FourierTerm]) -> np.ndarray | None:
+    """Regressors sin, cos(2 pi j t / period) for t = 0..n-1, j = 1..k per term; (n, 2 sum k)."""
+    if not terms:
+        return None
+    t = np.arange(n, dtype=float)
+    cols = []
+    for term in terms:
+        for j in range(1, term.k + 1):
+            w = 2.0 * math.pi * j * t / term.period
+            cols += [np.sin(w), np.cos(w)]
+    return np.column_stack(cols)
+
+
+class ARIMAForecaster:
+    """ARIMA fitted on y[:train_end]; Gaussian (or back-transformed) forecasts at every origin.
+
+    Parameters
+    ----------
+    params : ARIMAParams or dict or None
+    period : int or None
+        The series' seasonal period, used by ``seasonal_order[3] == "auto"`` and ``grid.seasonal``.
+    """
+
+    name = "arima"
+
+    def __init__(self, params: ARIMAParams | dict | None = None, period: int | None = None):
+        self.params = params
+        self.period = period
+
+    # ---- fitting -------------------------------------------------------------------------
+
+    def fit(self, y: np.ndarray, train_end: int, seed: int = 0) -> "ARIMAForecaster":
+        """Fit on y[:train_end] (deterministic: `seed` is unused). Sets `results_`, `info_`."""
+        p = self._p()
+        y = np.asarray(y, dtype=float)
+        if not 1 <= train_end <= y.shape[0]:
+            raise ValueError(f"train_end={train_end} outside [1, {y.shape[0]}]")
+        self.train_end_ = int(train_end)
+        self.transform_ = Transform(p.transform, p.boxcox_lambda).fit(y[:train_end]) if p.transform else None
+        z = self._forward(y[:train_end])
+        x = fourier_terms(train_end, p.fourier)
+        selection = None
+        if p.order == "auto":
+            (res, converged, warns, order, sorder), selection = self._select(z, x)
+        else:
+            order, sorder = tuple(p.order), self._seasonal_order()
+            res, converged, warns = self._fit_one(z, x, order, sorder)
+        if not converged and p.strict:
+            raise ARIMAFitError(
+                f"ARIMA{order}x{sorder} on {train_end} training points did not converge "
+                f"({res.mle_retvals.get('iterations')} iterations; warnings: {warns})"
+            )
+        self.results_, self.order_, self.seasonal_order_ = res, order, sorder
+        self.info_ = self._info(res, converged, warns, selection)
+        return self
+
+    def _p(self) -> ARIMAParams:
+        if isinstance(self.params, ARIMAParams):
+            return self.params
+        return ARIMAParams.model_validate(self.params or {})
+
+    def _forward(self, y: np.ndarray) -> np.ndarray:
+        return y if self.transform_ is None else self.transform_.forward(y)
+
+    def _seasonal_order(self) -> tuple[int, int, int, int]:
+        so = self._p().seasonal_order
+        if so is None:
+            return (0, 0, 0, 0)
+        s = so[3]
+        if s == "auto":
+            if self.period is None or self.period < 2:
+                raise ValueError(f"seasonal_order {list(so)} asks for s='auto' but the series has no period")
+            s = int(self.period)
+        return (int(so[0]), int(so[1]), int(so[2]), int(s))
+
+    def _fit_one(self, z, x, order, sorder, start_params=None):
+        """(results, converged, warnings) of one ARIMA fit; raises ARIMAFitError on failure."""
+        from statsmodels.tsa.arima.model import ARIMA
+
+        p = self._p()
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                model = ARIMA(z, exog=x, order=order, seasonal_order=sorder, trend=p.trend)
+                kw = {"maxiter": p.maxiter} if p.maxiter else None
+                res = model.fit(start_params=start_params, method_kwargs=kw, cov_type="none")
+            if not (np.all(np.isfinite(res.params)) and np.isfinite(res.llf)):
+                raise ValueError("non-finite parameters or log-likelihood")
+        except Exception as exc:
+            raise ARIMAFitError(
+                f"ARIMA{tuple(order)}x{tuple(sorder)} (trend={p.trend}) failed on {len(z)} "
+                f"training points: {type(exc).__name__}: {exc}"
+            ) from exc
+        warns = list(dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught))
+        converged = bool((res.mle_retvals or {}).get("converged", True))
+        return res, converged, warns
+
+    def _select(self, z, x):
+        p, g = self._p(), self._p().grid
+        fixed = self._seasonal_order() if p.seasonal_order is not None else None
+        if fixed is not None:
+            D, s = fixed[1], fixed[3]
+        elif g.seasonal:
+            if self.period is None or self.period < 2:
+                raise ValueError("grid.seasonal needs a series with a seasonal period >= 2")
+            s = int(self.period)
+            D = g.D if g.D is not None else sel.n_seasonal_diffs(z, s, p.seasonal_test, g.max_D)
+        else:
+            D, s = 0, 0
+        zs = z
+        for _ in range(D):
+            zs = zs[s:] - zs[:-s]
+        d_pvalues: list[float] = []
+        if g.d is not None:
+            d = g.d
+        else:
+            d, d_pvalues = sel.n_diffs(zs, p.unit_root, p.alpha, g.max_d)
+        if fixed is not None:
+            candidates = [(o, fixed) for o, _ in sel.grid_orders(g.max_p, g.max_q, d, None, 0, None)]
+        else:
+            seasonal = (g.max_P, g.max_Q) if g.seasonal else None
+            candidates = sel.grid_orders(g.max_p, g.max_q, d, seasonal, D, s)
+        try:
+            best, table = sel.search(candidates, lambda o, so: self._fit_one(z, x, o, so), g.criterion)
+        except RuntimeError as exc:
+            raise ARIMAFitError(f"order search (d={d}, D={D}) on {len(z)} points: {exc}") from exc
+        selection = {"unit_root": p.unit_root, "d": d, "d_pvalues": d_pvalues, "D": D,
+                     "seasonal_test": p.seasonal_test if g.seasonal and fixed is None else None,
+                     "criterion": g.criterion, "n_candidates": len(table),
+                     "n_failed": sum(r["error"] is not None for r in table), "table": table}
+        return best, selection
+
+    def _info(self, res, converged, warns, selection) -> dict:
+        p = self._p()
+        order, sorder = self.order_, self.seasonal_order_
+        names = list(res.model.param_names)
+        info = {
+            "order": [int(v) for v in order],
+            "seasonal_order": [int(v) for v in sorder],
+            "trend": p.trend or ("c" if order[1] + sorder[1] == 0 else "n"),
+            "params": {n: float(v) for n, v in zip(names, np.asarray(res.params))},
+            "sigma2": float(res.params[names.index("sigma2")]) if "sigma2" in names else None,
+            "aic": float(res.aic), "aicc": float(res.aicc), "bic": float(res.bic), "llf": float(res.llf),
+            "nobs": int(res.nobs),
+            "converged": bool(converged),
+            "iterations": _plain((res.mle_retvals or {}).get("iterations")),
+            "warnings": warns,
+            "transform": p.transform,
+            "boxcox_lambda": None if self.transform_ is None else float(self.transform_.lam_),
+            "fourier": [t.model_dump() for t in p.fourier],
+        }
+        if selection is not None:
+            info["selection"] = selection
+        return info
+
+    # ---- forecasting ---------------------------------------------------------------------
+
+    def predict(self, y: np.ndarray, origins: np.ndarray, horizon: int, probs: np.ndarray) -> Forecast:
+        """Forecasts (K, H) at `origins`, using y[: t + 1] only for origin t.
+
+        Returns a Gaussian `Forecast` (``sd`` set) without a transform, and exact
+        back-transformed quantiles (``sd`` None) with one.
+        """
+        y = np.asarray(y, dtype=float)
+        origins = check_origins(y, origins, horizon, self.train_end_)
+        probs = np.asarray(probs, dtype=float)
+        info = dict(self.info_)
+        info["warnings"] = list(self.info_["warnings"])
+        info["refit"] = self._p().refit
+        if origins.size == 0:
+            empty = np.empty((0, horizon))
+            return gaussian_forecast(origins, empty, empty, probs, info)
+        tmax = int(origins.max())
+        # values after the last origin are never needed: NaN (missing) stands in for the future
+        z = np.concatenate([self._forward(y[: tmax + 1]), np.full(horizon, np.nan)])
+        x = fourier_terms(z.shape[0], self._p().fourier)
+        if self._p().refit:
+            mean, sd = self._refit_forecasts(z, x, origins, horizon, info)
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # re-running the filter repeats fit-time notices
+                res = self.results_.apply(z, exog=x)
+            mean, sd = filtered_forecast(res, origins, horizon)
+        return self._to_forecast(origins, mean, sd, probs, info)
+
+    def _refit_forecasts(self, z, x, origins, horizon, info):
+        mean = np.empty((origins.size, horizon))
+        sd = np.empty((origins.size, horizon))
+        nonconverged = []
+        start = np.asarray(self.results_.params)
+        for i, t in enumerate(origins):
+            t = int(t)
+            xt = None if x is None else x[: t + 1]
+            res, converged, warns = self._fit_one(z[: t + 1], xt, self.order_, self.seasonal_order_, start)
+            if not converged:
+                if self._p().strict:
+                    raise ARIMAFitError(f"refit of ARIMA{self.order_}x{self.seasonal_order_} at origin {t} "
+                                        f"did not converge ({warns})")
+                nonconverged.append(t)
+            xf = None if x is None else x[t + 1 : t + 1 + horizon]
+            fc = res.get_forecast(horizon, exog=xf)
+            mean[i] = np.asarray(fc.predicted_mean)
+            sd[i] = np.sqrt(np.maximum(np.asarray(fc.var_pred_mean), 0.0))
+        info["n_refits"] = int(origins.size)
+        info["refit_nonconverged_origins"] = nonconverged
+        if nonconverged:
+            info["warnings"].append(f"refit did not converge at {len(nonconverged)} of {origins.size} origins")
+        return mean, sd
+
+    def _to_forecast(self, origins, mean, sd, probs, info) -> Forecast:
+        if self.transform_ is None:
+            return gaussian_forecast(origins, mean, sd, probs, info)
+        from scipy.stats import norm
+
+        qz = mean[:, None, :] + norm.ppf(probs)[None, :, None] * sd[:, None, :]
+        quantiles = self.transform_.inverse(qz)
+        point = self.transform_.mean(mean, sd) if self._p().bias_adjust else self.transform_.inverse(mean)
+        return Forecast(origins=origins, mean=point, probs=probs, quantiles=quantiles, info=info)
+
+
+def _plain(v):
+    """numpy scalars -> Python scalars, for JSON."""
+    return v.item() if isinstance(v, np.generic) else v
+
+
+@register_method("arima", params=ARIMAParams)
+def build_arima(params: ARIMAParams, ctx) -> ARIMAForecaster:
+    """ARIMA/SARIMA (statsmodels), fitted once, analytic Gaussian intervals; order may be 'auto'."""
+    return ARIMAForecaster(params, period=ctx.series.period)
