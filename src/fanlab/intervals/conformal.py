@@ -1,0 +1,342 @@
+"""Conformal prediction intervals around any fanlab forecaster.
+
+`ConformalForecaster` wraps a base forecaster (built from a nested method spec) and replaces
+its predictive quantiles with conformal bands, step by step over the horizon.
+
+Data use
+--------
+``fit(y, train_end, seed)`` fits the base on ``y[:train_end]`` only (the base receives the
+truncated series, so the calibration block cannot leak into it), then forecasts every
+calibration origin (targets all inside [train_end, cal_end), every `cal_stride` steps) from
+``y[:cal_end]`` and stores the per-(origin, step) residual material: base mean, targets,
+spread and the scores that do not depend on the level. The CQR score depends on the level,
+which is known only at predict time, so it is computed lazily in `predict` from the copy of
+``y[:cal_end]`` kept at fit (never from the series given to `predict`). Split and Bonferroni
+bands therefore never read the test block. Forecast origins must be >= cal_end - 1, so the
+whole calibration block precedes every origin.
+
+Scores (per horizon step h, e = y[t + h] - base mean)
+-----------------------------------------------------
+absolute    |e|; band mean +- Q.
+signed      e; upper end mean + e_(k), lower end mean + e_(n + 1 - k) with
+            k = ceil((n + 1)(1 - a / 2)): two one-sided conformal bounds at a / 2 each, so the
+            band may be asymmetric. Its p = 0.5 value is the conformal median
+            mean + e_(ceil((n + 1) / 2)) (a bias correction), which keeps the bands nested.
+normalized  |e| / s with s the base's own spread, the width q_0.75 - q_0.25 of its central
+            0.5 interval (every `Forecast` has quantiles; for a Gaussian base s = 1.349 sd, a
+            constant the conformal quantile absorbs). Band mean +- Q s.
+cqr         conformalised quantile regression: for level l with base interval [lo, hi],
+            score max(lo - y, y - hi); band [lo - Q, hi + Q] (Q < 0 shrinks the base band).
+            Its p = 0.5 value is the base median.
+
+Methods
+-------
+split       Q is the k-th smallest of the n calibration scores at step h with
+            k = ceil((n + 1)(1 - a)), the finite-sample (n + 1) correction. If k > n the band
+            is (-inf, inf) and ``info["warnings"]`` says so; nothing is clipped.
+bonferroni  split at a / H per step (H = the forecast horizon), so the whole path is covered
+            jointly with probability >= 1 - a (CF-RNN).
+aci         adaptive conformal inference per (level, step); see `fanlab.intervals.aci`.
+
+Every requested probability p gets the central level |2p - 1| (p < 0.5: lower end, p > 0.5:
+upper end, p = 0.5: the centre), so reliability curves work for conformal too. Split and
+Bonferroni bands of the absolute, signed and normalized scores are nested by construction
+(k grows with the level); CQR and ACI levels are calibrated separately and may cross, so the
+quantiles are sorted along Q (a monotone rearrangement, which never lowers interval
+coverage) and ``info["rearranged"]`` records the fraction of (origin, step) cells it changed.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from fanlab.data.splits import Split
+from fanlab.forecast import PROB_DECIMALS, Forecast, level_probs
+from fanlab.models.base import BuildContext, Forecaster, check_origins
+from fanlab.registry import build_method, register_method, validate_method_spec
+
+Method = Literal["split", "bonferroni", "aci"]
+Score = Literal["absolute", "signed", "normalized", "cqr"]
+
+# (n + 1)(1 - a) is an integer in exact arithmetic for many (n, a) pairs (n = 9, a = 0.1) but
+# lands a hair above it in floating point; the ceiling is taken after removing that noise.
+_RANK_EPS = 1e-9
+_SPREAD_PROBS = (0.25, 0.75)
+
+
+class ConformalParams(BaseModel):
+    """Parameters of the `conformal` wrapper."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base: dict = Field(description="method spec {name, params} of the wrapped forecaster")
+    method: Method = "split"
+    score: Score = "absolute"
+    cal_stride: int = Field(1, ge=1, description="steps between calibration origins")
+    gamma: float = Field(0.005, gt=0.0, le=1.0, description="ACI step size")
+    aci_window: int | None = Field(
+        None, ge=1, description="ACI: use only the latest scores per step (None: all since the calibration start)"
+    )
+
+    @field_validator("base", mode="before")
+    @classmethod
+    def _check_base(cls, spec):
+        spec = validate_method_spec(spec)
+        if spec["name"] == "conformal":
+            raise ValueError("conformal cannot wrap conformal")
+        return spec
+
+
+def conformal_rank(n, alpha) -> np.ndarray:
+    """1-based rank k = ceil((n + 1)(1 - alpha)) of the finite-sample conformal quantile.
+
+    `n` and `alpha` broadcast. k > n means the band is infinite; k <= 0 (alpha >= 1) means
+    an empty (zero-width) band.
+    """
+    x = (np.asarray(n, dtype=float) + 1.0) * (1.0 - np.asarray(alpha, dtype=float))
+    return np.ceil(x - _RANK_EPS * np.maximum(1.0, np.abs(x))).astype(np.int64)
+
+
+def order_stat(sorted_scores: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """k-th smallest (1-based) of scores sorted along axis 0; +inf for k > n, -inf for k <= 0.
+
+    sorted_scores (n, H); k broadcastable to (L, H); returns (L, H).
+    """
+    n, H = sorted_scores.shape
+    k = np.asarray(k)
+    k = np.broadcast_to(k, np.broadcast_shapes(k.shape, (H,)))
+    idx = np.clip(k - 1, 0, max(n - 1, 0))
+    h_idx = np.broadcast_to(np.arange(H), idx.shape)
+    out = sorted_scores[idx, h_idx] if n else np.zeros(idx.shape)
+    return np.where(k > n, np.inf, np.where(k <= 0, -np.inf, out))
+
+
+def conformal_quantile(scores: np.ndarray, alpha) -> np.ndarray:
+    """Finite-sample conformal quantile of scores (n, H) at miss rate alpha (L,) -> (L, H)."""
+    scores = np.sort(np.asarray(scores, dtype=float), axis=0)
+    alpha = np.atleast_1d(np.asarray(alpha, dtype=float))
+    return order_stat(scores, conformal_rank(scores.shape[0], alpha)[:, None])
+
+
+def split_levels(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Central levels behind requested probabilities.
+
+    Returns levels (L,) > 0 sorted, level index (Q,) of each probability (-1 for p = 0.5) and
+    side (Q,): -1 lower end, +1 upper end, 0 centre.
+    """
+    probs = np.round(np.asarray(probs, dtype=float), PROB_DECIMALS)
+    lv = np.round(np.abs(2.0 * probs - 1.0), PROB_DECIMALS)
+    levels = np.unique(lv[lv > 0])
+    index = np.array([np.searchsorted(levels, v) if v > 0 else -1 for v in lv], dtype=np.int64)
+    return levels, index, np.sign(probs - 0.5).astype(np.int64)
+
+
+class ConformalForecaster:
+    """Conformal bands around a base forecaster; see the module docstring.
+
+    Parameters
+    ----------
+    base : Forecaster
+        Unfitted base; `fit` fits it on the training block.
+    cal_end : int
+        End of the calibration block [train_end, cal_end).
+    horizon : int
+        Steps calibrated (H); `predict` accepts any horizon <= H.
+    method, score, cal_stride, gamma, aci_window
+        As in `ConformalParams`.
+    """
+
+    name = "conformal"
+
+    def __init__(self, base: Forecaster, cal_end: int, horizon: int, method: Method = "split",
+                 score: Score = "absolute", cal_stride: int = 1, gamma: float = 0.005,
+                 aci_window: int | None = None):
+        self.base = base
+        self.cal_end = cal_end
+        self.horizon = horizon
+        self.method = method
+        self.score = score
+        self.cal_stride = cal_stride
+        self.gamma = gamma
+        self.aci_window = aci_window
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, y: np.ndarray, train_end: int, seed: int) -> "ConformalForecaster":
+        y = np.asarray(y, dtype=float)
+        H, cal_end = int(self.horizon), int(self.cal_end)
+        if not 0 < train_end <= cal_end <= len(y):
+            raise ValueError(f"need 0 < train_end={train_end} <= cal_end={cal_end} <= len(y)={len(y)}")
+        origins = Split(len(y), train_end, cal_end, len(y)).cal_origins(H, self.cal_stride)
+        if origins.size == 0:
+            raise ValueError(
+                f"cannot calibrate: calibration block has {cal_end - train_end} points but the "
+                f"horizon is {H}; conformal needs a calibration block of at least {H} points"
+            )
+        self.base_ = self.base.fit(y[:train_end].copy(), train_end, seed)
+        self.train_end_ = int(train_end)
+        self.y_cal_ = y[:cal_end].copy()
+        self.cal_origins_ = origins
+        fc = self.base_.predict(self.y_cal_, origins, H, self._base_probs(np.empty(0)))
+        self.cal_targets_ = self.y_cal_[origins[:, None] + np.arange(1, H + 1)]  # (n, H)
+        self.cal_mean_ = fc.mean
+        self.cal_spread_ = _spread(fc) if self.score == "normalized" else None
+        if self.cal_spread_ is not None and not np.all(self.cal_spread_ > 0):
+            raise ValueError("score 'normalized' needs a base whose 0.25-0.75 spread is positive")
+        self.scores_ = None if self.score == "cqr" else self._scores(self.cal_targets_, fc)
+        return self
+
+    def _base_probs(self, levels: np.ndarray) -> np.ndarray:
+        ps = {0.5}
+        if self.score == "normalized":
+            ps.update(_SPREAD_PROBS)
+        if self.score == "cqr":
+            for lv in levels:
+                ps.update(level_probs(float(lv)))
+        return np.array(sorted(ps))
+
+    def _scores(self, targets: np.ndarray, fc: Forecast, levels: np.ndarray | None = None) -> np.ndarray:
+        """Scores (n, H); for cqr (n, L, H) at `levels`."""
+        e = targets - fc.mean
+        if self.score == "absolute":
+            return np.abs(e)
+        if self.score == "signed":
+            return e
+        if self.score == "normalized":
+            return np.abs(e) / _spread(fc)
+        lo, hi = _base_bands(fc, levels)
+        return np.maximum(lo - targets[:, None, :], targets[:, None, :] - hi)
+
+    def calibration_scores(self, levels=None) -> np.ndarray:
+        """Calibration scores: (n, H), or (n, L, H) for cqr at `levels` (L,)."""
+        self._check_fitted()
+        if self.score != "cqr":
+            return self.scores_
+        levels = np.atleast_1d(np.asarray(levels, dtype=float))
+        fc = self.base_.predict(self.y_cal_, self.cal_origins_, self.horizon, self._base_probs(levels))
+        return self._scores(self.cal_targets_, fc, levels)
+
+    # -------------------------------------------------------------- predict
+    def predict(self, y: np.ndarray, origins: np.ndarray, horizon: int, probs: np.ndarray) -> Forecast:
+        return self._predict(y, origins, horizon, probs)[0]
+
+    def aci_path(self, y, origins, horizon, probs) -> tuple[Forecast, np.ndarray, np.ndarray]:
+        """ACI forecast plus the miss-rate path: alpha (K, L, H) at the origins, levels (L,)."""
+        if self.method != "aci":
+            raise ValueError("aci_path needs method='aci'")
+        fc, alpha, levels = self._predict(y, origins, horizon, probs)
+        return fc, alpha, levels
+
+    def _predict(self, y, origins, horizon, probs):
+        self._check_fitted()
+        y = np.asarray(y, dtype=float)
+        origins = check_origins(y, origins, horizon)
+        if horizon > self.horizon:
+            raise ValueError(f"horizon {horizon} exceeds the calibrated horizon {self.horizon}")
+        if origins.size and origins.min() < self.cal_end - 1:
+            raise ValueError(
+                f"origin {origins.min()} precedes the end of the calibration block "
+                f"(cal_end={self.cal_end}); conformal origins must be >= {self.cal_end - 1}"
+            )
+        probs = np.round(np.asarray(probs, dtype=float), PROB_DECIMALS)
+        levels, index, side = split_levels(probs)
+        info = {"base": getattr(self.base_, "name", type(self.base_).__name__), "method": self.method,
+                "score": self.score, "n_cal": int(self.cal_origins_.size), "warnings": []}
+        alpha = None
+        if self.method == "aci":
+            from fanlab.intervals.aci import aci_bands
+
+            mean, lo, hi, center, alpha, notes, base_info = aci_bands(self, y, origins, horizon, levels)
+            info["warnings"].extend(notes)
+        else:
+            fc = self.base_.predict(y, origins, horizon, self._base_probs(levels))
+            mean, base_info = fc.mean, fc.info
+            lo, hi, center = self._split_bands(fc, levels, horizon, info["warnings"])
+        if base_info:
+            info["base_info"] = dict(base_info)
+        q = np.empty((origins.size, probs.size, horizon))
+        for j, (i, s) in enumerate(zip(index, side)):
+            q[:, j] = center if s == 0 else (lo[:, i] if s < 0 else hi[:, i])
+        q_sorted = np.sort(q, axis=1)
+        changed = np.any(q_sorted != q, axis=1)
+        info["rearranged"] = float(changed.mean()) if changed.size else 0.0
+        return Forecast(origins=origins, mean=mean, probs=probs, quantiles=q_sorted, info=info), alpha, levels
+
+    def _split_bands(self, fc: Forecast, levels: np.ndarray, horizon: int, warnings: list):
+        """Split / Bonferroni bands: lower, upper (K, L, H) and centre (K, H)."""
+        n = self.cal_origins_.size
+        alpha = 1.0 - levels
+        if self.method == "bonferroni":
+            alpha = alpha / horizon
+        signed = self.score == "signed"
+        k = conformal_rank(n, alpha / 2.0 if signed else alpha)  # (L,)
+        for lv, kk in zip(levels, k):
+            if kk > n:
+                warnings.append(
+                    f"{self.method} conformal: level {lv:g} needs the {kk}-th smallest of {n} "
+                    f"calibration scores per step; band set to (-inf, inf)"
+                )
+        scores = self.calibration_scores(levels)[:, ..., :horizon]
+        if self.score == "cqr":  # one score set per level
+            srt = np.sort(scores, axis=0)  # (n, L, H)
+            Q = np.stack([order_stat(srt[:, i], kk) for i, kk in enumerate(k)])
+        else:
+            srt = np.sort(scores, axis=0)
+            Q = order_stat(srt, k[:, None])  # (L, H)
+        ref_lo, ref_hi, scale, center = self.band_reference(fc, levels)
+        if signed:
+            q_lo = order_stat(srt, (n + 1 - k)[:, None])
+            q_lo = np.where(np.isinf(Q), -np.inf, q_lo)
+            center = fc.mean + order_stat(srt, conformal_rank(n, np.array([0.5]))[:, None])
+            lo, hi = ref_lo + q_lo[None], ref_hi + Q[None]
+        else:
+            lo, hi = symmetric_band(ref_lo, ref_hi, scale, Q[None])
+        return lo, hi, center
+
+    def band_reference(self, fc: Forecast, levels: np.ndarray):
+        """What the score offsets are added to: ref_lo, ref_hi (K, L|1, H), scale (K, 1, H) and
+        the centre (K, H) used for p = 0.5."""
+        mean = fc.mean
+        if self.score == "cqr":
+            lo, hi = _base_bands(fc, levels)
+            return lo, hi, None, fc.quantile(0.5)
+        scale = _spread(fc)[:, None, :] if self.score == "normalized" else None
+        return mean[:, None, :], mean[:, None, :], scale, mean
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "base_"):
+            raise RuntimeError("ConformalForecaster is not fitted; call fit first")
+
+
+def symmetric_band(ref_lo, ref_hi, scale, Q):
+    """[ref_lo - Q s, ref_hi + Q s], infinite where Q is +inf (whatever s is)."""
+    off = Q if scale is None else Q * scale
+    inf = np.broadcast_to(np.isposinf(Q), np.broadcast_shapes(np.shape(ref_lo), np.shape(off)))
+    lo = np.where(inf, -np.inf, ref_lo - np.where(inf, 0.0, off))
+    hi = np.where(inf, np.inf, ref_hi + np.where(inf, 0.0, off))
+    return lo, hi
+
+
+def _spread(fc: Forecast) -> np.ndarray:
+    """Width of the base's central 0.5 interval, (K, H)."""
+    return fc.quantile(_SPREAD_PROBS[1]) - fc.quantile(_SPREAD_PROBS[0])
+
+
+def _base_bands(fc: Forecast, levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Base interval ends at each level, each (K, L, H)."""
+    lo = np.stack([fc.quantile(level_probs(float(lv))[0]) for lv in levels], axis=1)
+    hi = np.stack([fc.quantile(level_probs(float(lv))[1]) for lv in levels], axis=1)
+    return lo, hi
+
+
+@register_method("conformal", params=ConformalParams)
+def build_conformal(params: ConformalParams, ctx: BuildContext) -> ConformalForecaster:
+    """Conformal intervals (split, bonferroni, aci) around any base forecaster."""
+    base = build_method(params.base["name"], params.base.get("params"), ctx)
+    return ConformalForecaster(
+        base, cal_end=ctx.split.cal_end, horizon=ctx.horizon, method=params.method,
+        score=params.score, cal_stride=params.cal_stride, gamma=params.gamma,
+        aci_window=params.aci_window,
+    )
