@@ -58,6 +58,7 @@ class DatasetSpec(_Strict):
     label: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     split: SplitSpec | None = None  # overrides the config's split for this dataset
+    methods: list[str] | None = None  # method labels to run on this dataset (default: all)
 
     @property
     def key(self) -> str:
@@ -221,6 +222,12 @@ def parse_config(raw: dict, file: str | None = None) -> Config:
             if "*" in spec.key or "/" in spec.key or "__" in spec.key:
                 raise ConfigError("labels may not contain '*', '/' or '__'", path=f"{where}.label", file=file)
             seen[spec.key] = i
+    labels = [m.key for m in cfg.methods]
+    for i, ds in enumerate(cfg.datasets):
+        for j, lab in enumerate(ds.methods or []):
+            if lab not in labels:
+                raise ConfigError(f"no method labelled '{lab}' (methods: {', '.join(labels)})",
+                                  path=f"datasets[{i}].methods[{j}]", file=file)
     return cfg
 
 

@@ -1,0 +1,164 @@
+"""`fanlab run | validate | list | report | compare`.
+
+Exit codes: 0 success, 1 some cells failed (the others finished and were written),
+2 a config or data error (one line naming the file and key; nothing written).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="fanlab: forecasting-uncertainty lab.")
+err = Console(stderr=True)
+out = Console()
+
+
+def _load(config: Path):
+    from fanlab.config import load_config
+    from fanlab.errors import ConfigError
+
+    try:
+        return load_config(config)
+    except ConfigError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def run(
+    config: Path = typer.Argument(..., help="YAML config"),
+    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="cells in parallel (joblib)"),
+    force: bool = typer.Option(False, "--force", help="recompute cells already written"),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="results folder (default results/<name>)"),
+    progress: bool = typer.Option(True, "--progress/--no-progress"),
+    figures: bool = typer.Option(True, "--figures/--no-figures"),
+) -> None:
+    """Run a config: fit, forecast, score, write results and figures."""
+    from fanlab.errors import DataError
+    from fanlab.runner import run as run_config
+
+    cfg = _load(config)
+    try:
+        res = run_config(cfg, jobs=jobs, force=force, progress=progress and sys.stderr.isatty(), figures=figures,
+                         out=out_dir)
+    except DataError as exc:
+        err.print(f"[red]error:[/red] {config}: {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    counts = {s: sum(v["status"] == s for v in res.statuses.values()) for s in ("done", "cached", "failed")}
+    out.print(f"{res.out}: {counts['done']} cells run, {counts['cached']} cached, {counts['failed']} failed"
+              + (f", {len(res.skipped)} skipped (no oracle)" if res.skipped else ""), highlight=False)
+    if (res.out / "summary.csv").is_file():
+        _print_summary(res.out / "summary.csv")
+    if res.failed:
+        err.print("[red]failed cells:[/red]")
+        for key in res.failed:
+            err.print(f"  {key}: {res.statuses[key]['error']}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+
+
+def _print_summary(path: Path) -> None:
+    import pandas as pd
+
+    df = pd.read_csv(path)
+    table = Table(title="coverage (pooled; 95% block-bootstrap CI)")
+    for col in ("dataset", "method", "level", "coverage", "CI", "joint", "width", "crps"):
+        table.add_column(col)
+    for _, r in df.iterrows():
+        table.add_row(str(r["dataset"]), str(r["method"]), f"{r['level']:g}", f"{r['coverage']:.3f}",
+                      f"[{r['coverage_lo']:.3f}, {r['coverage_hi']:.3f}]", f"{r['joint_coverage']:.3f}",
+                      f"{r['width']:.3g}", f"{r['crps']:.3g}")
+    out.print(table)
+
+
+@app.command()
+def validate(configs: list[Path] = typer.Argument(..., help="YAML configs")) -> None:
+    """Check configs (keys, names, params, types); runs nothing."""
+    for config in configs:
+        cfg = _load(config)
+        out.print(f"{config}: ok ({len(cfg.datasets)} datasets x {len(cfg.methods)} methods x "
+                  f"{len(cfg.seeds)} seeds, horizon {cfg.horizon}, levels {cfg.levels})", highlight=False)
+
+
+@app.command("list")
+def list_(kind: str = typer.Argument("all", help="datasets | methods | metrics | all")) -> None:
+    """Datasets, methods and metrics, with their parameters and defaults."""
+    from fanlab import registry
+
+    kinds = {"datasets": "dataset", "methods": "method"}
+    for plural, k in kinds.items():
+        if kind not in ("all", plural):
+            continue
+        table = Table(title=plural, show_lines=True)
+        table.add_column("name")
+        table.add_column("what")
+        table.add_column("params (default)")
+        for name, entry in registry.entries(k).items():
+            params = []
+            for fname, f in entry.params.model_fields.items():
+                default = "required" if f.is_required() else repr(f.get_default(call_default_factory=True))
+                params.append(f"{fname} = {default}")
+            table.add_row(name, entry.summary, "\n".join(params) or "-")
+        out.print(table)
+    if kind in ("all", "metrics"):
+        from fanlab.evaluate import METRICS
+
+        table = Table(title="metrics")
+        table.add_column("metric")
+        table.add_column("what")
+        for name, what in METRICS.items():
+            table.add_row(name, what)
+        out.print(table)
+
+
+@app.command()
+def report(results: Path = typer.Argument(..., help="a results folder")) -> None:
+    """Redraw the figures (and report) of a results folder from its files."""
+    from fanlab.plots import make_figures
+
+    if not (results / "metrics.parquet").is_file():
+        err.print(f"[red]error:[/red] {results}: no metrics.parquet (run the config first)")
+        raise typer.Exit(2)
+    paths = make_figures(results)
+    out.print(f"{len(paths)} figures in {results / 'figures'}")
+
+
+@app.command()
+def compare(
+    results: list[Path] = typer.Argument(..., help="results folders"),
+    level: float = typer.Option(0.95, help="level to compare"),
+) -> None:
+    """Side-by-side coverage of several runs at one level."""
+    import pandas as pd
+
+    rows = []
+    for r in results:
+        path = r / "summary.csv"
+        if not path.is_file():
+            err.print(f"[red]error:[/red] {r}: no summary.csv")
+            raise typer.Exit(2)
+        df = pd.read_csv(path)
+        df.insert(0, "run", r.name)
+        rows.append(df[abs(df["level"] - level) < 1e-9])
+    df = pd.concat(rows, ignore_index=True)
+    table = Table(title=f"coverage at level {level:g}")
+    for col in ("run", "dataset", "method", "coverage", "CI", "joint", "width"):
+        table.add_column(col)
+    for _, r in df.iterrows():
+        table.add_row(str(r["run"]), str(r["dataset"]), str(r["method"]), f"{r['coverage']:.3f}",
+                      f"[{r['coverage_lo']:.3f}, {r['coverage_hi']:.3f}]", f"{r['joint_coverage']:.3f}",
+                      f"{r['width']:.3g}")
+    out.print(table)
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,258 @@
+"""From forecasts to tidy scores.
+
+`cell_frame` turns one cell's `Forecast` into a long table (one row per origin and step) that
+keeps every quantile; `cell_metrics` scores one such table; `pooled_metrics` pools the cells
+of a dataset and method over series and seeds, with moving-block bootstrap intervals on the
+coverage. Everything here is a function of the tables, so scores can be recomputed from the
+files on disk.
+
+Metric rows are tidy: (dataset, series, method, seed, h, level, metric, value). h = 0 means
+"over all steps" (e.g. joint coverage); level is NaN for level-free metrics. Pooled rows have
+series == "*" and seed == -1.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from fanlab.forecast import PROB_DECIMALS, Forecast, level_probs
+from fanlab.metrics import bootstrap, calibration, scores
+
+ID_COLS = ["dataset", "series", "method", "seed"]
+POOLED_SERIES, POOLED_SEED = "*", -1
+
+
+def prob_col(p: float) -> str:
+    return f"q_{round(float(p), PROB_DECIMALS):.10g}"
+
+
+def level_cols(level: float) -> tuple[str, str]:
+    return f"lo_{level:g}", f"hi_{level:g}"
+
+
+def targets(y: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
+    """Realised values y[t + h] for each origin t and h = 1..H, shape (K, H)."""
+    idx = np.asarray(origins)[:, None] + np.arange(1, horizon + 1)[None, :]
+    return np.asarray(y, dtype=float)[idx]
+
+
+def cell_frame(fc: Forecast, y: np.ndarray, ids: dict) -> pd.DataFrame:
+    """One row per (origin, h): ids, y, mean, q_<p> for every prob, pit, crps."""
+    k, h = fc.mean.shape
+    yt = targets(y, fc.origins, h)
+    with np.errstate(invalid="ignore", over="ignore"):
+        pit = scores.pit(yt, fc)
+        crps = scores.crps(yt, fc)
+    cols: dict[str, object] = {
+        "origin": np.repeat(fc.origins, h),
+        "h": np.tile(np.arange(1, h + 1, dtype=np.int64), k),
+        "y": yt.ravel(),
+        "mean": fc.mean.ravel(),
+    }
+    for j, p in enumerate(fc.probs):
+        cols[prob_col(p)] = fc.quantiles[:, j, :].ravel()
+    cols["pit"] = pit.ravel()
+    cols["crps"] = crps.ravel()
+    frame = pd.DataFrame(cols)
+    for i, (key, val) in enumerate(ids.items()):
+        frame.insert(i, key, val)
+    frame["seed"] = frame["seed"].astype(np.int64)
+    return frame
+
+
+def frame_probs(frame: pd.DataFrame) -> np.ndarray:
+    return np.array(sorted(float(c[2:]) for c in frame.columns if c.startswith("q_")))
+
+
+def frame_arrays(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """(K, H) arrays of one cell's table (rows sorted by origin, h); quantiles (K, Q, H)."""
+    frame = frame.sort_values(["origin", "h"], kind="stable")
+    h = int(frame["h"].max())
+    k = len(frame) // h
+    probs = frame_probs(frame)
+    out = {
+        "origins": frame["origin"].to_numpy()[::h],
+        "y": frame["y"].to_numpy().reshape(k, h),
+        "mean": frame["mean"].to_numpy().reshape(k, h),
+        "pit": frame["pit"].to_numpy().reshape(k, h),
+        "crps": frame["crps"].to_numpy().reshape(k, h),
+        "probs": probs,
+    }
+    q = np.stack([frame[prob_col(p)].to_numpy().reshape(k, h) for p in probs], axis=1)
+    out["quantiles"] = q
+    return out
+
+
+def _interval(arr: dict, level: float) -> tuple[np.ndarray, np.ndarray]:
+    lo_p, hi_p = level_probs(level)
+    probs = arr["probs"]
+    i = int(np.argmin(np.abs(probs - lo_p)))
+    j = int(np.argmin(np.abs(probs - hi_p)))
+    if abs(probs[i] - lo_p) > 1e-9 or abs(probs[j] - hi_p) > 1e-9:
+        raise KeyError(f"level {level} not forecast")
+    return arr["quantiles"][:, i, :], arr["quantiles"][:, j, :]
+
+
+def _rows(ids: dict, metric: str, values: np.ndarray | float, level: float = np.nan, h0: bool = False) -> pd.DataFrame:
+    values = np.atleast_1d(np.asarray(values, dtype=float))
+    hs = np.zeros(1, dtype=np.int64) if h0 else np.arange(1, values.size + 1, dtype=np.int64)
+    df = pd.DataFrame({"h": hs, "level": float(level), "metric": metric, "value": values})
+    for i, (key, val) in enumerate(ids.items()):
+        df.insert(i, key, val)
+    return df
+
+
+def cell_metrics(frame: pd.DataFrame, levels: list[float], all_levels: list[float], scale: float | None) -> pd.DataFrame:
+    """Tidy scores of one cell.
+
+    Per (h, level) for every level in `all_levels`: coverage, width, interval_score; per level
+    of `levels`: msis (per h) and joint_coverage (h = 0). Per h: crps, pinball, mae, rmse,
+    mase. Per cell: calibration_error (h = 0) over the fine grid.
+    """
+    arr = frame_arrays(frame)
+    first = frame.iloc[0]
+    ids = {c: first[c] for c in ID_COLS}
+    y = arr["y"]
+    parts = []
+    empirical = []
+    with np.errstate(invalid="ignore", over="ignore"):
+        for level in all_levels:
+            lo, hi = _interval(arr, level)
+            cov = scores.coverage(y, lo, hi)
+            empirical.append(float(cov.mean()))
+            parts.append(_rows(ids, "coverage", cov, level))
+            parts.append(_rows(ids, "width", scores.width(lo, hi).mean(axis=0), level))
+            parts.append(_rows(ids, "interval_score", scores.interval_score(y, lo, hi, level).mean(axis=0), level))
+            if level in levels:
+                parts.append(_rows(ids, "joint_coverage", scores.joint_hits(y, lo, hi).mean(), level, h0=True))
+                if scale is not None:
+                    parts.append(_rows(ids, "msis", scores.msis(y, lo, hi, level, scale), level))
+        parts.append(_rows(ids, "crps", arr["crps"].mean(axis=0)))
+        parts.append(_rows(ids, "pinball", scores.pinball(y, arr["quantiles"], arr["probs"]).mean(axis=0)))
+        parts.append(_rows(ids, "mae", scores.mae(y, arr["mean"])))
+        parts.append(_rows(ids, "rmse", scores.rmse(y, arr["mean"])))
+        if scale is not None:
+            parts.append(_rows(ids, "mase", scores.mase(y, arr["mean"], scale)))
+        parts.append(
+            _rows(ids, "calibration_error", calibration.calibration_error(np.array(all_levels), np.array(empirical)), h0=True)
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+def pooled_metrics(
+    frames: list[pd.DataFrame],
+    levels: list[float],
+    all_levels: list[float],
+    cell_metric_rows: pd.DataFrame,
+    reps: int,
+    block: int,
+    seed: int,
+    ci: float,
+) -> pd.DataFrame:
+    """Pooled rows for one (dataset, method) over its cells (series x seeds).
+
+    Coverage pools the hits of every origin of every cell; its CI resamples origins by moving
+    blocks within each cell (cells are independent, origins within a cell are not). Other
+    per-h metrics are the mean over cells.
+    """
+    first = frames[0].iloc[0]
+    ids = {"dataset": first["dataset"], "series": POOLED_SERIES, "method": first["method"], "seed": POOLED_SEED}
+    arrays = [frame_arrays(f) for f in frames]
+    parts = []
+    with np.errstate(invalid="ignore", over="ignore"):
+        for level in all_levels:
+            hit_groups, joint_groups = [], []
+            for arr in arrays:
+                lo, hi = _interval(arr, level)
+                hit_groups.append(scores.hits(arr["y"], lo, hi).astype(float))
+                joint_groups.append(scores.joint_hits(arr["y"], lo, hi).astype(float))
+            total = sum(g.shape[0] for g in hit_groups)
+            by_h = sum(g.sum(axis=0) for g in hit_groups) / total
+            if level not in levels:
+                # fine grid: the reliability curve needs the pooled point estimate only
+                parts.append(_rows(ids, "coverage", by_h.mean(), level, h0=True))
+                continue
+            mean, lo_ci, hi_ci = bootstrap.block_bootstrap_mean(hit_groups, reps=reps, block=block, seed=seed, ci=ci)
+            parts += [_rows(ids, "coverage", mean, level), _rows(ids, "coverage_lo", lo_ci, level),
+                      _rows(ids, "coverage_hi", hi_ci, level)]
+            # over all steps: mean over h of each origin's hits, bootstrapped the same way
+            m0, l0, u0 = bootstrap.block_bootstrap_mean(
+                [g.mean(axis=1) for g in hit_groups], reps=reps, block=block, seed=seed, ci=ci
+            )
+            parts += [_rows(ids, "coverage", m0, level, h0=True), _rows(ids, "coverage_lo", l0, level, h0=True),
+                      _rows(ids, "coverage_hi", u0, level, h0=True)]
+            jm, jl, jh = bootstrap.block_bootstrap_mean(joint_groups, reps=reps, block=block, seed=seed, ci=ci)
+            parts += [_rows(ids, "joint_coverage", jm, level, h0=True),
+                      _rows(ids, "joint_coverage_lo", jl, level, h0=True),
+                      _rows(ids, "joint_coverage_hi", jh, level, h0=True)]
+    parts.append(_rows(ids, "n_origins", float(sum(a["y"].shape[0] for a in arrays)), h0=True))
+    # means over cells of the per-h metrics that are not coverage
+    rest = cell_metric_rows[~cell_metric_rows["metric"].isin(["coverage", "joint_coverage"])]
+    if len(rest):
+        agg = rest.groupby(["h", "level", "metric"], dropna=False, sort=True)["value"].mean().reset_index()
+        for i, (key, val) in enumerate(ids.items()):
+            agg.insert(i, key, val)
+        parts.append(agg)
+    return pd.concat(parts, ignore_index=True)
+
+
+SUMMARY_STEPS = (1, 10, 50, 100)
+
+
+def summary_table(metrics: pd.DataFrame, levels: list[float], horizon: int) -> pd.DataFrame:
+    """One row per dataset, method and config level from the pooled metric rows."""
+    pooled = metrics[(metrics["series"] == POOLED_SERIES) & (metrics["seed"] == POOLED_SEED)]
+    cells = metrics[(metrics["series"] != POOLED_SERIES)]
+    rows = []
+    for (dataset, method), grp in pooled.groupby(["dataset", "method"], sort=True):
+        cgrp = cells[(cells["dataset"] == dataset) & (cells["method"] == method)]
+
+        def val(metric, level=np.nan, h=0, g=grp):
+            sel = g[(g["metric"] == metric) & (g["h"] == h)]
+            sel = sel[sel["level"].isna()] if np.isnan(level) else sel[np.isclose(sel["level"], level)]
+            return float(sel["value"].iloc[0]) if len(sel) else np.nan
+
+        def hmean(metric, level=np.nan):
+            sel = grp[(grp["metric"] == metric) & (grp["h"] > 0)]
+            sel = sel[sel["level"].isna()] if np.isnan(level) else sel[np.isclose(sel["level"], level)]
+            return float(sel["value"].mean()) if len(sel) else np.nan
+
+        for level in levels:
+            row = {
+                "dataset": dataset, "method": method, "level": level,
+                "coverage": val("coverage", level), "coverage_lo": val("coverage_lo", level),
+                "coverage_hi": val("coverage_hi", level),
+                "joint_coverage": val("joint_coverage", level),
+                "joint_coverage_lo": val("joint_coverage_lo", level),
+                "joint_coverage_hi": val("joint_coverage_hi", level),
+            }
+            for s in SUMMARY_STEPS:
+                if s <= horizon:
+                    row[f"coverage_h{s}"] = val("coverage", level, h=s)
+            row.update({
+                "width": hmean("width", level), "interval_score": hmean("interval_score", level),
+                "msis": hmean("msis", level), "crps": hmean("crps"), "mae": hmean("mae"),
+                "rmse": hmean("rmse"), "mase": hmean("mase"),
+                "calibration_error": float(cgrp[cgrp["metric"] == "calibration_error"]["value"].mean()),
+                "n_origins": int(val("n_origins")),
+                "n_series": int(cgrp["series"].nunique()), "n_seeds": int(cgrp["seed"].nunique()),
+            })
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+#: What each metric name means (shown by `fanlab list metrics`).
+METRICS = {
+    "coverage": "share of targets inside the central interval, per h and level (pooled: with block-bootstrap CI)",
+    "joint_coverage": "share of origins whose whole H-step path lies inside the band (h = 0)",
+    "width": "mean interval width per h and level",
+    "interval_score": "Winkler interval score per h and level (width + 2/alpha * miss distance)",
+    "msis": "interval score scaled by the in-sample (seasonal) naive MAE",
+    "crps": "continuous ranked probability score per h (closed form, samples or quantiles)",
+    "pinball": "mean pinball loss over all forecast probabilities per h",
+    "mae": "mean absolute error of the point forecast per h",
+    "rmse": "root mean squared error of the point forecast per h",
+    "mase": "MAE scaled by the in-sample (seasonal) naive MAE",
+    "calibration_error": "mean |empirical - nominal| coverage over the fine grid of levels (h = 0)",
+}

@@ -1,0 +1,375 @@
+"""Config -> cells -> results.
+
+A config expands to cells: dataset x series x method x seed. A cell is a pure function of its
+spec that fits one method on one series, forecasts every test origin and writes one parquet
+file atomically under `cells/`. A rerun skips a cell whose file carries the same spec hash
+(`force=True` recomputes). A cell that raises is recorded in the manifest with its error and
+the end of its traceback; the other cells run. After the cells, the run aggregates every
+finished cell into forecasts.parquet, metrics.parquet and summary.csv, then draws the figures
+from those files.
+
+Synthetic series are simulated per seed (the seed is the replication), real series are the
+same for every seed (the seed then varies only the method's randomness).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import time
+import traceback
+import warnings
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from fanlab import __version__, registry
+from fanlab.config import Config, config_to_dict, stable_hash
+from fanlab.data.series import Series
+from fanlab.data.splits import make_split
+from fanlab.errors import DataError
+from fanlab.forecast import level_probs
+from fanlab.evaluate import cell_frame, cell_metrics, level_cols, pooled_metrics, prob_col, summary_table
+from fanlab.metrics.bootstrap import default_block
+from fanlab.metrics.scores import naive_scale
+from fanlab.models.base import BuildContext
+from fanlab.results import cell_path, read_parquet, read_parquet_meta, write_json, write_parquet, write_text
+
+
+@dataclass(frozen=True)
+class CellSpec:
+    dataset: str  # dataset label
+    series: str
+    method: str  # method label
+    seed: int
+    method_name: str
+    method_params: dict = field(hash=False)
+    split: dict = field(hash=False)
+    settings: dict = field(hash=False)  # horizon, stride, max_origins, probs
+    data_spec: dict = field(hash=False)
+
+    @property
+    def key(self) -> str:
+        return f"{self.dataset}__{self.series}__{self.method}__s{self.seed}"
+
+    @property
+    def hash(self) -> str:
+        return stable_hash({
+            "data": self.data_spec, "series": self.series, "method": [self.method_name, self.method_params],
+            "seed": self.seed, "split": self.split, "settings": self.settings,
+        })
+
+
+@dataclass
+class RunResult:
+    out: Path
+    statuses: dict[str, dict]
+    skipped: list[dict]
+
+    @property
+    def failed(self) -> list[str]:
+        return [k for k, v in self.statuses.items() if v["status"] == "failed"]
+
+
+def load_all_series(cfg: Config) -> dict[tuple[str, int], list[Series]]:
+    """Every dataset for every seed; raises DataError naming the dataset."""
+    out: dict[tuple[str, int], list[Series]] = {}
+    for ds in cfg.datasets:
+        for seed in cfg.seeds:
+            try:
+                series = registry.build_dataset(ds.name, ds.params, seed)
+            except DataError as exc:
+                raise DataError(f"dataset '{ds.key}': {exc}") from None
+            if not series:
+                raise DataError(f"dataset '{ds.key}' produced no series")
+            split = cfg.split_for(ds)
+            for s in series:  # fail before anything is written when a series is too short
+                make_split(len(s), split.train, split.cal, split.test, cfg.horizon, series=f"{ds.key}/{s.name}")
+            out[(ds.key, seed)] = series
+    return out
+
+
+def expand(cfg: Config, all_series: dict[tuple[str, int], list[Series]]) -> tuple[list[CellSpec], list[dict]]:
+    """The cells of a config and the ones skipped (oracle on a series without one)."""
+    settings = {"horizon": cfg.horizon, "stride": cfg.stride, "max_origins": cfg.max_origins,
+                "probs": [float(p) for p in cfg.probs]}
+    cells, skipped = [], []
+    for ds in cfg.datasets:
+        data_spec = {"name": ds.name, "params": ds.params}
+        split = cfg.split_for(ds).model_dump()
+        for seed in cfg.seeds:
+            for s in all_series[(ds.key, seed)]:
+                for m in cfg.methods:
+                    if ds.methods is not None and m.key not in ds.methods:
+                        continue
+                    if m.name == "oracle" and s.oracle is None:
+                        skipped.append({"dataset": ds.key, "series": s.name, "method": m.key, "seed": seed,
+                                        "reason": "real series: no oracle"})
+                        continue
+                    cells.append(CellSpec(ds.key, s.name, m.key, seed, m.name, m.params, split, settings, data_spec))
+    return cells, skipped
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.floating,)):
+        return float(obj)
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    if obj is None or isinstance(obj, (str, int, float, bool)):
+        return obj
+    return str(obj)
+
+
+def run_cell(cell: CellSpec, series: Series, out: Path, limit_threads: bool = False) -> dict:
+    """Fit, forecast and write one cell; never raises (errors are returned as data)."""
+    t0 = time.perf_counter()
+    if limit_threads:
+        _limit_threads()
+    try:
+        st = cell.settings
+        y = series.values
+        split = make_split(len(y), cell.split["train"], cell.split["cal"], cell.split["test"], st["horizon"],
+                           series=f"{cell.dataset}/{series.name}")
+        origins = split.test_origins(st["horizon"], st["stride"], st["max_origins"])
+        probs = np.array(st["probs"])
+        ctx = BuildContext(series=series, split=split, horizon=st["horizon"], stride=st["stride"])
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model = registry.build_method(cell.method_name, cell.method_params, ctx)
+            model.fit(y, split.train_end, cell.seed)
+            fc = model.predict(y, origins, st["horizon"], probs)
+        if not np.array_equal(fc.origins, origins) or fc.mean.shape != (origins.size, st["horizon"]):
+            raise RuntimeError(f"method '{cell.method}' returned a forecast for other origins or horizon")
+        if not np.allclose(fc.probs, probs):
+            raise RuntimeError(f"method '{cell.method}' returned quantiles at other probabilities")
+        frame = cell_frame(fc, y, {"dataset": cell.dataset, "series": series.name, "method": cell.method, "seed": cell.seed})
+        try:
+            scale = naive_scale(y[: split.train_end], m=series.period or 1)
+        except ValueError:
+            scale = None
+        msgs = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
+        info = {**getattr(model, "info_", {}), **fc.info}
+        fc_warnings = info.pop("warnings", [])
+        meta = {"key": cell.key, "hash": cell.hash, "scale": scale, "info": _jsonable(info),
+                "warnings": _jsonable(list(fc_warnings) + msgs[:20]), "n_origins": int(origins.size)}
+        write_parquet(frame, cell_path(out, cell.key), meta)
+        return {"status": "done", "seconds": round(time.perf_counter() - t0, 3), "info": meta["info"],
+                "warnings": meta["warnings"], "hash": cell.hash}
+    except Exception as exc:  # a failing cell is recorded, the others run
+        tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
+        return {"status": "failed", "seconds": round(time.perf_counter() - t0, 3),
+                "error": f"{type(exc).__name__}: {exc}", "traceback": "".join(tb[-3:])[-2000:], "hash": cell.hash}
+
+
+def _limit_threads() -> None:
+    # several cells share the 2 cores: one thread each, for torch and BLAS alike
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)
+    except ImportError:  # pragma: no cover
+        pass
+    import sys
+
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
+
+
+def _cached(cell: CellSpec, out: Path) -> bool:
+    path = cell_path(out, cell.key)
+    if not path.is_file():
+        return False
+    try:
+        return read_parquet_meta(path).get("hash") == cell.hash
+    except Exception:
+        return False  # an unreadable file is recomputed
+
+
+def _versions() -> dict:
+    out = {"fanlab": __version__, "python": platform.python_version()}
+    for pkg in ("numpy", "pandas", "statsmodels", "scipy", "torch", "scoringrules", "arch", "pyarrow"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def _git_commit() -> str | None:
+    try:
+        res = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).resolve().parent)
+        return res.stdout.strip() or None
+    except Exception:
+        return None
+
+
+def run(cfg: Config, root: str | Path = ".", jobs: int = 1, force: bool = False, progress: bool = True,
+        figures: bool = True, out: str | Path | None = None) -> RunResult:
+    """Run a validated config; returns per-cell statuses. Raises DataError before writing."""
+    out = Path(out) if out is not None else cfg.out_dir(root)
+    all_series = load_all_series(cfg)
+    cells, skipped = expand(cfg, all_series)
+    series_of = {(dk, seed, s.name): s for (dk, seed), ss in all_series.items() for s in ss}
+    out.mkdir(parents=True, exist_ok=True)
+    write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False), out / "config.yaml")
+    started = time.time()
+    statuses: dict[str, dict] = {}
+    todo = []
+    for c in cells:
+        if not force and _cached(c, out):
+            statuses[c.key] = {"status": "cached", "hash": c.hash, **_cell_record(read_parquet_meta(cell_path(out, c.key)))}
+        else:
+            todo.append(c)
+    for c, res in _execute(todo, series_of, out, jobs, progress):
+        statuses[c.key] = res
+    for c in cells:
+        statuses[c.key].update({"dataset": c.dataset, "series": c.series, "method": c.method, "seed": c.seed})
+    finished = [c for c in cells if statuses[c.key]["status"] in ("done", "cached")]
+    if finished:
+        aggregate(cfg, out, finished)
+    fig_error = None
+    if figures and finished:
+        try:
+            from fanlab.plots import make_figures
+
+            make_figures(out)
+        except Exception as exc:  # figures must never lose the numbers
+            fig_error = f"{type(exc).__name__}: {exc}"
+    manifest = {
+        "name": cfg.name, "versions": _versions(), "git_commit": _git_commit(), "host": platform.node(),
+        "platform": platform.platform(), "seeds": cfg.seeds, "jobs": jobs,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
+        "seconds": round(time.time() - started, 2), "cells": dict(sorted(statuses.items())),
+        "skipped": skipped, "figures_error": fig_error,
+        "counts": {s: sum(v["status"] == s for v in statuses.values()) for s in ("done", "cached", "failed")},
+    }
+    write_json(manifest, out / "manifest.json")
+    return RunResult(out=out, statuses=statuses, skipped=skipped)
+
+
+def _cell_record(meta: dict) -> dict:
+    return {"info": meta.get("info", {}), "warnings": meta.get("warnings", [])}
+
+
+def _execute(todo, series_of, out, jobs, progress):
+    if not todo:
+        return
+    key = lambda c: series_of[(c.dataset, c.seed, c.series)]  # noqa: E731
+    bar = _Progress(len(todo), jobs, enabled=progress)
+    with bar:
+        if jobs <= 1:
+            for c in todo:
+                bar.start(c)
+                res = run_cell(c, key(c), out)
+                bar.finish(c, res)
+                yield c, res
+        else:
+            from joblib import Parallel, delayed
+
+            old = os.environ.get("OMP_NUM_THREADS")
+            os.environ["OMP_NUM_THREADS"] = "1"  # torch in the workers reads it at import
+            try:
+                par = Parallel(n_jobs=jobs, return_as="generator_unordered")
+                gen = par(delayed(_run_indexed)(i, c, key(c), out) for i, c in enumerate(todo))
+                for i, res in gen:
+                    bar.finish(todo[i], res)
+                    yield todo[i], res
+            finally:
+                if old is None:
+                    os.environ.pop("OMP_NUM_THREADS", None)
+                else:
+                    os.environ["OMP_NUM_THREADS"] = old
+
+
+def _run_indexed(i, cell, series, out):
+    return i, run_cell(cell, series, out, limit_threads=True)
+
+
+class _Progress:
+    """A rich progress bar: cells done, running and failed."""
+
+    def __init__(self, total: int, jobs: int, enabled: bool):
+        self.total, self.jobs, self.enabled = total, jobs, enabled
+        self.done = self.failed = 0
+        self._p = None
+
+    def __enter__(self):
+        if self.enabled:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._p = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+            self._p.__enter__()
+            self._task = self._p.add_task(self._desc(None), total=self.total)
+        return self
+
+    def _desc(self, current) -> str:
+        running = min(self.jobs, self.total - self.done - self.failed)
+        now = f" [{current}]" if current else ""
+        return f"cells: {self.done} done, {running} running, {self.failed} failed{now}"
+
+    def start(self, cell) -> None:
+        if self._p:
+            self._p.update(self._task, description=self._desc(cell.key))
+
+    def finish(self, cell, res) -> None:
+        if res["status"] == "failed":
+            self.failed += 1
+        else:
+            self.done += 1
+        if self._p:
+            self._p.update(self._task, advance=1, description=self._desc(None))
+
+    def __exit__(self, *exc):
+        if self._p:
+            self._p.__exit__(*exc)
+
+
+def aggregate(cfg: Config, out: Path, cells: list[CellSpec]) -> None:
+    """forecasts.parquet, metrics.parquet and summary.csv from the finished cells' files."""
+    levels, all_levels = cfg.levels, cfg.all_levels
+    fc_parts, metric_parts = [], []
+    groups: dict[tuple[str, str], list] = {}
+    for c in sorted(cells, key=lambda c: (c.dataset, c.method, c.series, c.seed)):
+        path = cell_path(out, c.key)
+        frame = read_parquet(path)
+        meta = read_parquet_meta(path)
+        rows = cell_metrics(frame, levels, all_levels, meta.get("scale"))
+        metric_parts.append(rows)
+        groups.setdefault((c.dataset, c.method), []).append((frame, rows))
+        keep = frame[["dataset", "series", "method", "seed", "origin", "h", "y", "mean"]].copy()
+        for level in levels:
+            lo_p, hi_p = level_probs(level)
+            lo_c, hi_c = level_cols(level)
+            keep[lo_c] = frame[prob_col(lo_p)].to_numpy()
+            keep[hi_c] = frame[prob_col(hi_p)].to_numpy()
+        keep["pit"] = frame["pit"].to_numpy()
+        keep["crps"] = frame["crps"].to_numpy()
+        fc_parts.append(keep)
+    bs = cfg.bootstrap
+    block = bs.block or default_block(cfg.horizon, cfg.stride)
+    for (_, _), items in groups.items():
+        frames = [f for f, _ in items]
+        rows = pd.concat([r for _, r in items], ignore_index=True)
+        metric_parts.append(pooled_metrics(frames, levels, all_levels, rows, bs.reps, block, bs.seed, bs.ci))
+    forecasts = pd.concat(fc_parts, ignore_index=True)
+    metrics = pd.concat(metric_parts, ignore_index=True)
+    metrics["seed"] = metrics["seed"].astype(np.int64)
+    metrics["h"] = metrics["h"].astype(np.int64)
+    metrics = metrics.sort_values(["dataset", "method", "series", "seed", "metric", "level", "h"], kind="stable",
+                                  ignore_index=True)
+    write_parquet(forecasts, out / "forecasts.parquet")
+    write_parquet(metrics, out / "metrics.parquet")
+    summary = summary_table(metrics, levels, cfg.horizon)
+    write_text(summary.to_csv(index=False, float_format="%.6g"), out / "summary.csv")

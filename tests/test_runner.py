@@ -1,0 +1,148 @@
+"""End to end: a small config through the runner and the CLI."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from fanlab.cli import app
+from fanlab.config import parse_config
+from fanlab.results import cell_path
+from fanlab.runner import run
+
+RAW = {
+    "name": "tiny",
+    "horizon": 20,
+    "levels": [0.8, 0.95],
+    "seeds": [0, 1],
+    "stride": 5,
+    "split": {"train": 0.6, "cal": 0.2, "test": 0.2},
+    "bootstrap": {"reps": 100},
+    "datasets": [{"name": "arma", "label": "ar1", "params": {"ar": [0.6], "n": 300}}],
+    "methods": [{"name": "oracle"}, {"name": "naive"}, {"name": "arima", "params": {"order": [1, 0, 0]}}],
+}
+
+
+def _cfg(tmp_path, **over):
+    raw = {**RAW, **over, "out": str(tmp_path / "res")}
+    return parse_config(raw)
+
+
+def test_run_writes_the_schema(tmp_path):
+    cfg = _cfg(tmp_path)
+    res = run(cfg, progress=False, figures=False)
+    out = res.out
+    assert not res.failed
+    for name in ("config.yaml", "manifest.json", "forecasts.parquet", "metrics.parquet", "summary.csv"):
+        assert (out / name).is_file(), name
+    fc = pd.read_parquet(out / "forecasts.parquet")
+    assert list(fc.columns[:8]) == ["dataset", "series", "method", "seed", "origin", "h", "y", "mean"]
+    assert {"lo_0.8", "hi_0.8", "lo_0.95", "hi_0.95", "pit", "crps"} <= set(fc.columns)
+    # 60 test points, H=20, stride 5 -> origins 239, 244, ..., 279: 9 origins x 20 steps per cell
+    cell = fc[(fc["method"] == "naive") & (fc["seed"] == 0)]
+    assert sorted(cell["origin"].unique()) == list(range(239, 280, 5))
+    assert len(cell) == 9 * 20
+    # y is the realised series value at origin + h (the same for every method)
+    a = fc[fc["method"] == "naive"].set_index(["seed", "origin", "h"])["y"]
+    b = fc[fc["method"] == "oracle"].set_index(["seed", "origin", "h"])["y"]
+    pd.testing.assert_series_equal(a.sort_index(), b.sort_index())
+    m = pd.read_parquet(out / "metrics.parquet")
+    assert list(m.columns) == ["dataset", "series", "method", "seed", "h", "level", "metric", "value"]
+    # per-cell coverage recomputed by hand from the forecasts file
+    sel = cell[cell["h"] == 3]
+    by_hand = ((sel["y"] >= sel["lo_0.95"]) & (sel["y"] <= sel["hi_0.95"])).mean()
+    row = m[(m["method"] == "naive") & (m["seed"] == 0) & (m["metric"] == "coverage") & (m["h"] == 3)
+            & np.isclose(m["level"], 0.95)]
+    assert row["value"].item() == pytest.approx(by_hand)
+    # pooled over both seeds
+    both = fc[(fc["method"] == "naive") & (fc["h"] == 3)]
+    pooled = m[(m["series"] == "*") & (m["method"] == "naive") & (m["metric"] == "coverage") & (m["h"] == 3)
+               & np.isclose(m["level"], 0.95)]
+    assert pooled["value"].item() == pytest.approx(((both["y"] >= both["lo_0.95"]) & (both["y"] <= both["hi_0.95"])).mean())
+    s = pd.read_csv(out / "summary.csv")
+    assert set(s["method"]) == {"oracle", "naive", "arima"} and len(s) == 3 * 2
+    assert (s["coverage_lo"] <= s["coverage"]).all() and (s["coverage"] <= s["coverage_hi"]).all()
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["counts"]["done"] == 6 and man["versions"]["fanlab"]
+
+
+def test_same_config_same_bytes(tmp_path):
+    a = run(_cfg(tmp_path / "a"), progress=False, figures=False).out
+    b = run(_cfg(tmp_path / "b"), progress=False, figures=False).out
+    assert (a / "metrics.parquet").read_bytes() == (b / "metrics.parquet").read_bytes()
+    assert (a / "forecasts.parquet").read_bytes() == (b / "forecasts.parquet").read_bytes()
+    assert (a / "summary.csv").read_bytes() == (b / "summary.csv").read_bytes()
+
+
+def test_resume_recomputes_only_the_deleted_cell(tmp_path):
+    cfg = _cfg(tmp_path)
+    first = run(cfg, progress=False, figures=False)
+    metrics = (first.out / "metrics.parquet").read_bytes()
+    cell_path(first.out, "ar1__arma_0__naive__s1").unlink()
+    second = run(cfg, progress=False, figures=False)
+    status = {k: v["status"] for k, v in second.statuses.items()}
+    assert status.pop("ar1__arma_0__naive__s1") == "done"
+    assert set(status.values()) == {"cached"}
+    assert (second.out / "metrics.parquet").read_bytes() == metrics
+    forced = run(cfg, progress=False, figures=False, force=True)
+    assert {v["status"] for v in forced.statuses.values()} == {"done"}
+    # a changed method spec changes the hash: that cell reruns, the others stay cached
+    cfg2 = parse_config({**RAW, "out": str(tmp_path / "res"),
+                         "methods": RAW["methods"][:2] + [{"name": "arima", "params": {"order": [2, 0, 0]}}]})
+    third = run(cfg2, progress=False, figures=False)
+    assert {k for k, v in third.statuses.items() if v["status"] == "done"} == {
+        "ar1__arma_0__arima__s0", "ar1__arma_0__arima__s1"}
+
+
+def test_failing_cell_is_recorded_and_others_finish(tmp_path):
+    # seasonal naive needs a period; the AR series has none -> that cell fails
+    cfg = _cfg(tmp_path, methods=[{"name": "naive"}, {"name": "seasonal_naive"}])
+    res = run(cfg, progress=False, figures=False)
+    assert sorted(res.failed) == ["ar1__arma_0__seasonal_naive__s0", "ar1__arma_0__seasonal_naive__s1"]
+    man = json.loads((res.out / "manifest.json").read_text())
+    bad = man["cells"]["ar1__arma_0__seasonal_naive__s0"]
+    assert bad["status"] == "failed" and "period" in bad["error"] and bad["traceback"]
+    s = pd.read_csv(res.out / "summary.csv")
+    assert set(s["method"]) == {"naive"}
+
+
+def test_cli_run_exit_codes_and_outputs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    raw = {**RAW, "seeds": [0], "methods": [{"name": "naive"}, {"name": "seasonal_naive"}]}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(raw))
+    res = CliRunner().invoke(app, ["run", "c.yaml", "--no-progress"])
+    assert res.exit_code == 1, res.output
+    assert "ar1__arma_0__seasonal_naive__s0" in res.output
+    assert (tmp_path / "results" / "tiny" / "figures" / "coverage_ar1.png").is_file()
+    raw["methods"] = [{"name": "naive"}]
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(raw))
+    res = CliRunner().invoke(app, ["run", "c.yaml", "--no-progress"])
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(app, ["compare", "results/tiny", "results/tiny", "--level", "0.8"])
+    assert res.exit_code == 0 and "naive" in res.output
+
+
+def test_data_error_exits_2_before_writing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    raw = {**RAW, "horizon": 200}  # test block of 60 points cannot hold 200 steps
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(raw))
+    res = CliRunner().invoke(app, ["run", "c.yaml"])
+    assert res.exit_code == 2
+    assert "ar1/arma_0" in res.output and "at least 1000 points" in res.output
+    assert not (tmp_path / "results").exists()
+
+
+def test_parallel_jobs_give_the_same_numbers(tmp_path):
+    a = run(_cfg(tmp_path / "a"), progress=False, figures=False, jobs=1).out
+    b = run(_cfg(tmp_path / "b"), progress=False, figures=False, jobs=2).out
+    assert (a / "metrics.parquet").read_bytes() == (b / "metrics.parquet").read_bytes()
+
+
+def test_cli_list_and_validate(tmp_path):
+    res = CliRunner().invoke(app, ["list"])
+    assert res.exit_code == 0
+    for word in ("arma", "co2", "arima", "conformal", "joint_coverage"):
+        assert word in res.output
