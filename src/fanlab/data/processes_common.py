@@ -56,7 +56,8 @@ def check_ar(coefs: list[float], key: str) -> list[float]:
     """Raise ValueError naming `key` unless phi(z) = 1 - sum phi_i z^i is stationary."""
     r = inverse_root_modulus(coefs, -1.0)
     if r >= 1.0:
-        raise ValueError(f"{key}={list(coefs)} is not stationary: an AR root has inverse modulus {r:.4g} >= 1")
+        raise ValueError(f"{key}={list(coefs)} is not stationary: an AR root has inverse modulus "
+                         f"{r:.4g} >= 1")
     return [float(c) for c in coefs]
 
 
@@ -64,7 +65,8 @@ def check_ma(coefs: list[float], key: str) -> list[float]:
     """Raise ValueError naming `key` unless theta(z) = 1 + sum theta_j z^j is invertible."""
     r = inverse_root_modulus(coefs, 1.0)
     if r >= 1.0:
-        raise ValueError(f"{key}={list(coefs)} is not invertible: an MA root has inverse modulus {r:.4g} >= 1")
+        raise ValueError(f"{key}={list(coefs)} is not invertible: an MA root has inverse modulus "
+                         f"{r:.4g} >= 1")
     return [float(c) for c in coefs]
 
 

@@ -65,7 +65,7 @@ class BreakParams(ArmaParams):
     ar: list[float] = Field(default_factory=lambda: [0.7], description="AR coefficients")
     ma: list[float] = Field(default_factory=list, description="MA coefficients")
     shift: float = Field(2.0, description="change of the mean at the break")
-    sigma_after: float | None = Field(2.0, gt=0.0, description="innovation sd from the break on (None: sigma)")
+    sigma_after: float | None = Field(2.0, gt=0.0, description="innovation sd from the break (None: sigma)")
     break_at: float = Field(0.9, gt=0.0, lt=1.0, description="break time as a fraction of n")
 
 
@@ -104,7 +104,8 @@ def arma(params: ArmaParams, seed: int) -> list[Series]:
     def simulate(rng, length):
         return p.mean + _gaussian_arma(rng, length, p)
 
-    oracle = partial(KalmanOracle, ar=p.ar, ma=p.ma, sigma=p.sigma, deterministic=partial(_constant, mean=p.mean))
+    oracle = partial(KalmanOracle, ar=p.ar, ma=p.ma, sigma=p.sigma,
+                     deterministic=partial(_constant, mean=p.mean))
     return replicate("arma", p, seed, simulate, oracle, {"oracle": "kalman"})
 
 

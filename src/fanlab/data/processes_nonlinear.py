@@ -104,7 +104,7 @@ class GarchParams(MonteCarloParams):
     def _stationary(cls, v: float, info: ValidationInfo) -> float:
         alpha = info.data.get("alpha")
         if alpha is not None and alpha + v >= 1.0:
-            raise ValueError(f"alpha + beta = {alpha + v:g} must be < 1 for a covariance-stationary GARCH(1,1)")
+            raise ValueError(f"alpha + beta = {alpha + v:g} must be < 1 (covariance-stationary GARCH(1,1))")
         return v
 
 
@@ -177,8 +177,8 @@ def garch(params: GarchParams, seed: int) -> list[Series]:
 class SetarParams(MonteCarloParams):
     threshold: float = Field(0.0, description="regime boundary r")
     delay: int = Field(1, ge=1, description="threshold lag d: the regime is set by y_{t-d}")
-    ar_low: list[float] = Field(default_factory=lambda: [0.9], min_length=1, description="AR when y_{t-d} <= r")
-    ar_high: list[float] = Field(default_factory=lambda: [-0.3], min_length=1, description="AR when y_{t-d} > r")
+    ar_low: list[float] = Field(default_factory=lambda: [0.9], min_length=1, description="AR if y_{t-d} <= r")
+    ar_high: list[float] = Field(default_factory=lambda: [-0.3], min_length=1, description="AR if y_{t-d} > r")
     const_low: float = Field(0.0, description="intercept when y_{t-d} <= r")
     const_high: float = Field(0.0, description="intercept when y_{t-d} > r")
     sigma: float = Field(1.0, gt=0.0, description="innovation standard deviation")
@@ -197,7 +197,8 @@ class SetarParams(MonteCarloParams):
 class SetarOracle(MonteCarloOracle):
     """Monte Carlo oracle of a two-regime SETAR with Gaussian innovations."""
 
-    def __init__(self, threshold, delay, ar_low, ar_high, const_low, const_high, sigma, n_paths=1000, stream=0):
+    def __init__(self, threshold, delay, ar_low, ar_high, const_low, const_high, sigma,
+                 n_paths=1000, stream=0):
         super().__init__(n_paths, stream)
         self.threshold, self.delay = threshold, delay
         self.ar_low, self.ar_high = ar_low, ar_high
