@@ -146,3 +146,20 @@ def test_cli_list_and_validate(tmp_path):
     assert res.exit_code == 0
     for word in ("arma", "co2", "arima", "conformal", "joint_coverage"):
         assert word in res.output
+
+
+def test_seeds_of_one_real_series_do_not_narrow_the_ci(tmp_path):
+    base = {**RAW, "horizon": 20, "stride": 5, "datasets": [{"name": "electricity_daily"}],
+            "methods": [{"name": "naive"}]}
+    one = run(parse_config({**base, "seeds": [0], "out": str(tmp_path / "one")}), progress=False, figures=False).out
+    two = run(parse_config({**base, "seeds": [0, 1], "out": str(tmp_path / "two")}), progress=False, figures=False).out
+    a, b = pd.read_csv(one / "summary.csv"), pd.read_csv(two / "summary.csv")
+    cols = ["coverage", "coverage_lo", "coverage_hi", "joint_coverage_lo", "n_origins"]
+    pd.testing.assert_frame_equal(a[cols], b[cols])
+    assert (a["coverage_hi"] > a["coverage_lo"]).all()
+
+
+def test_ci_is_nan_when_too_few_origins_for_two_blocks(tmp_path):
+    cfg = _cfg(tmp_path, bootstrap={"reps": 100, "block": 5})  # 9 origins < 2 blocks of 5
+    s = pd.read_csv(run(cfg, progress=False, figures=False).out / "summary.csv")
+    assert s["coverage_lo"].isna().all() and s["coverage"].notna().all()

@@ -153,20 +153,27 @@ def pooled_metrics(
     """Pooled rows for one (dataset, method) over its cells (series x seeds).
 
     Coverage pools the hits of every origin of every cell; its CI resamples origins by moving
-    blocks within each cell (cells are independent, origins within a cell are not). Other
-    per-h metrics are the mean over cells.
+    blocks within each independent unit (origins within a series are dependent). Cells that
+    share the same data (a real series run with several seeds) are not independent: their
+    hits are first averaged origin by origin into one unit, so extra seeds of one real series
+    cannot narrow the interval. The CI is NaN where no unit has two blocks of origins (a
+    bootstrap would then show no spread at all). Other per-h metrics are the mean over cells.
     """
     first = frames[0].iloc[0]
     ids = {"dataset": first["dataset"], "series": POOLED_SERIES, "method": first["method"], "seed": POOLED_SEED}
     arrays = [frame_arrays(f) for f in frames]
+    units = _independent_units(frames, arrays)
+    has_ci = any(len(arrays[m[0]]["origins"]) >= 2 * block for m in units)
     parts = []
     with np.errstate(invalid="ignore", over="ignore"):
         for level in all_levels:
-            hit_groups, joint_groups = [], []
+            cell_hits, cell_joint = [], []
             for arr in arrays:
                 lo, hi = _interval(arr, level)
-                hit_groups.append(scores.hits(arr["y"], lo, hi).astype(float))
-                joint_groups.append(scores.joint_hits(arr["y"], lo, hi).astype(float))
+                cell_hits.append(scores.hits(arr["y"], lo, hi).astype(float))
+                cell_joint.append(scores.joint_hits(arr["y"], lo, hi).astype(float))
+            hit_groups = [np.mean([cell_hits[i] for i in m], axis=0) for m in units]
+            joint_groups = [np.mean([cell_joint[i] for i in m], axis=0) for m in units]
             total = sum(g.shape[0] for g in hit_groups)
             by_h = sum(g.sum(axis=0) for g in hit_groups) / total
             if level not in levels:
@@ -174,19 +181,24 @@ def pooled_metrics(
                 parts.append(_rows(ids, "coverage", by_h.mean(), level, h0=True))
                 continue
             mean, lo_ci, hi_ci = bootstrap.block_bootstrap_mean(hit_groups, reps=reps, block=block, seed=seed, ci=ci)
+            if not has_ci:
+                lo_ci, hi_ci = np.full_like(mean, np.nan), np.full_like(mean, np.nan)
             parts += [_rows(ids, "coverage", mean, level), _rows(ids, "coverage_lo", lo_ci, level),
                       _rows(ids, "coverage_hi", hi_ci, level)]
             # over all steps: mean over h of each origin's hits, bootstrapped the same way
             m0, l0, u0 = bootstrap.block_bootstrap_mean(
                 [g.mean(axis=1) for g in hit_groups], reps=reps, block=block, seed=seed, ci=ci
             )
+            jm, jl, jh = bootstrap.block_bootstrap_mean(joint_groups, reps=reps, block=block, seed=seed, ci=ci)
+            if not has_ci:
+                l0 = u0 = jl = jh = np.nan
             parts += [_rows(ids, "coverage", m0, level, h0=True), _rows(ids, "coverage_lo", l0, level, h0=True),
                       _rows(ids, "coverage_hi", u0, level, h0=True)]
-            jm, jl, jh = bootstrap.block_bootstrap_mean(joint_groups, reps=reps, block=block, seed=seed, ci=ci)
             parts += [_rows(ids, "joint_coverage", jm, level, h0=True),
                       _rows(ids, "joint_coverage_lo", jl, level, h0=True),
                       _rows(ids, "joint_coverage_hi", jh, level, h0=True)]
-    parts.append(_rows(ids, "n_origins", float(sum(a["y"].shape[0] for a in arrays)), h0=True))
+    # origins of independent units: seeds of one real series count once
+    parts.append(_rows(ids, "n_origins", float(sum(arrays[m[0]]["y"].shape[0] for m in units)), h0=True))
     # means over cells of the per-h metrics that are not coverage
     rest = cell_metric_rows[~cell_metric_rows["metric"].isin(["coverage", "joint_coverage"])]
     if len(rest):
@@ -195,6 +207,15 @@ def pooled_metrics(
             agg.insert(i, key, val)
         parts.append(agg)
     return pd.concat(parts, ignore_index=True)
+
+
+def _independent_units(frames: list[pd.DataFrame], arrays: list[dict]) -> list[list[int]]:
+    """Indices of cells grouped by identical data (series name, origins and realised values)."""
+    units: dict[tuple, list[int]] = {}
+    for i, (frame, arr) in enumerate(zip(frames, arrays)):
+        key = (str(frame["series"].iloc[0]), arr["origins"].tobytes(), arr["y"].tobytes())
+        units.setdefault(key, []).append(i)
+    return list(units.values())
 
 
 SUMMARY_STEPS = (1, 10, 50, 100)
