@@ -116,7 +116,15 @@ def test_cli_run_exit_codes_and_outputs(tmp_path, monkeypatch):
     res = CliRunner().invoke(app, ["run", "c.yaml", "--no-progress"])
     assert res.exit_code == 1, res.output
     assert "ar1__arma_0__seasonal_naive__s0" in res.output
-    assert (tmp_path / "results" / "tiny" / "figures" / "coverage_ar1.png").is_file()
+    res_dir = tmp_path / "results" / "tiny"
+    assert (res_dir / "figures" / "coverage_ar1.png").is_file()
+    page = (res_dir / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 5 and "ar1__arma_0__seasonal_naive__s0" in page
+    md = (res_dir / "summary.md").read_text()
+    # the markdown table carries summary.csv's numbers
+    s = pd.read_csv(res_dir / "summary.csv")
+    row = s[(s["method"] == "naive") & (s["level"] == 0.95)].iloc[0]
+    assert f"| ar1 | naive | {row['coverage']:.3f} [" in md
     raw["methods"] = [{"name": "naive"}]
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(raw))
     res = CliRunner().invoke(app, ["run", "c.yaml", "--no-progress"])

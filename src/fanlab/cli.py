@@ -118,14 +118,16 @@ def list_(kind: str = typer.Argument("all", help="datasets | methods | metrics |
 
 @app.command()
 def report(results: Path = typer.Argument(..., help="a results folder")) -> None:
-    """Redraw the figures (and report) of a results folder from its files."""
+    """Redraw the figures and the report of a results folder from its files."""
     from fanlab.plots import make_figures
+    from fanlab.report import make_report
 
     if not (results / "metrics.parquet").is_file():
         err.print(f"[red]error:[/red] {results}: no metrics.parquet (run the config first)")
         raise typer.Exit(2)
     paths = make_figures(results)
-    out.print(f"{len(paths)} figures in {results / 'figures'}")
+    html_path, md_path = make_report(results)
+    out.print(f"{len(paths)} figures in {results / 'figures'}; {html_path}; {md_path}", highlight=False)
 
 
 @app.command()

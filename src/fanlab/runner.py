@@ -256,6 +256,10 @@ def run(cfg: Config, root: str | Path = ".", jobs: int = 1, force: bool = False,
         "counts": {s: sum(v["status"] == s for v in statuses.values()) for s in ("done", "cached", "failed")},
     }
     write_json(manifest, out / "manifest.json")
+    if finished:
+        from fanlab.report import make_report
+
+        make_report(out)
     return RunResult(out=out, statuses=statuses, skipped=skipped)
 
 
