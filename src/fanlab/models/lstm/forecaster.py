@@ -1,0 +1,320 @@
+"""The single LSTM forecaster, and the fit/predict machinery the ensemble shares.
+
+Data flow. `fit` standardises ``y[:train_end]`` with its own mean and standard deviation,
+cuts windows of ``context + H`` points (the validation tail at the end of the block keeps
+its own windows for early stopping) and trains. `predict` reads, for origin t, only
+``y[t - context + 1 : t + 1]``, standardised with the training statistics.
+
+What each setting returns (S = `samples`):
+
+========== ============ ======================================================================
+head       uncertainty  Forecast
+========== ============ ======================================================================
+point      none         the point forecast; every quantile equals it (zero width, on purpose:
+                        a point-trained LSTM has no intervals)
+gaussian   none         direct: exact Gaussian per step (`sd` set). recursive: S paths, each
+                        step drawn from the head and fed back
+quantile   none         direct: the learnt quantiles, interpolated to the requested probs;
+                        mean = the interpolated median. recursive: S paths drawn from the head
+any        mc_dropout   S passes with dropout live (samples (K, S, H)). ``noise: true`` adds
+                        the inherent noise to each pass: point head, a Gaussian draw with the
+                        per-step mean squared validation residual (Zhu and Laptev 2017);
+                        gaussian / quantile heads, a draw from the pass's own predictive
+                        (recursive: fed back). ``noise: false``: the pass's mean (median)
+========== ============ ======================================================================
+
+Quantile interpolation: between the learnt probabilities the quantile function is linear in
+z = Phi^-1(p) (exact for a Gaussian), and beyond the outermost ones it continues with the
+outermost segments' slopes, so it is continuous and non-decreasing for any probs, and sampling
+(u ~ U(0, 1) through it) has Gaussian-like tails.
+
+Randomness at prediction comes from one generator per (member, origin), seeded from the fit
+seed and the origin index, so an origin's forecast does not depend on the other origins in
+the call, and repeated calls agree.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from fanlab.forecast import Forecast, gaussian_forecast, sample_forecast
+from fanlab.models.base import check_origins
+from fanlab.models.lstm.network import MemberLSTM, RowRandom
+from fanlab.models.lstm.params import LSTMParams, NetworkParams
+from fanlab.models.lstm.training import (
+    Head, TrainConfig, generators, train, window_origins, windows,
+)
+
+#: Rows (origins x samples) per forward chunk at prediction, to bound memory.
+CHUNK_ROWS = 2048
+
+
+def input_windows(y: np.ndarray, origins: np.ndarray, context: int, mu: float, scale: float) -> torch.Tensor:
+    """Standardised inputs (K, context): ``y[t - context + 1 : t + 1]`` for each origin t."""
+    short = origins[origins < context - 1]
+    if short.size:
+        t = int(short[0])
+        raise ValueError(f"origin {t} has {t + 1} observations; the LSTM needs context={context} of them")
+    idx = origins[:, None] + np.arange(-context + 1, 1)[None, :]
+    return torch.from_numpy(((y[idx] - mu) / scale).astype(np.float32))
+
+
+def quantile_interp(q: torch.Tensor, zk: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """Quantile function through knots: q (..., Qk) at zk = Phi^-1(knot probs) (Qk,), read at
+    z (..., n) or (n,); linear in z, extended linearly past the ends. Returns (..., n)."""
+    z = z.expand(q.shape[:-1] + z.shape[-1:])
+    j = (torch.searchsorted(zk, z.contiguous()) - 1).clamp(0, zk.shape[0] - 2)
+    z0, z1 = zk[j], zk[j + 1]
+    q0, q1 = torch.gather(q, -1, j), torch.gather(q, -1, j + 1)
+    return q0 + (z - z0) / (z1 - z0) * (q1 - q0)
+
+
+def origin_generators(seeds: list[int], origins: np.ndarray) -> list[list[torch.Generator]]:
+    """One torch generator per (member seed, origin)."""
+    out = []
+    for s in seeds:
+        row = []
+        for t in origins:
+            state = np.random.SeedSequence([int(s), int(t), 1]).generate_state(1, np.uint64)[0]
+            row.append(torch.Generator().manual_seed(int(state) >> 1))
+        out.append(row)
+    return out
+
+
+class NetworkForecaster:
+    """Fit and predict machinery shared by `LSTMForecaster` and `LSTMEnsemble`."""
+
+    name = "lstm"
+    params_model: type[NetworkParams] = NetworkParams
+
+    def __init__(self, horizon: int = 100, params: NetworkParams | None = None, **overrides):
+        base = params.model_dump() if params is not None else {}
+        self.horizon = horizon
+        self.params = self.params_model.model_validate({**base, **overrides})
+
+    # ---- fitting -------------------------------------------------------------------------
+    def _head(self) -> Head:
+        raise NotImplementedError
+
+    def _fit_members(self, y: np.ndarray, train_end: int, seeds: list[int]) -> None:
+        p = self.params
+        y = np.asarray(y, dtype=float)
+        if not 0 < train_end <= y.shape[0]:
+            raise ValueError(f"train_end={train_end} outside [1, {y.shape[0]}]")
+        y_train = y[:train_end]  # nothing past train_end is read from here on
+        self.mu_ = float(y_train.mean())
+        sd = float(y_train.std())
+        self.scale_ = sd if sd > 0 else 1.0
+        z = (y_train - self.mu_) / self.scale_
+        train_o, val_o = window_origins(train_end, p.context, self.horizon, p.val_frac)
+        self.head_ = self._head()
+        recursive = p.strategy == "recursive"
+        self.net_ = MemberLSTM(len(seeds), p.hidden, p.layers, 1 if recursive else self.horizon,
+                               self.head_.outputs, p.dropout_input, p.dropout_between if p.layers > 1 else 0.0,
+                               p.dropout_head)
+        cfg = TrainConfig(max_epochs=p.epochs, batch_size=p.batch_size, lr=p.lr, patience=p.patience,
+                          grad_clip=p.grad_clip)
+        self.train_ = train(self.net_, self.head_, windows(z, train_o, p.context, self.horizon),
+                            windows(z, val_o, p.context, self.horizon), self.horizon, recursive, cfg,
+                            [generators(s) for s in seeds])
+        self.seeds_, self.train_end_, self.val_origins_ = list(seeds), train_end, val_o
+        self.horizon_ = self.horizon
+
+    def _info(self) -> dict:
+        r = self.train_
+        return {"epochs": int(r.epochs), "best_epoch": r.best_epoch.tolist(),
+                "best_val_loss": [float(v) for v in r.best_val]}
+
+    # ---- prediction ----------------------------------------------------------------------
+    def _prepare(self, y, origins, horizon):
+        if not hasattr(self, "net_"):
+            raise RuntimeError(f"{self.name}: call fit before predict")
+        y = np.asarray(y, dtype=float)
+        origins = check_origins(y, origins, horizon)
+        if horizon > self.horizon_:
+            raise ValueError(f"{self.name} was fitted for horizon {self.horizon_}, asked for {horizon}")
+        return y, origins, input_windows(y, origins, self.params.context, self.mu_, self.scale_)
+
+    def _draw(self, params: tuple, feed: str, rand: RowRandom, row_shape) -> torch.Tensor:
+        """A value (M, R) from decoded one-step params: their mean/median or a draw."""
+        kind = self.head_.kind
+        if kind == "point":
+            return params[0]
+        if kind == "gaussian":
+            if feed == "mean":
+                return params[0]
+            eps = torch.stack([rand.normal(m, row_shape, 0) for m in range(params[0].shape[0])])
+            return params[0] + params[1].sqrt() * eps
+        q = params[0]
+        if feed == "mean":
+            return quantile_interp(q, self._zk(), q.new_zeros(1))[..., 0]
+        u = torch.stack([rand.uniform(m, row_shape, 0) for m in range(q.shape[0])])
+        z = torch.special.ndtri(u.clamp(1e-12, 1 - 1e-12))
+        return quantile_interp(q, self._zk(), z.unsqueeze(-1))[..., 0]
+
+    def _zk(self) -> torch.Tensor:
+        return torch.special.ndtri(torch.from_numpy(self.head_.knots))
+
+    @torch.no_grad()
+    def _rollout(self, x: torch.Tensor, horizon: int, reps: int, rand: RowRandom, dropout: bool,
+                 feed: str):
+        """Run all members on windows x (K, T), each origin repeated `reps` times.
+
+        Direct: decoded head params, each (M, K * reps, H[, Qk]), standardised units.
+        Recursive: paths (M, K * reps, H), each step's value fed back (`feed`: "mean" feeds
+        the mean / median, "sample" a draw from the head).
+        """
+        net, members = self.net_, self.net_.members
+        drop = rand if dropout else None
+        xt = x.t().unsqueeze(1).expand(-1, members, -1)  # (T, M, K)
+        if dropout:  # every sample runs the whole window through its own masks
+            xt, share = xt.repeat_interleave(reps, dim=2), 1
+        else:  # no dropout: one pass per origin, its state copied to the origin's samples
+            share = reps
+        top, state = net.encode(xt, rand=drop)
+        if share > 1:
+            top = top.repeat_interleave(share, dim=1)
+            state = [(h.repeat_interleave(share, dim=1), c.repeat_interleave(share, dim=1)) for h, c in state]
+        if self.params.strategy == "direct":
+            raw = net.head_infer(top, drop)
+            return tuple(v[:, :, :horizon] for v in self.head_.decode(raw))
+        weights = net.inference_weights()
+        rows = top.shape[1]
+        path = torch.empty(members, rows, horizon, dtype=torch.float64)
+        for h in range(horizon):
+            params = self.head_.decode(net.head_infer(top, drop)[:, :, 0])
+            value = self._draw(params, feed, rand, (rows,))
+            path[:, :, h] = value
+            if h < horizon - 1:
+                top, state = net.encode(value.float().unsqueeze(0), state=state, weights=weights, rand=drop)
+        return path
+
+    def _chunks(self, x, origins, horizon, reps, dropout, feed, seeds):
+        """`_rollout` (and `_extra_draws`) over chunks of whole origins, concatenated along rows."""
+        per = max(1, CHUNK_ROWS // reps)
+        gens = origin_generators(seeds, origins)
+        parts = []
+        for k0 in range(0, len(origins), per):
+            k1 = min(len(origins), k0 + per)
+            rand = RowRandom([g[k0:k1] for g in gens], reps)
+            out = self._rollout(x[k0:k1], horizon, reps, rand, dropout, feed)
+            extra = self._extra_draws(rand, (k1 - k0) * reps, horizon)
+            parts.append((out, extra))
+        if isinstance(parts[0][0], tuple):
+            out = tuple(torch.cat([p[0][i] for p in parts], 1) for i in range(len(parts[0][0])))
+        else:
+            out = torch.cat([p[0] for p in parts], 1)
+        extra = None if parts[0][1] is None else torch.cat([p[1] for p in parts], 0)  # (R, H)
+        return out, extra
+
+    def _extra_draws(self, rand: RowRandom, rows: int, horizon: int):
+        """Draws a variant needs after the network passes, per origin; None by default."""
+        return None
+
+    def _units(self, v: torch.Tensor) -> np.ndarray:
+        """Standardised values -> original units, as numpy."""
+        return v.double().numpy() * self.scale_ + self.mu_
+
+
+class LSTMForecaster(NetworkForecaster):
+    """One LSTM (see the module notes for what each head / uncertainty setting returns).
+
+    Parameters
+    ----------
+    horizon : int
+        H, the number of steps the network is trained to forecast.
+    params : LSTMParams, optional
+        All settings; keyword `overrides` replace single fields.
+    """
+
+    name = "lstm"
+    params_model = LSTMParams
+
+    def _head(self) -> Head:
+        p = self.params
+        return Head(p.head, probs=p.quantile_probs if p.head == "quantile" else None,
+                    variance=p.variance, min_variance=p.min_variance)
+
+    def fit(self, y: np.ndarray, train_end: int, seed: int) -> "LSTMForecaster":
+        """Learn from ``y[:train_end]`` only; returns self."""
+        self._fit_members(y, train_end, [seed])
+        p = self.params
+        self.noise_var_ = None
+        if p.uncertainty == "mc_dropout" and p.noise and p.head == "point":
+            self.noise_var_ = self._validation_mse(np.asarray(y, dtype=float)[:train_end])
+        return self
+
+    def _validation_mse(self, y_train: np.ndarray) -> np.ndarray:
+        """Mean squared error per step (H,) of the dropout-free forecast on the validation
+        windows, original units: the inherent-noise variance of Zhu and Laptev (2017)."""
+        x = input_windows(y_train, self.val_origins_, self.params.context, self.mu_, self.scale_)
+        out, _ = self._chunks(x, self.val_origins_, self.horizon_, 1, False, "mean", self.seeds_)
+        point = self._units(out[0][0] if isinstance(out, tuple) else out[0])  # (Kv, H)
+        idx = self.val_origins_[:, None] + np.arange(1, self.horizon_ + 1)[None, :]
+        return ((y_train[idx] - point) ** 2).mean(axis=0)
+
+    def _extra_draws(self, rand, rows, horizon):
+        p = self.params
+        if p.uncertainty != "mc_dropout" or not p.noise:
+            return None
+        if p.head == "point":
+            return rand.normal(0, (rows, horizon), 0)
+        if p.strategy == "direct":
+            return rand.normal(0, (rows, horizon), 0) if p.head == "gaussian" else rand.uniform(0, (rows, horizon), 0)
+        return None
+
+    def predict(self, y: np.ndarray, origins: np.ndarray, horizon: int, probs: np.ndarray) -> Forecast:
+        """Forecast H steps from each origin, using only ``y[t - context + 1 : t + 1]``."""
+        y, origins, x = self._prepare(y, origins, horizon)
+        p, probs, k = self.params, np.asarray(probs, dtype=float), len(origins)
+        info = self._info()
+        mc = p.uncertainty == "mc_dropout"
+        recursive = p.strategy == "recursive"
+        sampled = mc or (recursive and p.head != "point")
+        reps = p.samples if sampled else 1
+        feed = "sample" if (p.head != "point" and (not mc or p.noise)) else "mean"
+        out, extra = self._chunks(x, origins, horizon, reps, mc, feed, self.seeds_)
+        if not sampled:
+            return self._closed_form(origins, out, probs, horizon, info)
+        if recursive:
+            paths = out[0]
+            if extra is not None:  # point head + noise: validation residual variance
+                paths = paths + extra * torch.from_numpy(np.sqrt(self.noise_var_[:horizon] / self.scale_**2))
+        else:
+            paths = self._direct_samples(out, extra, horizon)
+        samples = self._units(paths).reshape(k, reps, horizon)
+        return sample_forecast(origins, samples, probs, info=info)
+
+    def _direct_samples(self, out: tuple, extra, horizon: int) -> torch.Tensor:
+        """One value per (row, step) from each pass's decoded params (1, R, H[, Qk])."""
+        p = self.params
+        if p.head == "point":
+            base = out[0][0]
+            if extra is None:
+                return base
+            return base + extra * torch.from_numpy(np.sqrt(self.noise_var_[:horizon] / self.scale_**2))
+        if p.head == "gaussian":
+            mean, var = out[0][0], out[1][0]
+            return mean if extra is None else mean + var.sqrt() * extra
+        q = out[0][0]  # (R, H, Qk)
+        z = q.new_zeros(q.shape[:-1] + (1,)) if extra is None else torch.special.ndtri(
+            extra.clamp(1e-12, 1 - 1e-12)).unsqueeze(-1)
+        return quantile_interp(q, self._zk(), z)[..., 0]
+
+    def _closed_form(self, origins, out, probs, horizon, info) -> Forecast:
+        """Forecasts without sampling: point (zero width), Gaussian or quantile head (direct)."""
+        p = self.params
+        if p.strategy == "recursive" or p.head == "point":
+            point = self._units(out[0] if p.strategy == "recursive" else out[0][0])
+            q = np.repeat(point[:, None, :], probs.size, axis=1)
+            return Forecast(origins=origins, mean=point, probs=probs, quantiles=q, info=info)
+        if p.head == "gaussian":
+            mean = self._units(out[0][0])
+            sd = out[1][0].sqrt().numpy() * self.scale_
+            return gaussian_forecast(origins, mean, sd, probs, info=info)
+        q = out[0][0]  # (K, H, Qk)
+        z = torch.special.ndtri(torch.from_numpy(probs))
+        qq = self._units(quantile_interp(q, self._zk(), z))  # (K, H, Q)
+        median = self._units(quantile_interp(q, self._zk(), q.new_zeros(1))[..., 0])
+        return Forecast(origins=origins, mean=median, probs=probs, quantiles=np.moveaxis(qq, -1, 1), info=info)

@@ -1,0 +1,97 @@
+"""Parameters of the LSTM family and their registry entries.
+
+Imported by the registry for `fanlab list` and `fanlab validate`, so it must stay light: torch
+and the networks are imported inside the factories only.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from fanlab.forecast import FINE_LEVELS, probs_for_levels
+from fanlab.registry import register_method
+
+#: The quantile head's default probabilities: 0.025, 0.05, ..., 0.975 (39 values, with 0.5).
+#: They hold both ends of every central interval of the fine grid 0.05 ... 0.95, which
+#: includes the usual levels 0.5, 0.8, 0.9 and 0.95.
+DEFAULT_QUANTILE_PROBS: tuple[float, ...] = tuple(float(p) for p in probs_for_levels(FINE_LEVELS))
+
+
+class NetworkParams(BaseModel):
+    """What the single LSTM and the ensemble share: network, training, sampling."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    context: int = Field(200, ge=2, description="input window: the last `context` observations")
+    hidden: int = Field(64, ge=1, description="hidden units per LSTM layer")
+    layers: int = Field(1, ge=1, le=4, description="stacked LSTM layers")
+    strategy: Literal["direct", "recursive"] = Field(
+        "direct", description="direct: one head emits all H steps; recursive: a one-step model fed its own outputs")
+    dropout_input: float = Field(0.1, ge=0.0, lt=1.0, description="dropout rate on the input values")
+    dropout_between: float = Field(0.1, ge=0.0, lt=1.0, description="dropout between stacked layers (layers > 1)")
+    dropout_head: float = Field(0.1, ge=0.0, lt=1.0, description="dropout on the hidden state before the head")
+    variance: Literal["softplus", "exp"] = Field("softplus", description="Gaussian head: variance link")
+    min_variance: float = Field(1e-4, gt=0.0, description="Gaussian head: variance floor (standardised units)")
+    epochs: int = Field(100, ge=1, description="maximum training epochs (early stopping may end sooner)")
+    batch_size: int = Field(64, ge=1)
+    lr: float = Field(1e-3, gt=0.0, description="Adam learning rate")
+    patience: int = Field(10, ge=1, description="epochs without validation improvement before stopping")
+    val_frac: float = Field(0.2, gt=0.0, lt=0.9,
+                            description="validation tail, as a fraction of the training block (at least H points)")
+    grad_clip: float | None = Field(1.0, gt=0.0, description="gradient norm clip per member; None: off")
+    samples: int = Field(200, ge=2, description="sample paths S per origin, where the method samples")
+
+
+class LSTMParams(NetworkParams):
+    """One LSTM. Uncertainty comes from its head, from MC dropout, or not at all."""
+
+    head: Literal["point", "gaussian", "quantile"] = Field(
+        "point", description="point (MSE), gaussian (mean + variance, NLL) or quantile (pinball)")
+    quantile_probs: tuple[float, ...] = Field(
+        DEFAULT_QUANTILE_PROBS, description="quantile head: probabilities learnt at fit time")
+    uncertainty: Literal["none", "mc_dropout"] = Field(
+        "none", description="none: the head's own distribution (a point head: zero width); "
+                            "mc_dropout: dropout live at prediction, `samples` passes")
+    noise: bool = Field(True, description="mc_dropout: add the inherent noise (point head: validation "
+                                          "residual variance; probabilistic heads: sample the head)")
+
+    @field_validator("quantile_probs")
+    @classmethod
+    def _probs(cls, v: tuple[float, ...]) -> tuple[float, ...]:
+        v = tuple(sorted(set(round(float(p), 10) for p in v)))
+        if len(v) < 2 or v[0] <= 0.0 or v[-1] >= 1.0:
+            raise ValueError("quantile_probs needs at least two distinct probabilities in (0, 1)")
+        return v
+
+    @model_validator(mode="after")
+    def _dropout_for_mc(self) -> "LSTMParams":
+        rates = [self.dropout_input, self.dropout_head] + ([self.dropout_between] if self.layers > 1 else [])
+        if self.uncertainty == "mc_dropout" and max(rates) <= 0.0:
+            raise ValueError("uncertainty 'mc_dropout' needs a dropout rate > 0")
+        return self
+
+
+class EnsembleParams(NetworkParams):
+    """A deep ensemble of Gaussian-head LSTMs trained from different seeds."""
+
+    members: int = Field(5, ge=2, description="ensemble size M")
+    epistemic_only: bool = Field(
+        False, description="use only the spread of the member means (drop each member's variance)")
+
+
+@register_method("lstm", params=LSTMParams)
+def build_lstm(params: LSTMParams, ctx):
+    """LSTM: point, Gaussian or quantile head; direct or recursive; optional MC dropout."""
+    from fanlab.models.lstm.forecaster import LSTMForecaster
+
+    return LSTMForecaster(horizon=ctx.horizon, params=params)
+
+
+@register_method("lstm_ensemble", params=EnsembleParams)
+def build_lstm_ensemble(params: EnsembleParams, ctx):
+    """Deep ensemble of Gaussian-head LSTMs; predictive = the mixture of the members."""
+    from fanlab.models.lstm.ensemble import LSTMEnsemble
+
+    return LSTMEnsemble(horizon=ctx.horizon, params=params)

@@ -1,0 +1,189 @@
+"""Windows, output heads, losses and the early-stopped training loop.
+
+Everything is batched over M members (M = 1 for a single forecaster). A window is the slice
+``z[t - context + 1 : t + H + 1]`` of the standardised series around an origin t: its first
+`context` values are the input, its last H values the targets. The direct strategy reads the
+last hidden state once; the recursive one predicts one step ahead at every position of the
+sequence ``window[:-1]`` and is scored on the last H positions (teacher forcing: at training
+time it is fed the true values, at prediction its own outputs).
+
+Early stopping watches a validation tail carved from the end of the training block; the
+caller hands in windows built from ``y[:train_end]`` only, so nothing past train_end is read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from fanlab.models.lstm.network import MemberLSTM
+
+
+def generators(seed: int) -> dict[str, torch.Generator]:
+    """Independent torch generators for initialisation, batch order and dropout, from one seed."""
+    streams = np.random.default_rng(seed).integers(0, 2**62, size=3)
+    names = ("init", "shuffle", "dropout")
+    return {n: torch.Generator().manual_seed(int(s)) for n, s in zip(names, streams)}
+
+
+def member_seeds(seed: int, members: int) -> list[int]:
+    """Seeds of an ensemble's members; member m is the single model fitted with seeds[m]."""
+    return [int(s) for s in np.random.default_rng(seed).integers(0, 2**31 - 1, size=members)]
+
+
+def window_origins(n: int, context: int, horizon: int, val_frac: float) -> tuple[np.ndarray, np.ndarray]:
+    """Origins (last input index) of training and validation windows inside ``[0, n)``.
+
+    The validation tail is the last ``max(round(val_frac * n), horizon)`` points; validation
+    windows have all H targets in it, training windows all H targets before it.
+    """
+    val_len = max(int(round(val_frac * n)), horizon)
+    val_start = n - val_len
+    first = context - 1
+    train = np.arange(first, val_start - horizon, dtype=np.int64)
+    val = np.arange(max(first, val_start - 1), n - horizon, dtype=np.int64)
+    if train.size == 0 or val.size == 0:
+        raise ValueError(
+            f"training block of {n} points is too short for context={context}, horizon={horizon} "
+            f"and a validation tail of {val_len} points: it needs more than "
+            f"{context + horizon + val_len} points (or a smaller context, horizon or val_frac)"
+        )
+    return train, val
+
+
+def windows(z: np.ndarray, origins: np.ndarray, context: int, horizon: int) -> torch.Tensor:
+    """Windows (N, context + H) of z around each origin, as float32."""
+    idx = origins[:, None] + np.arange(-context + 1, horizon + 1)[None, :]
+    return torch.from_numpy(np.ascontiguousarray(z[idx], dtype=np.float32))
+
+
+class Head:
+    """How raw network outputs (..., D) become a predictive distribution, and its loss.
+
+    kind : "point" (D = 1, squared error), "gaussian" (D = 2: mean and variance, Gaussian
+        negative log-likelihood; variance = softplus(raw) or exp(raw), plus `min_variance`),
+        or "quantile" (D = Q: quantiles at `probs`, sorted so they never cross; pinball loss).
+    """
+
+    def __init__(self, kind: str, probs=None, variance: str = "softplus", min_variance: float = 1e-4):
+        self.kind, self.variance, self.min_variance = kind, variance, min_variance
+        self.knots = None if probs is None else np.asarray(probs, dtype=float)  # (Q,)
+        self.probs = None if probs is None else torch.tensor(self.knots, dtype=torch.float32)
+        self.outputs = {"point": 1, "gaussian": 2, "quantile": 0 if probs is None else len(probs)}[kind]
+        if self.outputs == 0:
+            raise ValueError("the quantile head needs its probabilities")
+
+    def decode(self, raw: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """point -> (mean,); gaussian -> (mean, variance); quantile -> (quantiles (..., Q),)."""
+        if self.kind == "point":
+            return (raw[..., 0],)
+        if self.kind == "gaussian":
+            r = raw[..., 1]
+            var = F.softplus(r) if self.variance == "softplus" else torch.exp(r.clamp(max=30.0))
+            return raw[..., 0], var + self.min_variance
+        return (torch.sort(raw, dim=-1).values,)
+
+    def loss(self, raw: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Mean loss per member: raw (M, B, H, D), y (M, B, H) -> (M,)."""
+        out = self.decode(raw)
+        if self.kind == "point":
+            return ((out[0] - y) ** 2).mean(dim=(1, 2))
+        if self.kind == "gaussian":
+            mean, var = out
+            return 0.5 * (torch.log(var) + (y - mean) ** 2 / var).mean(dim=(1, 2))
+        err = y.unsqueeze(-1) - out[0]
+        return torch.maximum(self.probs * err, (self.probs - 1.0) * err).mean(dim=(1, 2, 3))
+
+
+@dataclass
+class TrainConfig:
+    max_epochs: int = 100
+    batch_size: int = 64
+    lr: float = 1e-3
+    patience: int = 10
+    grad_clip: float | None = 1.0
+
+
+@dataclass
+class TrainResult:
+    """What training did, per member: epochs run, best epoch and best validation loss (M,)."""
+
+    epochs: int
+    best_epoch: np.ndarray
+    best_val: np.ndarray
+    history: list[np.ndarray] = field(default_factory=list)  # validation loss (M,) per epoch
+
+
+def run_windows(net: MemberLSTM, head: Head, x: torch.Tensor, recursive: bool, horizon: int,
+                generators_=None) -> torch.Tensor:
+    """Raw outputs (M, B, H, D) for windows x (M, B, context + H)."""
+    if recursive:
+        return net(x[..., :-1], generators_, last=horizon)
+    return net(x[..., : x.shape[-1] - horizon], generators_)
+
+
+def _clip_per_member(net: MemberLSTM, max_norm: float) -> None:
+    """Clip each member's gradient to `max_norm` on its own, so members stay independent."""
+    params = [p for p in net.parameters() if p.grad is not None]
+    sq = sum(p.grad.pow(2).flatten(1).sum(1) for p in params)  # (M,)
+    factor = (max_norm / (sq.sqrt() + 1e-6)).clamp(max=1.0)
+    for p in params:
+        p.grad.mul_(factor.view(-1, *([1] * (p.dim() - 1))))
+
+
+def train(net: MemberLSTM, head: Head, train_w: torch.Tensor, val_w: torch.Tensor, horizon: int,
+          recursive: bool, cfg: TrainConfig, gens: list[dict[str, torch.Generator]]) -> TrainResult:
+    """Adam with per-member early stopping; restores each member's best weights.
+
+    train_w (N, W) and val_w (Nv, W) are windows; gens holds one `generators()` dict per
+    member: member m's initialisation, batch order and dropout masks come from it alone.
+    The loss is the sum of member losses, so (Adam being elementwise) each member follows
+    exactly the path it would follow if trained alone. Training stops when every member has
+    gone `patience` epochs without improving its validation loss, or at `max_epochs`.
+    """
+    members = net.members
+    net.reset_parameters([g["init"] for g in gens])
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    drop_gens = [g["dropout"] for g in gens]
+    n = train_w.shape[0]
+    best_val = np.full(members, np.inf)
+    best_epoch = np.full(members, -1)
+    best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+    history = []
+    epoch = 0
+    for epoch in range(1, cfg.max_epochs + 1):
+        perms = torch.stack([torch.randperm(n, generator=g["shuffle"]) for g in gens])  # (M, N)
+        for start in range(0, n, cfg.batch_size):
+            batch = train_w[perms[:, start : start + cfg.batch_size]]  # (M, b, W)
+            raw = run_windows(net, head, batch, recursive, horizon, drop_gens)
+            loss = head.loss(raw, batch[..., -horizon:]).sum()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip:
+                _clip_per_member(net, cfg.grad_clip)
+            opt.step()
+        val = validation_loss(net, head, val_w, horizon, recursive)
+        history.append(val)
+        better = val < best_val
+        if better.any():
+            best_val[better], best_epoch[better] = val[better], epoch
+            rows = torch.from_numpy(np.flatnonzero(better))
+            for k, v in net.state_dict().items():
+                best_state[k][rows] = v.detach()[rows]
+        if np.all(epoch - best_epoch >= cfg.patience):
+            break
+    net.load_state_dict(best_state)
+    net.workspace.clear()
+    return TrainResult(epochs=epoch, best_epoch=best_epoch, best_val=best_val, history=history)
+
+
+@torch.no_grad()
+def validation_loss(net: MemberLSTM, head: Head, val_w: torch.Tensor, horizon: int, recursive: bool) -> np.ndarray:
+    """Mean loss (M,) over the validation windows, dropout off."""
+    x = val_w.unsqueeze(0).expand(net.members, -1, -1)
+    raw = run_windows(net, head, x, recursive, horizon)
+    loss = head.loss(raw, x[..., -horizon:])
+    return loss.double().numpy()
