@@ -266,3 +266,19 @@ def test_coverage_95_true_order_arma21():
     lo, hi = lo_n / reps - slack, hi_n / reps + slack
     print(f"\ncoverage at h={steps}: {np.round(cover, 4).tolist()} (accept [{lo:.4f}, {hi:.4f}])")
     assert np.all((cover >= lo) & (cover <= hi)), (cover, lo, hi)
+
+
+def test_auto_order_adds_a_drift_to_a_trending_random_walk():
+    # y_t = y_{t-1} + 0.5 + e_t: one difference leaves a mean of 0.5 that only a drift term carries
+    from fanlab.models.arima import ARIMAForecaster
+
+    rng = np.random.default_rng(11)
+    y = np.cumsum(0.5 + rng.normal(size=700))
+    model = ARIMAForecaster({"order": "auto", "grid": {"max_p": 1, "max_q": 1}}).fit(y, 500)
+    assert model.info_["order"][1] == 1 and model.info_["trend"] == "t"
+    drift = model.info_["params"]["x1"] if "x1" in model.info_["params"] else None
+    assert drift is not None and abs(drift - 0.5) < 3 * 1 / np.sqrt(500)
+    fc = model.predict(y, np.array([599]), 100, np.array([0.5]))
+    # far out, the mean keeps climbing by the drift per step instead of levelling off
+    slope = fc.mean[0, -1] - fc.mean[0, -2]
+    assert abs(slope - drift) < 0.05 and fc.mean[0, -1] > y[599] + 40

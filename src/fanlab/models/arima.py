@@ -80,7 +80,9 @@ class ARIMAParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
     order: tuple[NonNegativeInt, NonNegativeInt, NonNegativeInt] | Literal["auto"] = "auto"
     seasonal_order: tuple[NonNegativeInt, NonNegativeInt, NonNegativeInt, NonNegativeInt | Literal["auto"]] | None = None
-    trend: Literal["n", "c", "t", "ct"] | None = Field(None, description="None: 'c' if d + D == 0 else 'n'")
+    trend: Literal["n", "c", "t", "ct"] | None = Field(
+        None, description="None: 'c' if d + D == 0; with d + D == 1, order 'auto' also tries a drift ('t') "
+                          "and keeps it if the criterion prefers it; else 'n'")
     refit: bool = False
     grid: ARIMAGrid = Field(default_factory=ARIMAGrid)
     unit_root: Literal["kpss", "adf"] = "kpss"
@@ -136,6 +138,7 @@ class ARIMAForecaster:
         z = self._forward(y[:train_end])
         x = fourier_terms(train_end, p.fourier)
         selection = None
+        self.trend_ = p.trend
         if p.order == "auto":
             (res, converged, warns, order, sorder), selection = self._select(z, x)
         else:
@@ -169,22 +172,23 @@ class ARIMAForecaster:
             s = int(self.period)
         return (int(so[0]), int(so[1]), int(so[2]), int(s))
 
-    def _fit_one(self, z, x, order, sorder, start_params=None):
+    def _fit_one(self, z, x, order, sorder, start_params=None, trend="default"):
         """(results, converged, warnings) of one ARIMA fit; raises ARIMAFitError on failure."""
         from statsmodels.tsa.arima.model import ARIMA
 
         p = self._p()
+        trend = self.trend_ if trend == "default" else trend
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                model = ARIMA(z, exog=x, order=order, seasonal_order=sorder, trend=p.trend)
+                model = ARIMA(z, exog=x, order=order, seasonal_order=sorder, trend=trend)
                 kw = {"maxiter": p.maxiter} if p.maxiter else None
                 res = model.fit(start_params=start_params, method_kwargs=kw, cov_type="none")
             if not (np.all(np.isfinite(res.params)) and np.isfinite(res.llf)):
                 raise ValueError("non-finite parameters or log-likelihood")
         except Exception as exc:
             raise ARIMAFitError(
-                f"ARIMA{tuple(order)}x{tuple(sorder)} (trend={p.trend}) failed on {len(z)} "
+                f"ARIMA{tuple(order)}x{tuple(sorder)} (trend={trend}) failed on {len(z)} "
                 f"training points: {type(exc).__name__}: {exc}"
             ) from exc
         warns = list(dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught))
@@ -216,10 +220,26 @@ class ARIMAForecaster:
         else:
             seasonal = (g.max_P, g.max_Q) if g.seasonal else None
             candidates = sel.grid_orders(g.max_p, g.max_q, d, seasonal, D, s)
-        try:
-            best, table = sel.search(candidates, lambda o, so: self._fit_one(z, x, o, so), g.criterion)
-        except RuntimeError as exc:
-            raise ARIMAFitError(f"order search (d={d}, D={D}) on {len(z)} points: {exc}") from exc
+        # like auto.arima's drift: with one difference in all, a series with a steady slope needs
+        # a drift term, which the default trend ('n' once differenced) would leave out
+        trends = ["n", "t"] if p.trend is None and d + D == 1 else [p.trend]
+        best, table = None, []
+        for trend in trends:
+            try:
+                found, rows = sel.search(candidates, lambda o, so, tr=trend: self._fit_one(z, x, o, so, trend=tr),
+                                         g.criterion)
+            except RuntimeError as exc:
+                table.append({"trend": trend, "error": str(exc)})
+                continue
+            table += [{**r, "trend": trend} for r in rows]
+            value = sel.criterion_value(found[0], g.criterion)
+            rank = (not found[1], value)
+            if best is None or rank < best[0]:
+                best = (rank, found, trend)
+        if best is None:
+            raise ARIMAFitError(f"order search (d={d}, D={D}) on {len(z)} points: every candidate failed "
+                                f"({table[-1].get('error')})")
+        _, best, self.trend_ = best
         selection = {"unit_root": p.unit_root, "d": d, "d_pvalues": d_pvalues, "D": D,
                      "seasonal_test": p.seasonal_test if g.seasonal and fixed is None else None,
                      "criterion": g.criterion, "n_candidates": len(table),
@@ -233,7 +253,7 @@ class ARIMAForecaster:
         info = {
             "order": [int(v) for v in order],
             "seasonal_order": [int(v) for v in sorder],
-            "trend": p.trend or ("c" if order[1] + sorder[1] == 0 else "n"),
+            "trend": self.trend_ or ("c" if order[1] + sorder[1] == 0 else "n"),
             "params": {n: float(v) for n, v in zip(names, np.asarray(res.params))},
             "sigma2": float(res.params[names.index("sigma2")]) if "sigma2" in names else None,
             "aic": float(res.aic), "aicc": float(res.aicc), "bic": float(res.bic), "llf": float(res.llf),
