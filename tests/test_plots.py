@@ -298,3 +298,13 @@ def test_width_figure_leaves_out_infinite_widths(tmp_path):
         assert [t.get_text() for t in ax.texts] == [f"{H - 5} inf values not drawn"]
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
     assert "conformal (some inf, not drawn)" in labels
+
+
+def test_stale_figures_of_other_datasets_are_removed(tmp_path):
+    results = write_results(tmp_path / "stale")
+    stale = results / "figures" / "coverage_gone.png"
+    stale.parent.mkdir(parents=True, exist_ok=True)
+    stale.write_bytes(b"old")
+    paths = make_figures(results)
+    assert not stale.exists()
+    assert sorted(p.name for p in (results / "figures").glob("*.png")) == sorted(p.name for p in paths)

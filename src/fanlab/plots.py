@@ -51,9 +51,10 @@ ORACLE = "oracle"
 
 
 def method_colors(methods) -> dict[str, str | tuple]:
-    """A fixed colour per method: the oracle black, the others tab10 in name order."""
-    palette = colormaps["tab10"].colors
+    """A fixed colour per method: the oracle black, the others tab10 (tab20 past ten methods)
+    in name order, so no two methods share a colour."""
     others = [m for m in sorted(set(map(str, methods))) if m != ORACLE]
+    palette = colormaps["tab10" if len(others) <= 10 else "tab20"].colors
     colors: dict[str, str | tuple] = {m: palette[i % len(palette)] for i, m in enumerate(others)}
     colors[ORACLE] = "black"
     return colors
@@ -307,4 +308,8 @@ def make_figures(results_dir: str | Path) -> list[Path]:
                          ("fan", lambda: fan_figure(forecasts, dataset, levels, horizon, colors))]
         for kind, build in builders:  # built one at a time: fan charts can be large
             paths.append(save_figure(build(), out_dir / f"{kind}_{stem}.png"))
+    # figures of datasets no longer in the results (an earlier config) would mislead the report
+    for old in out_dir.glob("*.png"):
+        if old not in paths:
+            old.unlink()
     return paths
