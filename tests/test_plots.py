@@ -219,10 +219,10 @@ def test_make_figures_files_and_sizes(results):
     kinds = ["coverage", "width", "reliability", "pit", "fan"]
     # datasets in name order: "air passengers" < "ar1"
     assert names == [f"{k}_{d}.png" for d in ["air_passengers", "ar1"] for k in kinds]
-    # pixels = inches * 100: coverage/width (4 * levels + 2) x 3.5; reliability 6.5 x 5;
+    # pixels = inches * 100: coverage/width (4 * levels + 2) x 3.5; reliability 7.5 x 5;
     # pit 3 methods in one row of 2.5 x 2 panels + 0.5 title; fan 2 columns (oracle is an
     # outline) of 3.5 + 2 legend, 3 origins of 2.5 + 0.5
-    want = {"coverage": (350, 1000), "width": (350, 1000), "reliability": (500, 650),
+    want = {"coverage": (350, 1000), "width": (350, 1000), "reliability": (500, 750),
             "pit": (250, 750), "fan": (800, 900)}
     for p in paths:
         assert p.parent == results / "figures" and p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

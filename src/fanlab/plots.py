@@ -42,7 +42,7 @@ DPI = 100
 #: Figure sizes in inches (pixels = inches * DPI): panel sizes times the panel grid, plus a
 #: fixed column for the legend outside the panels.
 PANEL_W, PANEL_H, LEGEND_W = 4.0, 3.5, 2.0
-RELIABILITY_SIZE = (6.5, 5.0)
+RELIABILITY_SIZE = (7.5, 5.0)
 PIT_W, PIT_H, PIT_COLS = 2.5, 2.0, 4
 FAN_W, FAN_H, FAN_ORIGINS = 3.5, 2.5, 3
 TITLE_H = 0.5
