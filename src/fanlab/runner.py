@@ -206,13 +206,16 @@ def _versions() -> dict:
     return out
 
 
-def _git_commit() -> str | None:
+def _git_commit() -> dict:
+    """The commit of the code that runs, and whether its tracked files had local changes."""
+    here = Path(__file__).resolve().parent
     try:
-        res = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=Path(__file__).resolve().parent)
-        return res.stdout.strip() or None
+        head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=here)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                               text=True, timeout=5, cwd=here)
+        return {"commit": head.stdout.strip() or None, "dirty": bool(dirty.stdout.strip())}
     except Exception:
-        return None
+        return {"commit": None, "dirty": None}
 
 
 def run(cfg: Config, root: str | Path = ".", jobs: int = 1, force: bool = False, progress: bool = True,
@@ -222,6 +225,7 @@ def run(cfg: Config, root: str | Path = ".", jobs: int = 1, force: bool = False,
     all_series = load_all_series(cfg)
     cells, skipped = expand(cfg, all_series)
     series_of = {(dk, seed, s.name): s for (dk, seed), ss in all_series.items() for s in ss}
+    git = _git_commit()  # at the start: the code the cells run with
     out.mkdir(parents=True, exist_ok=True)
     write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False), out / "config.yaml")
     started = time.time()
@@ -248,7 +252,7 @@ def run(cfg: Config, root: str | Path = ".", jobs: int = 1, force: bool = False,
         except Exception as exc:  # figures must never lose the numbers
             fig_error = f"{type(exc).__name__}: {exc}"
     manifest = {
-        "name": cfg.name, "versions": _versions(), "git_commit": _git_commit(), "host": platform.node(),
+        "name": cfg.name, "versions": _versions(), "git_commit": git["commit"], "git_dirty": git["dirty"], "host": platform.node(),
         "platform": platform.platform(), "seeds": cfg.seeds, "jobs": jobs,
         "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
         "seconds": round(time.time() - started, 2), "cells": dict(sorted(statuses.items())),
