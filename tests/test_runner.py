@@ -171,3 +171,12 @@ def test_ci_is_nan_when_too_few_origins_for_two_blocks(tmp_path):
     cfg = _cfg(tmp_path, bootstrap={"reps": 100, "block": 5})  # 9 origins < 2 blocks of 5
     s = pd.read_csv(run(cfg, progress=False, figures=False).out / "summary.csv")
     assert s["coverage_lo"].isna().all() and s["coverage"].notna().all()
+
+
+def test_dask_engine_gives_the_same_numbers(tmp_path):
+    pytest.importorskip("distributed")
+    a = run(_cfg(tmp_path / "a"), progress=False, figures=False, jobs=1).out
+    b = run(_cfg(tmp_path / "b"), progress=False, figures=False, jobs=2, engine="dask").out
+    assert (a / "metrics.parquet").read_bytes() == (b / "metrics.parquet").read_bytes()
+    with pytest.raises(ValueError, match="engine"):
+        run(_cfg(tmp_path / "c"), progress=False, figures=False, engine="spark")

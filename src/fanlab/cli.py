@@ -38,6 +38,8 @@ def run(
     out_dir: Optional[Path] = typer.Option(None, "--out", help="results folder (default results/<name>)"),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
     figures: bool = typer.Option(True, "--figures/--no-figures"),
+    engine: str = typer.Option("joblib", help="joblib (local processes) or dask (dask.distributed)"),
+    scheduler: Optional[str] = typer.Option(None, help="dask scheduler address (default: a local cluster)"),
 ) -> None:
     """Run a config: fit, forecast, score, write results and figures."""
     from fanlab.errors import DataError
@@ -46,7 +48,7 @@ def run(
     cfg = _load(config)
     try:
         res = run_config(cfg, jobs=jobs, force=force, progress=progress and sys.stderr.isatty(), figures=figures,
-                         out=out_dir)
+                         out=out_dir, engine=engine, scheduler=scheduler)
     except DataError as exc:
         err.print(f"[red]error:[/red] {config}: {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None

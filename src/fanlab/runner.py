@@ -219,8 +219,16 @@ def _git_commit() -> dict:
 
 
 def run(cfg: Config, root: str | Path = ".", jobs: int = 1, force: bool = False, progress: bool = True,
-        figures: bool = True, out: str | Path | None = None) -> RunResult:
-    """Run a validated config; returns per-cell statuses. Raises DataError before writing."""
+        figures: bool = True, out: str | Path | None = None, engine: str = "joblib",
+        scheduler: str | None = None) -> RunResult:
+    """Run a validated config; returns per-cell statuses. Raises DataError before writing.
+
+    `engine` "joblib" runs `jobs` local worker processes (1: in this process); "dask" sends
+    the cells to a dask.distributed scheduler at `scheduler` (its workers must see the
+    results folder, e.g. on a shared file system), or to a local cluster of `jobs` workers.
+    """
+    if engine not in ("joblib", "dask"):
+        raise ValueError(f"engine must be 'joblib' or 'dask', got {engine!r}")
     out = Path(out) if out is not None else cfg.out_dir(root)
     all_series = load_all_series(cfg)
     cells, skipped = expand(cfg, all_series)
@@ -236,7 +244,7 @@ def run(cfg: Config, root: str | Path = ".", jobs: int = 1, force: bool = False,
             statuses[c.key] = {"status": "cached", "hash": c.hash, **_cell_record(read_parquet_meta(cell_path(out, c.key)))}
         else:
             todo.append(c)
-    for c, res in _execute(todo, series_of, out, jobs, progress):
+    for c, res in _execute(todo, series_of, out, jobs, progress, engine, scheduler):
         statuses[c.key] = res
     for c in cells:
         statuses[c.key].update({"dataset": c.dataset, "series": c.series, "method": c.method, "seed": c.seed})
@@ -271,13 +279,15 @@ def _cell_record(meta: dict) -> dict:
     return {"info": meta.get("info", {}), "warnings": meta.get("warnings", [])}
 
 
-def _execute(todo, series_of, out, jobs, progress):
+def _execute(todo, series_of, out, jobs, progress, engine="joblib", scheduler=None):
     if not todo:
         return
     key = lambda c: series_of[(c.dataset, c.seed, c.series)]  # noqa: E731
     bar = _Progress(len(todo), jobs, enabled=progress)
     with bar:
-        if jobs <= 1:
+        if engine == "dask":
+            yield from _execute_dask(todo, key, out, jobs, scheduler, bar)
+        elif jobs <= 1:
             for c in todo:
                 bar.start(c)
                 res = run_cell(c, key(c), out)
@@ -299,6 +309,39 @@ def _execute(todo, series_of, out, jobs, progress):
                     os.environ.pop("OMP_NUM_THREADS", None)
                 else:
                     os.environ["OMP_NUM_THREADS"] = old
+
+
+def _execute_dask(todo, key, out, jobs, scheduler, bar):
+    try:
+        from distributed import Client, LocalCluster, as_completed
+    except ImportError:
+        raise RuntimeError("engine 'dask' needs dask.distributed: pip install 'fanlab[dask]'") from None
+    cluster = None
+    old = os.environ.get("OMP_NUM_THREADS")
+    os.environ["OMP_NUM_THREADS"] = "1"  # local workers start with one thread each
+    try:
+        if scheduler:
+            client = Client(scheduler)
+        else:
+            cluster = LocalCluster(n_workers=max(1, jobs), threads_per_worker=1, processes=True,
+                                   dashboard_address=None)
+            client = Client(cluster)
+        try:
+            futures = [client.submit(_run_indexed, i, c, key(c), Path(out).resolve(), pure=False)
+                       for i, c in enumerate(todo)]
+            for fut in as_completed(futures):
+                i, res = fut.result()
+                bar.finish(todo[i], res)
+                yield todo[i], res
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+    finally:
+        if old is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = old
 
 
 def _run_indexed(i, cell, series, out):
