@@ -168,9 +168,29 @@ def test_seeds_of_one_real_series_do_not_narrow_the_ci(tmp_path):
 
 
 def test_ci_is_nan_when_too_few_origins_for_two_blocks(tmp_path):
-    cfg = _cfg(tmp_path, bootstrap={"reps": 100, "block": 5})  # 9 origins < 2 blocks of 5
+    # one series, 9 origins < 2 blocks of 5: no honest bootstrap interval
+    cfg = _cfg(tmp_path, seeds=[0], bootstrap={"reps": 100, "block": 5})
     s = pd.read_csv(run(cfg, progress=False, figures=False).out / "summary.csv")
     assert s["coverage_lo"].isna().all() and s["coverage"].notna().all()
+    assert set(s["ci_method"]) == {"none"}
+
+
+def test_ci_between_replications_is_a_t_interval_on_series_coverages(tmp_path):
+    from scipy.stats import t as student_t
+
+    cfg = _cfg(tmp_path, seeds=[0, 1, 2])
+    out = run(cfg, progress=False, figures=False).out
+    fc = pd.read_parquet(out / "forecasts.parquet")
+    fc = fc[fc["method"] == "naive"]
+    inside = (fc["y"] >= fc["lo_0.8"]) & (fc["y"] <= fc["hi_0.8"])
+    per_seed = inside.groupby(fc["seed"]).mean().to_numpy()  # each replication's coverage over all steps
+    half = student_t.ppf(0.975, 2) * per_seed.std(ddof=1) / np.sqrt(3)
+    s = pd.read_csv(out / "summary.csv")
+    row = s[(s["method"] == "naive") & (s["level"] == 0.8)].iloc[0]
+    assert row["coverage"] == pytest.approx(inside.mean())
+    assert row["coverage_lo"] == pytest.approx(max(0.0, inside.mean() - half))
+    assert row["coverage_hi"] == pytest.approx(min(1.0, inside.mean() + half))
+    assert row["ci_method"] == "between-series t" and row["n_units"] == 3
 
 
 def test_dask_engine_gives_the_same_numbers(tmp_path):
