@@ -70,7 +70,7 @@ def _print_summary(path: Path) -> None:
     df = pd.read_csv(path)
     level = df["level"].max()
     df = df[df["level"] == level]  # the widest level; all levels are in summary.csv
-    table = Table(title=f"coverage at level {level:g} (pooled; 95% block-bootstrap CI; all levels in {path.name})")
+    table = Table(title=f"coverage at level {level:g} (pooled, 95% CI; all levels in {path.name})")
     for col in ("dataset", "method", "level", "coverage", "CI", "joint", "width", "crps"):
         table.add_column(col)
     for _, r in df.iterrows():

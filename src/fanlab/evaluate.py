@@ -2,7 +2,7 @@
 
 `cell_frame` turns one cell's `Forecast` into a long table (one row per origin and step) that
 keeps every quantile; `cell_metrics` scores one such table; `pooled_metrics` pools the cells
-of a dataset and method over series and seeds, with moving-block bootstrap intervals on the
+of a dataset and method over series and seeds, with confidence intervals on the
 coverage. Everything here is a function of the tables, so scores can be recomputed from the
 files on disk.
 
@@ -163,7 +163,7 @@ def pooled_metrics(
       share targets), replications are not, so this is honest even with few origins.
     - one: a moving-block bootstrap over its origins (blocks of `block` origins). This is the
       only option on a single series and it is too narrow: in our measurements it covered the
-      truth in 67-83% of draws at a nominal 95% (experiments/article/README.md). NaN where
+      truth in 67-83% of draws at a nominal 95% (see the README). NaN where
       the series has fewer than two blocks of origins.
 
     Other per-h metrics are the mean over cells.
@@ -302,7 +302,7 @@ def summary_table(metrics: pd.DataFrame, levels: list[float], horizon: int) -> p
 
 #: What each metric name means (shown by `fanlab list metrics`).
 METRICS = {
-    "coverage": "share of targets inside the central interval, per h and level (pooled: with block-bootstrap CI)",
+    "coverage": "share of targets inside the central interval, per h and level (pooled: with a 95% CI)",
     "joint_coverage": "share of origins whose whole H-step path lies inside the band (h = 0)",
     "width": "mean interval width per h and level",
     "interval_score": "Winkler interval score per h and level (width + 2/alpha * miss distance)",

@@ -30,7 +30,7 @@ class Curve(NamedTuple):
     x, y : (n,)
         Abscissa (horizon step or nominal level) and value, sorted by x.
     lo, hi : (n,) or None
-        A band around y (bootstrap CI) where the metrics hold one.
+        A band around y (the 95% CI of coverage) where the metrics hold one.
     """
 
     x: np.ndarray
@@ -91,7 +91,7 @@ def h_curves(metrics: pd.DataFrame, dataset: str, level: float, metric: str,
 
 
 def coverage_curves(metrics: pd.DataFrame, dataset: str, level: float) -> dict[str, Curve]:
-    """Pooled coverage vs h at `level` with its bootstrap 95% CI, one Curve per method."""
+    """Pooled coverage vs h at `level` with its 95% CI, one Curve per method."""
     return h_curves(metrics, dataset, level, "coverage", band=True)
 
 

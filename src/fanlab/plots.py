@@ -4,7 +4,7 @@
 ``config.yaml`` and writes five PNGs per dataset into ``results_dir/figures/``:
 
 - ``coverage_<dataset>.png``: pooled coverage vs h, a panel per config level, a line per
-  method, its bootstrap 95% CI shaded, the nominal level dashed.
+  method, its 95% CI shaded, the nominal level dashed.
 - ``width_<dataset>.png``: pooled mean interval width vs h, same layout.
 - ``reliability_<dataset>.png``: coverage over all steps vs nominal level (fine grid and
   config levels), a line per method, the diagonal.
@@ -109,7 +109,7 @@ def _h_panels(metrics: pd.DataFrame, dataset: str, levels: list[float], colors: 
                for m in sorted(shown)]
     if nominal:
         handles += [Line2D([], [], color="0.3", ls="--", label="nominal level"),
-                    Patch(color="0.5", alpha=0.3, label="bootstrap 95% CI")]
+                    Patch(color="0.5", alpha=0.3, label="95% CI of coverage")]
     _legend(fig, handles)
     return fig
 

@@ -62,13 +62,15 @@ def make_report(results_dir: str | Path) -> tuple[Path, Path]:
     title = f"fanlab: {cfg['name']}"
     md = [f"# {title}", "", cfg.get("description", ""), "",
           f"Horizon {cfg['horizon']}, levels {levels}, seeds {cfg['seeds']}, stride {cfg['stride']}. "
-          "Coverage pooled over series and seeds with a 95% moving-block bootstrap CI over origins; "
+          "Coverage pooled over series and seeds, with a 95% CI (between replications where there are "
+          "two or more, else a moving-block bootstrap over one series' origins, which is too narrow); "
           "joint = share of origins whose whole path stayed inside the band; h1 ... h100 = coverage "
           "at that step.", ""]
     body = [f"<h1>{html.escape(title)}</h1>", f"<p>{html.escape(cfg.get('description', ''))}</p>",
             f"<p>Horizon {cfg['horizon']}, levels {levels}, seeds {cfg['seeds']}, stride {cfg['stride']}. "
-            "Coverage is pooled over series and seeds, with a 95% moving-block bootstrap CI over origins "
-            "(a lower bound on the uncertainty for overlapping windows). <i>joint</i> is the share of "
+            "Coverage is pooled over series and seeds, with a 95% CI: a t interval between replications "
+            "where there are two or more, else a moving-block bootstrap over one series' origins (too "
+            "narrow; see ci_method in summary.csv). <i>joint</i> is the share of "
             "origins whose whole path stayed inside the band.</p>"]
     for level in levels:
         table = coverage_table(summary, level)
