@@ -11,7 +11,7 @@ from fanlab.forecast import level_probs
 from fanlab.intervals.aci import OrderTree
 from fanlab.intervals.conformal import ConformalForecaster
 
-from .toys import GaussianAR1
+from .toys import GaussianAR1, ar1_series
 
 
 def test_order_tree_matches_sorting_under_inserts_and_removals():
@@ -37,15 +37,7 @@ def test_order_tree_matches_sorting_under_inserts_and_removals():
 
 
 def _ar1(n, phi=0.7, seed=0, shift_at=None, shift=0.0):
-    rng = np.random.default_rng(seed)
-    e = rng.normal(size=n)
-    y = np.empty(n)
-    y[0] = e[0] / np.sqrt(1 - phi**2)
-    for t in range(1, n):
-        y[t] = phi * y[t - 1] + e[t]
-    if shift_at is not None:
-        y[shift_at:] += shift
-    return y
+    return ar1_series(n, phi, seed, shift_at, shift)
 
 
 def _reference_bands(cf, y, t_max, H, level):

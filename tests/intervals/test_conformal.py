@@ -17,7 +17,7 @@ from fanlab.intervals.conformal import (
 )
 from fanlab.models.base import BuildContext
 
-from .toys import GaussianAR1
+from .toys import GaussianAR1, ar1_series
 
 PROBS = np.array([0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95])
 INF = np.inf
@@ -157,13 +157,7 @@ SCORES = ["absolute", "signed", "normalized", "cqr"]
 
 
 def _ar1(n=300, phi=0.7, seed=0):
-    rng = np.random.default_rng(seed)
-    e = rng.normal(size=n)
-    y = np.empty(n)
-    y[0] = e[0] / np.sqrt(1 - phi**2)
-    for t in range(1, n):
-        y[t] = phi * y[t - 1] + e[t]
-    return y + 5.0
+    return ar1_series(n, phi, seed) + 5.0
 
 
 def test_calibration_block_never_trains_the_base():

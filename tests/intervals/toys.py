@@ -49,3 +49,17 @@ class GaussianAR1:
         if self.scale_of is not None:
             sd *= np.array([self.scale_of(int(t)) for t in origins])[:, None]
         return gaussian_forecast(origins, mean, sd, probs)
+
+
+def ar1_series(n: int, phi: float = 0.7, seed: int = 0, shift_at: int | None = None,
+               shift: float = 0.0) -> np.ndarray:
+    """A stationary Gaussian AR(1) path (n,), optionally with a level shift from `shift_at` on."""
+    rng = np.random.default_rng(seed)
+    e = rng.normal(size=n)
+    y = np.empty(n)
+    y[0] = e[0] / np.sqrt(1 - phi**2)
+    for t in range(1, n):
+        y[t] = phi * y[t - 1] + e[t]
+    if shift_at is not None:
+        y[shift_at:] += shift
+    return y
