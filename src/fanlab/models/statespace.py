@@ -16,13 +16,34 @@ from __future__ import annotations
 import numpy as np
 
 
+# Dimensions of each system matrix when statsmodels keeps its time axis (the last one).
+_NDIM = {"design": 3, "obs_intercept": 2, "obs_cov": 3, "transition": 3,
+         "state_intercept": 2, "selection": 3, "state_cov": 3}
+
+
 def _matrix(ssm, name: str, t: int) -> np.ndarray:
+    """System matrix `name` at time t (the last column past the end of the series)."""
     m = np.asarray(ssm[name])
-    ndim = {"design": 3, "obs_intercept": 2, "obs_cov": 3, "transition": 3,
-            "state_intercept": 2, "selection": 3, "state_cov": 3}[name]
-    if m.ndim < ndim:  # statsmodels squeezes a time-invariant last axis
+    if m.ndim < _NDIM[name]:  # statsmodels squeezes a time-invariant last axis
         return m
-    return m[..., min(t, m.shape[-1] - 1)] if m.shape[-1] > 1 else m[..., 0]
+    return m[..., min(t, m.shape[-1] - 1)]
+
+
+def _time_varying(ssm) -> bool:
+    return any(np.asarray(ssm[n]).ndim == d and np.asarray(ssm[n]).shape[-1] > 1 for n, d in _NDIM.items())
+
+
+def _step(a: np.ndarray, p: np.ndarray, ssm, s: int):
+    """Roll states a (K, m), covariances p (K, m, m) from time s to s + 1 with the matrices of
+    those times; returns the new a, p and the mean and variance (K,) of y[s + 1]."""
+    t_mat = _matrix(ssm, "transition", s)
+    r, q = _matrix(ssm, "selection", s), _matrix(ssm, "state_cov", s)
+    a = a @ t_mat.T + _matrix(ssm, "state_intercept", s).reshape(-1)
+    p = t_mat @ p @ t_mat.T + r @ q @ r.T
+    z = _matrix(ssm, "design", s + 1).reshape(-1)
+    d = float(_matrix(ssm, "obs_intercept", s + 1).reshape(-1)[0])
+    hh = float(_matrix(ssm, "obs_cov", s + 1).reshape(-1)[0])
+    return a, p, a @ z + d, np.einsum("i,kij,j->k", z, p, z) + hh
 
 
 def filtered_forecast(results, origins: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray]:
@@ -45,41 +66,17 @@ def filtered_forecast(results, origins: np.ndarray, horizon: int) -> tuple[np.nd
     ssm = results.model.ssm
     a = np.asarray(results.filtered_state)[:, origins].T  # (K, m)
     p = np.moveaxis(np.asarray(results.filtered_state_cov)[:, :, origins], 2, 0)  # (K, m, m)
-    k = origins.size
-    mean = np.empty((k, horizon))
-    var = np.empty((k, horizon))
-    # Time-varying matrices (exogenous regressors, trends) are looked up at the right time for
-    # each origin; the common case (time-invariant) takes the fast shared path.
-    varying = any(np.asarray(ssm[n]).ndim == d and np.asarray(ssm[n]).shape[-1] > 1
-                  for n, d in (("design", 3), ("obs_intercept", 2), ("obs_cov", 3), ("transition", 3),
-                               ("state_intercept", 2), ("selection", 3), ("state_cov", 3)))
-    for h in range(1, horizon + 1):
-        if not varying:
-            t_mat = _matrix(ssm, "transition", 0)
-            c = _matrix(ssm, "state_intercept", 0).reshape(-1)
-            rqr = _rqr(ssm, 0)
-            a = a @ t_mat.T + c
-            p = t_mat @ p @ t_mat.T + rqr
-            z = _matrix(ssm, "design", 0).reshape(-1)
-            d = float(np.asarray(_matrix(ssm, "obs_intercept", 0)).reshape(-1)[0])
-            hh = float(np.asarray(_matrix(ssm, "obs_cov", 0)).reshape(-1)[0])
-            mean[:, h - 1] = a @ z + d
-            var[:, h - 1] = np.einsum("i,kij,j->k", z, p, z) + hh
-        else:
-            for i, t in enumerate(origins):
-                s = int(t) + h - 1  # transition from time s to s + 1
-                t_mat = _matrix(ssm, "transition", s)
-                a[i] = t_mat @ a[i] + _matrix(ssm, "state_intercept", s).reshape(-1)
-                p[i] = t_mat @ p[i] @ t_mat.T + _rqr(ssm, s)
-                z = _matrix(ssm, "design", s + 1).reshape(-1)
-                d = float(np.asarray(_matrix(ssm, "obs_intercept", s + 1)).reshape(-1)[0])
-                hh = float(np.asarray(_matrix(ssm, "obs_cov", s + 1)).reshape(-1)[0])
-                mean[i, h - 1] = z @ a[i] + d
-                var[i, h - 1] = z @ p[i] @ z + hh
+    mean = np.empty((origins.size, horizon))
+    var = np.empty((origins.size, horizon))
+    if not _time_varying(ssm):
+        # the common case: one set of matrices, all origins rolled forward together
+        for h in range(horizon):
+            a, p, mean[:, h], var[:, h] = _step(a, p, ssm, 0)
+    else:
+        # exogenous regressors, trends, variance paths: each origin reads the matrices of its
+        # own future times
+        for i, t in enumerate(origins):
+            ai, pi = a[i : i + 1], p[i : i + 1]
+            for h in range(horizon):
+                ai, pi, mean[i, h : h + 1], var[i, h : h + 1] = _step(ai, pi, ssm, int(t) + h)
     return mean, np.sqrt(np.maximum(var, 0.0))
-
-
-def _rqr(ssm, t: int) -> np.ndarray:
-    r = _matrix(ssm, "selection", t)
-    q = _matrix(ssm, "state_cov", t)
-    return r @ q @ r.T
