@@ -20,6 +20,7 @@ import subprocess
 import time
 import traceback
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -186,14 +187,30 @@ def _limit_threads() -> None:
         sys.modules["torch"].set_num_threads(1)
 
 
-def _cached(cell: CellSpec, out: Path) -> bool:
+def _cached_meta(cell: CellSpec, out: Path) -> dict | None:
+    """The metadata of the cell's file if it was written for this very spec, else None."""
     path = cell_path(out, cell.key)
     if not path.is_file():
-        return False
+        return None
     try:
-        return read_parquet_meta(path).get("hash") == cell.hash
+        meta = read_parquet_meta(path)
     except Exception:
-        return False  # an unreadable file is recomputed
+        return None  # an unreadable file is recomputed
+    return meta if meta.get("hash") == cell.hash else None
+
+
+@contextmanager
+def _one_thread_workers():
+    """Worker processes started inside read OMP_NUM_THREADS=1 (torch reads it at import)."""
+    old = os.environ.get("OMP_NUM_THREADS")
+    os.environ["OMP_NUM_THREADS"] = "1"
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = old
 
 
 def _versions() -> dict:
@@ -240,8 +257,9 @@ def run(cfg: Config, root: str | Path = ".", jobs: int = 1, force: bool = False,
     statuses: dict[str, dict] = {}
     todo = []
     for c in cells:
-        if not force and _cached(c, out):
-            statuses[c.key] = {"status": "cached", "hash": c.hash, **_cell_record(read_parquet_meta(cell_path(out, c.key)))}
+        meta = None if force else _cached_meta(c, out)
+        if meta is not None:
+            statuses[c.key] = {"status": "cached", "hash": c.hash, **_cell_record(meta)}
         else:
             todo.append(c)
     for c, res in _execute(todo, series_of, out, jobs, progress, engine, scheduler):
@@ -296,19 +314,12 @@ def _execute(todo, series_of, out, jobs, progress, engine="joblib", scheduler=No
         else:
             from joblib import Parallel, delayed
 
-            old = os.environ.get("OMP_NUM_THREADS")
-            os.environ["OMP_NUM_THREADS"] = "1"  # torch in the workers reads it at import
-            try:
+            with _one_thread_workers():
                 par = Parallel(n_jobs=jobs, return_as="generator_unordered")
                 gen = par(delayed(_run_indexed)(i, c, key(c), out) for i, c in enumerate(todo))
                 for i, res in gen:
                     bar.finish(todo[i], res)
                     yield todo[i], res
-            finally:
-                if old is None:
-                    os.environ.pop("OMP_NUM_THREADS", None)
-                else:
-                    os.environ["OMP_NUM_THREADS"] = old
 
 
 def _execute_dask(todo, key, out, jobs, scheduler, bar):
@@ -317,9 +328,7 @@ def _execute_dask(todo, key, out, jobs, scheduler, bar):
     except ImportError:
         raise RuntimeError("engine 'dask' needs dask.distributed: pip install 'fanlab[dask]'") from None
     cluster = None
-    old = os.environ.get("OMP_NUM_THREADS")
-    os.environ["OMP_NUM_THREADS"] = "1"  # local workers start with one thread each
-    try:
+    with _one_thread_workers():
         if scheduler:
             client = Client(scheduler)
         else:
@@ -337,11 +346,6 @@ def _execute_dask(todo, key, out, jobs, scheduler, bar):
             client.close()
             if cluster is not None:
                 cluster.close()
-    finally:
-        if old is None:
-            os.environ.pop("OMP_NUM_THREADS", None)
-        else:
-            os.environ["OMP_NUM_THREADS"] = old
 
 
 def _run_indexed(i, cell, series, out):
