@@ -86,12 +86,8 @@ def frame_arrays(frame: pd.DataFrame) -> dict[str, np.ndarray]:
 
 def _interval(arr: dict, level: float) -> tuple[np.ndarray, np.ndarray]:
     lo_p, hi_p = level_probs(level)
-    probs = arr["probs"]
-    i = int(np.argmin(np.abs(probs - lo_p)))
-    j = int(np.argmin(np.abs(probs - hi_p)))
-    if abs(probs[i] - lo_p) > 1e-9 or abs(probs[j] - hi_p) > 1e-9:
-        raise KeyError(f"level {level} not forecast")
-    return arr["quantiles"][:, i, :], arr["quantiles"][:, j, :]
+    q = arr["quantiles"]
+    return q[:, calibration.prob_index(arr["probs"], lo_p), :], q[:, calibration.prob_index(arr["probs"], hi_p), :]
 
 
 def _rows(ids: dict, metric: str, values: np.ndarray | float, level: float = np.nan, h0: bool = False) -> pd.DataFrame:
@@ -103,14 +99,16 @@ def _rows(ids: dict, metric: str, values: np.ndarray | float, level: float = np.
     return df
 
 
-def cell_metrics(frame: pd.DataFrame, levels: list[float], all_levels: list[float], scale: float | None) -> pd.DataFrame:
+def cell_metrics(frame: pd.DataFrame, levels: list[float], all_levels: list[float], scale: float | None,
+                 arr: dict | None = None) -> pd.DataFrame:
     """Tidy scores of one cell.
 
     Per (h, level) for every level in `all_levels`: coverage, width, interval_score; per level
     of `levels`: msis (per h) and joint_coverage (h = 0). Per h: crps, pinball, mae, rmse,
-    mase. Per cell: calibration_error (h = 0) over the fine grid.
+    mase. Per cell: calibration_error (h = 0) over the fine grid. `arr` is `frame_arrays(frame)`
+    where the caller already has it.
     """
-    arr = frame_arrays(frame)
+    arr = frame_arrays(frame) if arr is None else arr
     first = frame.iloc[0]
     ids = {c: first[c] for c in ID_COLS}
     y = arr["y"]
@@ -149,8 +147,11 @@ def pooled_metrics(
     block: int,
     seed: int,
     ci: float,
+    arrays: list[dict] | None = None,
 ) -> pd.DataFrame:
     """Pooled rows for one (dataset, method) over its cells (series x seeds).
+
+    `arrays` are the cells' `frame_arrays`, where the caller already has them.
 
     Coverage pools the hits of every origin of every cell. Cells that share the same data (a
     real series run with several seeds) are not independent: their hits are first averaged
@@ -170,7 +171,7 @@ def pooled_metrics(
     """
     first = frames[0].iloc[0]
     ids = {"dataset": first["dataset"], "series": POOLED_SERIES, "method": first["method"], "seed": POOLED_SEED}
-    arrays = [frame_arrays(f) for f in frames]
+    arrays = [frame_arrays(f) for f in frames] if arrays is None else arrays
     units = _independent_units(frames, arrays)
     between = len(units) >= 2
     has_ci = between or len(arrays[units[0][0]]["origins"]) >= 2 * block
@@ -255,6 +256,11 @@ def _independent_units(frames: list[pd.DataFrame], arrays: list[dict]) -> list[l
 SUMMARY_STEPS = (1, 10, 50, 100)
 
 
+def _at_level(rows: pd.DataFrame, level: float) -> pd.DataFrame:
+    """Metric rows of one level; NaN selects the level-free rows."""
+    return rows[rows["level"].isna()] if np.isnan(level) else rows[np.isclose(rows["level"], level)]
+
+
 def summary_table(metrics: pd.DataFrame, levels: list[float], horizon: int) -> pd.DataFrame:
     """One row per dataset, method and config level from the pooled metric rows."""
     pooled = metrics[(metrics["series"] == POOLED_SERIES) & (metrics["seed"] == POOLED_SEED)]
@@ -263,14 +269,12 @@ def summary_table(metrics: pd.DataFrame, levels: list[float], horizon: int) -> p
     for (dataset, method), grp in pooled.groupby(["dataset", "method"], sort=True):
         cgrp = cells[(cells["dataset"] == dataset) & (cells["method"] == method)]
 
-        def val(metric, level=np.nan, h=0, g=grp):
-            sel = g[(g["metric"] == metric) & (g["h"] == h)]
-            sel = sel[sel["level"].isna()] if np.isnan(level) else sel[np.isclose(sel["level"], level)]
+        def val(metric, level=np.nan, h=0):
+            sel = _at_level(grp[(grp["metric"] == metric) & (grp["h"] == h)], level)
             return float(sel["value"].iloc[0]) if len(sel) else np.nan
 
         def hmean(metric, level=np.nan):
-            sel = grp[(grp["metric"] == metric) & (grp["h"] > 0)]
-            sel = sel[sel["level"].isna()] if np.isnan(level) else sel[np.isclose(sel["level"], level)]
+            sel = _at_level(grp[(grp["metric"] == metric) & (grp["h"] > 0)], level)
             return float(sel["value"].mean()) if len(sel) else np.nan
 
         for level in levels:

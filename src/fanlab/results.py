@@ -54,13 +54,16 @@ def write_parquet(df: pd.DataFrame, path: Path, meta: dict | None = None) -> Non
 
 
 def read_parquet_meta(path: Path) -> dict:
-    md = pq.read_schema(path).metadata or {}
-    raw = md.get(META_KEY)
+    """The fanlab metadata alone (reads only the file's footer)."""
+    raw = (pq.read_schema(path).metadata or {}).get(META_KEY)
     return json.loads(raw) if raw else {}
 
 
-def read_parquet(path: Path) -> pd.DataFrame:
-    return pq.read_table(path).to_pandas()
+def read_parquet_with_meta(path: Path) -> tuple[pd.DataFrame, dict]:
+    """The table and its fanlab metadata, from one read of the file."""
+    table = pq.read_table(path)
+    raw = (table.schema.metadata or {}).get(META_KEY)
+    return table.to_pandas(), (json.loads(raw) if raw else {})
 
 
 def write_text(text: str, path: Path) -> None:

@@ -35,11 +35,12 @@ from fanlab.data.series import Series
 from fanlab.data.splits import make_split
 from fanlab.errors import DataError
 from fanlab.forecast import level_probs
-from fanlab.evaluate import cell_frame, cell_metrics, level_cols, pooled_metrics, prob_col, summary_table
+from fanlab.evaluate import (cell_frame, cell_metrics, frame_arrays, level_cols, pooled_metrics, prob_col,
+                             summary_table)
 from fanlab.metrics.bootstrap import default_block
 from fanlab.metrics.scores import naive_scale
 from fanlab.models.base import BuildContext
-from fanlab.results import cell_path, read_parquet, read_parquet_meta, write_json, write_parquet, write_text
+from fanlab.results import cell_path, read_parquet_meta, read_parquet_with_meta, write_json, write_parquet, write_text
 
 
 @dataclass(frozen=True)
@@ -397,12 +398,11 @@ def aggregate(cfg: Config, out: Path, cells: list[CellSpec]) -> None:
     fc_parts, metric_parts = [], []
     groups: dict[tuple[str, str], list] = {}
     for c in sorted(cells, key=lambda c: (c.dataset, c.method, c.series, c.seed)):
-        path = cell_path(out, c.key)
-        frame = read_parquet(path)
-        meta = read_parquet_meta(path)
-        rows = cell_metrics(frame, levels, all_levels, meta.get("scale"))
+        frame, meta = read_parquet_with_meta(cell_path(out, c.key))
+        arr = frame_arrays(frame)
+        rows = cell_metrics(frame, levels, all_levels, meta.get("scale"), arr=arr)
         metric_parts.append(rows)
-        groups.setdefault((c.dataset, c.method), []).append((frame, rows))
+        groups.setdefault((c.dataset, c.method), []).append((frame, rows, arr))
         keep = frame[["dataset", "series", "method", "seed", "origin", "h", "y", "mean"]].copy()
         for level in levels:
             lo_p, hi_p = level_probs(level)
@@ -414,10 +414,10 @@ def aggregate(cfg: Config, out: Path, cells: list[CellSpec]) -> None:
         fc_parts.append(keep)
     bs = cfg.bootstrap
     block = bs.block or default_block(cfg.horizon, cfg.stride)
-    for (_, _), items in groups.items():
-        frames = [f for f, _ in items]
-        rows = pd.concat([r for _, r in items], ignore_index=True)
-        metric_parts.append(pooled_metrics(frames, levels, all_levels, rows, bs.reps, block, bs.seed, bs.ci))
+    for items in groups.values():
+        frames, rows, arrays = zip(*items)
+        metric_parts.append(pooled_metrics(list(frames), levels, all_levels, pd.concat(rows, ignore_index=True),
+                                           bs.reps, block, bs.seed, bs.ci, arrays=list(arrays)))
     forecasts = pd.concat(fc_parts, ignore_index=True)
     metrics = pd.concat(metric_parts, ignore_index=True)
     metrics["seed"] = metrics["seed"].astype(np.int64)

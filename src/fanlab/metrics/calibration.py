@@ -20,7 +20,8 @@ from fanlab.metrics.scores import hits
 _PROB_TOL = 1e-9
 
 
-def _prob_index(probs: np.ndarray, p: float) -> int:
+def prob_index(probs: np.ndarray, p: float) -> int:
+    """Position of probability `p` in `probs` (within 1e-9); KeyError if it was not forecast."""
     idx = np.flatnonzero(np.abs(probs - p) <= _PROB_TOL)
     if idx.size == 0:
         raise KeyError(f"probability {p} is not among the forecast probabilities {probs.tolist()}")
@@ -40,8 +41,8 @@ def _level_hits(y: np.ndarray, quantiles: np.ndarray, probs: np.ndarray, levels:
     out = []
     for level in levels:
         p_lo, p_hi = level_probs(level)
-        lo = quantiles[:, _prob_index(probs, p_lo), :]
-        hi = quantiles[:, _prob_index(probs, p_hi), :]
+        lo = quantiles[:, prob_index(probs, p_lo), :]
+        hi = quantiles[:, prob_index(probs, p_hi), :]
         out.append(hits(y, lo, hi))
     return np.stack(out) if out else np.zeros((0,) + y.shape, dtype=bool)
 
