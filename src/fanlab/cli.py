@@ -70,13 +70,21 @@ def _print_summary(path: Path) -> None:
     df = pd.read_csv(path)
     level = df["level"].max()
     df = df[df["level"] == level]  # the widest level; all levels are in summary.csv
-    table = Table(title=f"coverage at level {level:g} (pooled, 95% CI; all levels in {path.name})")
-    for col in ("dataset", "method", "level", "coverage", "CI", "joint", "width", "crps"):
+    df = df.assign(level=df["level"].map(lambda v: f"{v:g}"))
+    _print_coverage(df, f"coverage at level {level:g} (pooled, 95% CI; all levels in {path.name})",
+                    lead=("dataset", "method", "level"), with_crps=True)
+
+
+def _print_coverage(df, title: str, lead: tuple[str, ...], with_crps: bool) -> None:
+    """One row per summary row: the `lead` columns as text, then coverage, CI, joint, width."""
+    table = Table(title=title)
+    for col in lead + ("coverage", "CI", "joint", "width") + (("crps",) if with_crps else ()):
         table.add_column(col)
     for _, r in df.iterrows():
-        table.add_row(str(r["dataset"]), str(r["method"]), f"{r['level']:g}", f"{r['coverage']:.3f}",
-                      f"[{r['coverage_lo']:.3f}, {r['coverage_hi']:.3f}]", f"{r['joint_coverage']:.3f}",
-                      f"{r['width']:.3g}", f"{r['crps']:.3g}")
+        cells = [str(r[c]) for c in lead] + [
+            f"{r['coverage']:.3f}", f"[{r['coverage_lo']:.3f}, {r['coverage_hi']:.3f}]",
+            f"{r['joint_coverage']:.3f}", f"{r['width']:.3g}"]
+        table.add_row(*cells, *([f"{r['crps']:.3g}"] if with_crps else []))
     out.print(table)
 
 
@@ -151,15 +159,8 @@ def compare(
         df = pd.read_csv(path)
         df.insert(0, "run", r.name)
         rows.append(df[abs(df["level"] - level) < 1e-9])
-    df = pd.concat(rows, ignore_index=True)
-    table = Table(title=f"coverage at level {level:g}")
-    for col in ("run", "dataset", "method", "coverage", "CI", "joint", "width"):
-        table.add_column(col)
-    for _, r in df.iterrows():
-        table.add_row(str(r["run"]), str(r["dataset"]), str(r["method"]), f"{r['coverage']:.3f}",
-                      f"[{r['coverage_lo']:.3f}, {r['coverage_hi']:.3f}]", f"{r['joint_coverage']:.3f}",
-                      f"{r['width']:.3g}")
-    out.print(table)
+    _print_coverage(pd.concat(rows, ignore_index=True), f"coverage at level {level:g}",
+                    lead=("run", "dataset", "method"), with_crps=False)
 
 
 def main() -> None:  # pragma: no cover

@@ -150,13 +150,12 @@ def _loc(loc: tuple) -> str:
 
 def _first_error(exc: ValidationError, prefix: str = "") -> tuple[str, str]:
     err = exc.errors()[0]
-    loc = tuple(p for p in err["loc"] if p not in ("function-after[_check(), SplitSpec]",))
     msg = err["msg"].removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
         msg = "unknown key"
     elif err["type"] == "missing":
         msg = "required key is missing"
-    path = _loc(loc)
+    path = _loc(err["loc"])
     if prefix:
         path = f"{prefix}.{path}" if path else prefix
     more = len(exc.errors()) - 1
