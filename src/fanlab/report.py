@@ -60,18 +60,15 @@ def make_report(results_dir: str | Path) -> tuple[Path, Path]:
     manifest = json.loads((out / "manifest.json").read_text()) if (out / "manifest.json").is_file() else {}
     levels = cfg["levels"]
     title = f"fanlab: {cfg['name']}"
-    md = [f"# {title}", "", cfg.get("description", ""), "",
-          f"Horizon {cfg['horizon']}, levels {levels}, seeds {cfg['seeds']}, stride {cfg['stride']}. "
-          "Coverage pooled over series and seeds, with a 95% CI (between replications where there are "
-          "two or more, else a moving-block bootstrap over one series' origins, which is too narrow); "
-          "joint = share of origins whose whole path stayed inside the band; h1 ... h100 = coverage "
-          "at that step.", ""]
+    # one text for both outputs, so the page and the markdown cannot drift apart
+    intro = (f"Horizon {cfg['horizon']}, levels {levels}, seeds {cfg['seeds']}, stride {cfg['stride']}. "
+             "Coverage is pooled over series and seeds, with a 95% CI: a t interval between replications "
+             "where there are two or more, else a moving-block bootstrap over one series' origins (too "
+             "narrow; see ci_method in summary.csv). joint = share of origins whose whole path stayed "
+             "inside the band; h1 ... h100 = coverage at that step.")
+    md = [f"# {title}", "", cfg.get("description", ""), "", intro, ""]
     body = [f"<h1>{html.escape(title)}</h1>", f"<p>{html.escape(cfg.get('description', ''))}</p>",
-            f"<p>Horizon {cfg['horizon']}, levels {levels}, seeds {cfg['seeds']}, stride {cfg['stride']}. "
-            "Coverage is pooled over series and seeds, with a 95% CI: a t interval between replications "
-            "where there are two or more, else a moving-block bootstrap over one series' origins (too "
-            "narrow; see ci_method in summary.csv). <i>joint</i> is the share of "
-            "origins whose whole path stayed inside the band.</p>"]
+            f"<p>{html.escape(intro)}</p>"]
     for level in levels:
         table = coverage_table(summary, level)
         md += [f"## Level {level:g}", "", _markdown(table), ""]
