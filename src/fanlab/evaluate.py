@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from fanlab.forecast import PROB_DECIMALS, Forecast, level_probs
-from fanlab.metrics import bootstrap, calibration, scores
+from fanlab.metrics import bootstrap, calibration, scores, skill
 
 ID_COLS = ["dataset", "series", "method", "seed"]
 POOLED_SERIES, POOLED_SEED = "*", -1
@@ -54,6 +54,8 @@ def cell_frame(fc: Forecast, y: np.ndarray, ids: dict) -> pd.DataFrame:
         cols[prob_col(p)] = fc.quantiles[:, j, :].ravel()
     cols["pit"] = pit.ravel()
     cols["crps"] = crps.ravel()
+    # the state at the origin, read from y[: t + 1] only (for conditional calibration)
+    cols["state"] = np.repeat(skill.recent_volatility(y, fc.origins), h)
     frame = pd.DataFrame(cols)
     for i, (key, val) in enumerate(ids.items()):
         frame.insert(i, key, val)
@@ -78,6 +80,7 @@ def frame_arrays(frame: pd.DataFrame) -> dict[str, np.ndarray]:
         "pit": frame["pit"].to_numpy().reshape(k, h),
         "crps": frame["crps"].to_numpy().reshape(k, h),
         "probs": probs,
+        "state": (frame["state"].to_numpy()[::h] if "state" in frame else np.full(k, np.nan)),
     }
     q = np.stack([frame[prob_col(p)].to_numpy().reshape(k, h) for p in probs], axis=1)
     out["quantiles"] = q
@@ -88,6 +91,13 @@ def _interval(arr: dict, level: float) -> tuple[np.ndarray, np.ndarray]:
     lo_p, hi_p = level_probs(level)
     q = arr["quantiles"]
     return q[:, calibration.prob_index(arr["probs"], lo_p), :], q[:, calibration.prob_index(arr["probs"], hi_p), :]
+
+
+def band_degenerate(width: np.ndarray) -> bool:
+    """Whether a band is no interval at all: zero width everywhere (a point forecast) or
+    infinite everywhere. Its coverage (0 or 1 by construction) is then not a measurement."""
+    width = np.asarray(width, dtype=float)
+    return bool(np.all(width == 0) or np.all(np.isinf(width)))
 
 
 def _rows(ids: dict, metric: str, values: np.ndarray | float, level: float = np.nan, h0: bool = False) -> pd.DataFrame:
@@ -117,13 +127,22 @@ def cell_metrics(frame: pd.DataFrame, levels: list[float], all_levels: list[floa
     with np.errstate(invalid="ignore", over="ignore"):
         for level in all_levels:
             lo, hi = _interval(arr, level)
+            w = scores.width(lo, hi)
+            degenerate = band_degenerate(w)
             cov = scores.coverage(y, lo, hi)
+            if degenerate:  # zero width or infinite everywhere: a coverage of 0 or 1 says nothing
+                cov = np.full_like(cov, np.nan)
             empirical.append(float(cov.mean()))
             parts.append(_rows(ids, "coverage", cov, level))
-            parts.append(_rows(ids, "width", scores.width(lo, hi).mean(axis=0), level))
+            parts.append(_rows(ids, "width", w.mean(axis=0), level))
+            parts.append(_rows(ids, "width_median", np.median(w, axis=0), level))
+            if level in levels:
+                parts.append(_rows(ids, "zero_width_share", float(np.mean(w == 0)), level, h0=True))
+                parts.append(_rows(ids, "inf_share", float(np.mean(np.isinf(w))), level, h0=True))
             parts.append(_rows(ids, "interval_score", scores.interval_score(y, lo, hi, level).mean(axis=0), level))
             if level in levels:
-                parts.append(_rows(ids, "joint_coverage", scores.joint_hits(y, lo, hi).mean(), level, h0=True))
+                joint = np.nan if degenerate else scores.joint_hits(y, lo, hi).mean()
+                parts.append(_rows(ids, "joint_coverage", joint, level, h0=True))
                 if scale is not None:
                     parts.append(_rows(ids, "msis", scores.msis(y, lo, hi, level, scale), level))
         parts.append(_rows(ids, "crps", arr["crps"].mean(axis=0)))
@@ -132,9 +151,10 @@ def cell_metrics(frame: pd.DataFrame, levels: list[float], all_levels: list[floa
         parts.append(_rows(ids, "rmse", scores.rmse(y, arr["mean"])))
         if scale is not None:
             parts.append(_rows(ids, "mase", scores.mase(y, arr["mean"], scale)))
-        parts.append(
-            _rows(ids, "calibration_error", calibration.calibration_error(np.array(all_levels), np.array(empirical)), h0=True)
-        )
+        emp = np.array(empirical)
+        cal_err = (np.nan if np.isnan(emp).any() else
+                   calibration.calibration_error(np.array(all_levels), emp))
+        parts.append(_rows(ids, "calibration_error", cal_err, h0=True))
     return pd.concat(parts, ignore_index=True)
 
 
@@ -188,11 +208,16 @@ def pooled_metrics(
     parts = []
     with np.errstate(invalid="ignore", over="ignore"):
         for level in all_levels:
-            cell_hits, cell_joint = [], []
+            cell_hits, cell_joint, widths = [], [], []
             for arr in arrays:
                 lo, hi = _interval(arr, level)
+                widths.append(scores.width(lo, hi))
                 cell_hits.append(scores.hits(arr["y"], lo, hi).astype(float))
                 cell_joint.append(scores.joint_hits(arr["y"], lo, hi).astype(float))
+            all_w = np.concatenate(widths)
+            if band_degenerate(all_w):  # no interval: coverage n/a, never 0 or 1
+                cell_hits = [np.full_like(c, np.nan) for c in cell_hits]
+                cell_joint = [np.full_like(c, np.nan) for c in cell_joint]
             hit_groups = [np.mean([cell_hits[i] for i in m], axis=0) for m in units]
             joint_groups = [np.mean([cell_joint[i] for i in m], axis=0) for m in units]
             total = sum(g.shape[0] for g in hit_groups)
@@ -201,6 +226,9 @@ def pooled_metrics(
                 # fine grid: the reliability curve needs the pooled point estimate only
                 parts.append(_rows(ids, "coverage", by_h.mean(), level, h0=True))
                 continue
+            parts += [_rows(ids, "zero_width_share", float(np.mean(all_w == 0)), level, h0=True),
+                      _rows(ids, "inf_share", float(np.mean(np.isinf(all_w))), level, h0=True),
+                      _rows(ids, "width_median", float(np.median(all_w)), level, h0=True)]
             mean, lo_ci, hi_ci = interval(hit_groups)
             parts += [_rows(ids, "coverage", mean, level), _rows(ids, "coverage_lo", lo_ci, level),
                       _rows(ids, "coverage_hi", hi_ci, level)]
@@ -216,7 +244,9 @@ def pooled_metrics(
     # origins of independent units: seeds of one real series count once
     parts.append(_rows(ids, "n_origins", float(sum(arrays[m[0]]["y"].shape[0] for m in units)), h0=True))
     # means over cells of the per-h metrics that are not coverage
-    rest = cell_metric_rows[~cell_metric_rows["metric"].isin(["coverage", "joint_coverage"])]
+    rest = cell_metric_rows[~cell_metric_rows["metric"].isin(
+        ["coverage", "joint_coverage", "zero_width_share", "inf_share"])]
+    rest = rest[~((rest["metric"] == "width_median") & (rest["h"] == 0))]
     if len(rest):
         agg = rest.groupby(["h", "level", "metric"], dropna=False, sort=True)["value"].mean().reset_index()
         for i, (key, val) in enumerate(ids.items()):
@@ -253,7 +283,7 @@ def _independent_units(frames: list[pd.DataFrame], arrays: list[dict]) -> list[l
     return list(units.values())
 
 
-SUMMARY_STEPS = (1, 10, 50, 100)
+SUMMARY_STEPS = (1, 5, 10, 50, 100)
 
 
 def _at_level(rows: pd.DataFrame, level: float) -> pd.DataFrame:
@@ -261,10 +291,31 @@ def _at_level(rows: pd.DataFrame, level: float) -> pd.DataFrame:
     return rows[rows["level"].isna()] if np.isnan(level) else rows[np.isclose(rows["level"], level)]
 
 
-def summary_table(metrics: pd.DataFrame, levels: list[float], horizon: int) -> pd.DataFrame:
-    """One row per dataset, method and config level from the pooled metric rows."""
+def band_note(zero_share: float, inf_share: float) -> str:
+    """What a reader must know about a band before reading its coverage ('' when nothing)."""
+    if zero_share == 1.0:
+        return "n/a: no interval (zero width)"
+    if inf_share == 1.0:
+        return "n/a: infinite band"
+    notes = []
+    if inf_share > 0:
+        notes.append(f"{100 * inf_share:.1f}% infinite bands (mean width inf; read width_median)")
+    if zero_share > 0:
+        notes.append(f"{100 * zero_share:.1f}% zero-width bands")
+    return "; ".join(notes)
+
+
+def summary_table(metrics: pd.DataFrame, levels: list[float], horizon: int,
+                  references: dict[str, str | None] | None = None) -> pd.DataFrame:
+    """One row per dataset, method and config level from the pooled metric rows.
+
+    Coverage of a band that is no interval (zero width or infinite everywhere) is NaN, with
+    the reason in `note`; skill columns are read against the config's climatology and oracle
+    (`references`: their labels), NaN where a reference is absent.
+    """
     pooled = metrics[(metrics["series"] == POOLED_SERIES) & (metrics["seed"] == POOLED_SEED)]
     cells = metrics[(metrics["series"] != POOLED_SERIES)]
+    references = references or {}
     rows = []
     for (dataset, method), grp in pooled.groupby(["dataset", "method"], sort=True):
         cgrp = cells[(cells["dataset"] == dataset) & (cells["method"] == method)]
@@ -286,19 +337,36 @@ def summary_table(metrics: pd.DataFrame, levels: list[float], horizon: int) -> p
                 "joint_coverage_lo": val("joint_coverage_lo", level),
                 "joint_coverage_hi": val("joint_coverage_hi", level),
             }
-            for s in SUMMARY_STEPS:
-                if s <= horizon:
-                    row[f"coverage_h{s}"] = val("coverage", level, h=s)
+            steps = [s for s in SUMMARY_STEPS if s <= horizon]
+            for s in steps:
+                row[f"coverage_h{s}"] = val("coverage", level, h=s)
+            zero, inf = val("zero_width_share", level), val("inf_share", level)
             row.update({
-                "width": hmean("width", level), "interval_score": hmean("interval_score", level),
-                "msis": hmean("msis", level), "crps": hmean("crps"), "mae": hmean("mae"),
-                "rmse": hmean("rmse"), "mase": hmean("mase"),
+                "width": hmean("width", level), "width_median": val("width_median", level),
+                "inf_share": inf, "interval_score": hmean("interval_score", level),
+                "msis": hmean("msis", level), "crps": hmean("crps"),
+                "crps_skill": val("crps_skill"),
+            })
+            for s in steps:
+                row[f"crps_skill_h{s}"] = val("crps_skill", h=s)
+            row.update({"width_ratio": val("width_ratio", level)})
+            for s in steps:
+                row[f"width_ratio_h{s}"] = val("width_ratio", level, h=s)
+            row.update({
+                "crps_excess": val("crps_excess"), "mae_ratio": val("mae_ratio"),
+                "mae_ratio_h1": val("mae_ratio", h=1),
+                "mae": hmean("mae"), "rmse": hmean("rmse"), "mase": hmean("mase"),
                 "calibration_error": float(cgrp[cgrp["metric"] == "calibration_error"]["value"].mean()),
+                "cond_coverage_low": val("cond_coverage_low", level),
+                "cond_coverage_mid": val("cond_coverage_mid", level),
+                "cond_coverage_high": val("cond_coverage_high", level),
+                "cond_state": {1.0: "oracle sd", 0.0: "recent volatility"}.get(val("cond_state"), "none"),
                 "n_origins": int(val("n_origins")),
                 "n_units": int(val("n_units")),
                 "ci_method": ("between-series t" if val("n_units") >= 2 else
                               "block bootstrap" if not np.isnan(val("coverage_lo", level)) else "none"),
                 "n_series": int(cgrp["series"].nunique()), "n_seeds": int(cgrp["seed"].nunique()),
+                "note": band_note(zero, inf),
             })
             rows.append(row)
     return pd.DataFrame(rows)
@@ -317,4 +385,15 @@ METRICS = {
     "rmse": "root mean squared error of the point forecast per h",
     "mase": "MAE scaled by the in-sample (seasonal) naive MAE",
     "calibration_error": "mean |empirical - nominal| coverage over the fine grid of levels (h = 0)",
+    "width_median": "median interval width per h and level (h = 0: over all steps; finite where some bands are inf)",
+    "zero_width_share": "share of (origin, step) bands of zero width (1: a point forecast, coverage n/a)",
+    "inf_share": "share of (origin, step) bands of infinite width (1: coverage n/a)",
+    "crps_skill": "1 - CRPS / CRPS of climatology, per h (h = 0: all steps); 0 = learnt nothing",
+    "crps_excess": "CRPS above the oracle's, per h (h = 0: all steps)",
+    "mae_ratio": "MAE over the oracle's MAE, per h (h = 0: all steps)",
+    "width_ratio": "mean interval width over the oracle's, per h and level (h = 0: all steps)",
+    "cond_coverage_low": "coverage in the calmest third of states (oracle sd, else recent volatility), h = 0",
+    "cond_coverage_mid": "coverage in the middle third of states, h = 0",
+    "cond_coverage_high": "coverage in the most volatile third of states, h = 0",
+    "cond_state": "1: conditional coverage binned by the oracle's predictive spread; 0: by recent volatility",
 }

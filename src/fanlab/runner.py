@@ -38,6 +38,7 @@ from fanlab.forecast import level_probs
 from fanlab.evaluate import (cell_frame, cell_metrics, frame_arrays, level_cols, pooled_metrics, prob_col,
                              summary_table)
 from fanlab.metrics.bootstrap import default_block
+from fanlab.metrics.reference import reference_metrics
 from fanlab.metrics.scores import naive_scale
 from fanlab.models.base import BuildContext
 from fanlab.results import cell_path, read_parquet_meta, read_parquet_with_meta, write_json, write_parquet, write_text
@@ -392,17 +393,24 @@ class _Progress:
             self._p.__exit__(*exc)
 
 
+def reference_labels(cfg: Config) -> dict[str, str | None]:
+    """Labels of the first `climatology` and the first `oracle` method of a config (or None)."""
+    return {name: next((m.key for m in cfg.methods if m.name == name), None) for name in ("climatology", "oracle")}
+
+
 def aggregate(cfg: Config, out: Path, cells: list[CellSpec]) -> None:
     """forecasts.parquet, metrics.parquet and summary.csv from the finished cells' files."""
     levels, all_levels = cfg.levels, cfg.all_levels
     fc_parts, metric_parts = [], []
     groups: dict[tuple[str, str], list] = {}
+    by_dataset: dict[str, dict[str, list]] = {}
     for c in sorted(cells, key=lambda c: (c.dataset, c.method, c.series, c.seed)):
         frame, meta = read_parquet_with_meta(cell_path(out, c.key))
         arr = frame_arrays(frame)
         rows = cell_metrics(frame, levels, all_levels, meta.get("scale"), arr=arr)
         metric_parts.append(rows)
         groups.setdefault((c.dataset, c.method), []).append((frame, rows, arr))
+        by_dataset.setdefault(c.dataset, {}).setdefault(c.method, []).append((c.series, c.seed, arr))
         keep = frame[["dataset", "series", "method", "seed", "origin", "h", "y", "mean"]].copy()
         for level in levels:
             lo_p, hi_p = level_probs(level)
@@ -418,6 +426,9 @@ def aggregate(cfg: Config, out: Path, cells: list[CellSpec]) -> None:
         frames, rows, arrays = zip(*items)
         metric_parts.append(pooled_metrics(list(frames), levels, all_levels, pd.concat(rows, ignore_index=True),
                                            bs.reps, block, bs.seed, bs.ci, arrays=list(arrays)))
+    refs = reference_labels(cfg)
+    for dataset, cells_of in sorted(by_dataset.items()):
+        metric_parts.append(reference_metrics(dataset, cells_of, levels, refs["climatology"], refs["oracle"]))
     forecasts = pd.concat(fc_parts, ignore_index=True)
     metrics = pd.concat(metric_parts, ignore_index=True)
     metrics["seed"] = metrics["seed"].astype(np.int64)
@@ -426,5 +437,5 @@ def aggregate(cfg: Config, out: Path, cells: list[CellSpec]) -> None:
                                   ignore_index=True)
     write_parquet(forecasts, out / "forecasts.parquet")
     write_parquet(metrics, out / "metrics.parquet")
-    summary = summary_table(metrics, levels, cfg.horizon)
+    summary = summary_table(metrics, levels, cfg.horizon, references=reference_labels(cfg))
     write_text(summary.to_csv(index=False, float_format="%.6g"), out / "summary.csv")

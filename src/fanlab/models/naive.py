@@ -142,3 +142,59 @@ def build_seasonal_naive(params: SeasonalNaiveParams, ctx) -> SeasonalNaiveForec
             f"seasonal_naive needs a period: series '{ctx.series.name}' has none and params.period is unset"
         )
     return SeasonalNaiveForecaster(period=int(period), max_samples=params.max_samples)
+
+
+class ClimatologyParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    max_samples: int = Field(1000, ge=2, description="samples S per origin and step")
+
+
+class ClimatologyForecaster:
+    """The "learnt nothing" reference: the training block's marginal distribution.
+
+    Every origin and step gets the same predictive: the empirical distribution of
+    ``y[:train_end]``. Quantiles are its exact empirical quantiles (numpy's linear
+    interpolation), samples (K, S, H) its quantile function at S evenly spaced probabilities
+    0 ... 1 (S = min(max_samples, train_end)), the mean the training mean. A method whose
+    skill against this is zero has used nothing of the recent past.
+    """
+
+    name = "climatology"
+
+    def __init__(self, max_samples: int = 1000):
+        self.max_samples = max_samples
+
+    def fit(self, y: np.ndarray, train_end: int, seed: int = 0) -> "ClimatologyForecaster":
+        """Keep the training block's marginal distribution."""
+        y = np.asarray(y, dtype=float)
+        if not 2 <= train_end <= y.shape[0]:
+            raise ValueError(f"train_end={train_end} outside [2, {y.shape[0]}]")
+        self.train_end_ = int(train_end)
+        self.y_train_ = y[:train_end].copy()
+        self.info_ = {"train_len": int(train_end), "train_mean": float(self.y_train_.mean()),
+                      "train_sd": float(self.y_train_.std())}
+        return self
+
+    def predict(self, y: np.ndarray, origins: np.ndarray, horizon: int, probs: np.ndarray) -> Forecast:
+        """The same marginal at every origin (K,) and step H; reads no value after train_end."""
+        y = np.asarray(y, dtype=float)
+        origins = check_origins(y, origins, horizon, self.train_end_)
+        probs = np.asarray(probs, dtype=float)
+        k = origins.size
+        s = int(min(self.max_samples, self.y_train_.size))
+        q = np.quantile(self.y_train_, probs)  # (Q,)
+        grid = np.quantile(self.y_train_, np.linspace(0.0, 1.0, s))  # (S,)
+        return Forecast(
+            origins=origins,
+            mean=np.full((k, horizon), self.y_train_.mean()),
+            probs=probs,
+            quantiles=np.broadcast_to(q[None, :, None], (k, probs.size, horizon)).copy(),
+            samples=np.broadcast_to(grid[None, :, None], (k, s, horizon)).copy(),
+            info=dict(self.info_),
+        )
+
+
+@register_method("climatology", params=ClimatologyParams)
+def build_climatology(params: ClimatologyParams, ctx) -> ClimatologyForecaster:
+    """The training block's marginal distribution at every origin and step (the "learnt nothing" line)."""
+    return ClimatologyForecaster(max_samples=params.max_samples)
