@@ -12,7 +12,8 @@ calibration origin (targets all inside [train_end, cal_end), every `cal_stride` 
 spread and the scores that do not depend on the level. The CQR score depends on the level,
 which is known only at predict time, so it is computed lazily in `predict` from the copy of
 ``y[:cal_end]`` kept at fit (never from the series given to `predict`). Split and Bonferroni
-bands therefore never read the test block. Forecast origins must be >= cal_end - 1, so the
+bands therefore never read the test block; the joint method stores the scale s_h and the
+normalised per-step scores of its ranked origins at fit. Forecast origins must be >= cal_end - 1, so the
 whole calibration block precedes every origin.
 
 Scores (per horizon step h, e = y[t + h] - base mean)
@@ -36,12 +37,58 @@ split       Q is the k-th smallest of the n calibration scores at step h with
             is (-inf, inf) and ``info["warnings"]`` says so; nothing is clipped.
 bonferroni  split at a / H per step (H = the forecast horizon), so the whole path is covered
             jointly with probability >= 1 - a (CF-RNN).
+joint       a simultaneous band from the maximum over the horizon of per-step normalised
+            scores (below); covers the whole path jointly with probability >= 1 - a and
+            needs only m >= 1 / a - 1 ranked origins (19 at 95%), where Bonferroni needs
+            n >= H / a - 1 (1,999 at 95% and H = 100).
 aci         adaptive conformal inference per (level, step); see `fanlab.intervals.aci`.
 
+The joint method
+----------------
+The n calibration origins (in time order) are cut in two: the earliest
+n_s = floor(scale_frac * n) (clipped to [1, n - 1]; default scale_frac 0.3) estimate the
+per-step scale, the latest m = n - n_s are ranked.
+
+- Per-step score r_ih: |e_ih| (absolute) or |e_ih| / spread_ih (normalized: the base's own
+  0.25-0.75 spread at that origin and step, as for split).
+- Per-step scale s_h = the mean of r_ih over the n_s scale origins (a mean absolute
+  residual, divided by the base's spread for normalized). It puts the steps on a common
+  scale, so early steps with small errors are not swamped by late ones.
+- Max-score of a ranked origin: M_i = max over h <= H' of r_ih / s_h, H' the horizon asked
+  at predict (<= the calibrated H; a shorter path is ranked on its own steps, not on H).
+  A step with s_h = 0 gives r / s = 0 where r = 0 and +inf otherwise.
+- Level l (a = 1 - l): Q_l = the k-th smallest of the m max-scores, k = ceil((m + 1) l);
+  band mean +- Q_l s_h (absolute) or mean +- Q_l s_h spread_th (normalized). If k > m the
+  band is (-inf, inf) and ``info["warnings"]`` says so, exactly as for split.
+  ``info["n_scale"]`` and ``info["n_rank"]`` give n_s and m.
+
+Exchangeability: s_h is a function of the scale origins only, so, given them, the score map
+(path -> M) is fixed and treats the m ranked origins and the test origin alike; whenever
+those m + 1 residual paths are exchangeable given the scale part (e.g. independent
+sequences, or non-overlapping windows of a series whose base residuals are i.i.d. paths,
+such as a correct AR forecaster with ``cal_stride >= H``), P(path inside the band) >= l,
+and = k / (m + 1) for continuous scores (tests/intervals/test_joint_slow.py measures it).
+Estimating s_h from the very scores that are ranked would treat the test origin
+asymmetrically (its path does not enter s_h), so it is not done; the price is n_s fewer
+ranked origins. Measured (10,000 independent AR(1) series, true-model base, H = 100,
+n = 300, cal_stride = H): joint coverage 0.947 / 0.801 / 0.504 at 0.95 / 0.8 / 0.5 against
+the exact k / (m + 1) = 0.953 / 0.801 / 0.502, while ranking on the same scores that set
+s_h gave 0.941 / 0.786 / 0.479, below its own k / (n + 1) = 0.950 / 0.801 / 0.502.
+
+With the default ``cal_stride = 1`` the windows overlap and neighbouring paths share
+targets (including the last scale paths and the first ranked ones), so, as for every method
+here, exchangeability holds only approximately, and for whole paths the approximation can
+be poor: 300 overlapping windows of a 399-point calibration block hold only about four
+disjoint H = 100 paths, and in the same study with cal_stride = 1 the 95% band was finite
+but covered 0.83 of paths (0.73 at 0.8, 0.51 at 0.5). For the guarantee use independent
+paths (cal_stride >= H on a long calibration block). ``signed`` and ``cqr``
+are refused with joint: a max over steps of a signed or level-specific score has no single
+symmetric reference to scale.
+
 Every requested probability p gets the central level |2p - 1| (p < 0.5: lower end, p > 0.5:
-upper end, p = 0.5: the centre), so reliability curves work for conformal too. Split and
-Bonferroni bands of the absolute, signed and normalized scores are nested by construction
-(k grows with the level); CQR and ACI levels are calibrated separately and may cross, so the
+upper end, p = 0.5: the centre), so reliability curves work for conformal too. Split,
+Bonferroni and joint bands of the absolute, signed and normalized scores are nested by
+construction (k grows with the level; the joint centre is the base mean); CQR and ACI levels are calibrated separately and may cross, so the
 quantiles are sorted along Q (a monotone rearrangement, which never lowers interval
 coverage) and ``info["rearranged"]`` records the fraction of (origin, step) cells it changed.
 """
@@ -51,14 +98,14 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from fanlab.data.splits import Split
 from fanlab.forecast import PROB_DECIMALS, Forecast, level_probs
 from fanlab.models.base import BuildContext, Forecaster, check_origins
 from fanlab.registry import build_method, register_method, validate_method_spec
 
-Method = Literal["split", "bonferroni", "aci"]
+Method = Literal["split", "bonferroni", "joint", "aci"]
 Score = Literal["absolute", "signed", "normalized", "cqr"]
 
 # (n + 1)(1 - a) is an integer in exact arithmetic for many (n, a) pairs (n = 9, a = 0.1) but
@@ -80,6 +127,15 @@ class ConformalParams(BaseModel):
     aci_window: int | None = Field(
         None, ge=1, description="ACI: use only the latest scores per step (None: all since the calibration start)"
     )
+    scale_frac: float = Field(
+        0.3, gt=0.0, lt=1.0,
+        description="joint: share of the calibration origins (the earliest) that estimate the per-step scale; the rest are ranked",
+    )
+
+    @model_validator(mode="after")
+    def _check_joint_score(self):
+        check_method_score(self.method, self.score)
+        return self
 
     @field_validator("base", mode="before")
     @classmethod
@@ -88,6 +144,34 @@ class ConformalParams(BaseModel):
         if spec["name"] == "conformal":
             raise ValueError("conformal cannot wrap conformal")
         return spec
+
+
+JOINT_SCORES = ("absolute", "normalized")
+
+
+def check_method_score(method: str, score: str) -> None:
+    """Refuse method/score pairs that make no sense (joint takes absolute or normalized)."""
+    if method == "joint" and score not in JOINT_SCORES:
+        raise ValueError(
+            f"conformal method 'joint' needs score 'absolute' or 'normalized', got '{score}': "
+            f"the max over steps of a signed or level-specific (cqr) score has no symmetric scale"
+        )
+
+
+def joint_split(n: int, scale_frac: float) -> int:
+    """Number n_s of (earliest) calibration origins that estimate the joint per-step scale."""
+    if n < 2:
+        return n
+    return int(min(max(np.floor(scale_frac * n + _RANK_EPS), 1), n - 1))
+
+
+def normalise_steps(scores: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """scores / scale per step (scale broadcast over rows), with 0 / 0 = 0 and x / 0 = inf."""
+    scale = np.broadcast_to(scale, scores.shape)
+    pos = scale > 0
+    out = np.where(scores > 0, np.inf, 0.0)
+    np.divide(scores, scale, out=out, where=pos)
+    return out
 
 
 def conformal_rank(n, alpha) -> np.ndarray:
@@ -145,7 +229,7 @@ class ConformalForecaster:
         End of the calibration block [train_end, cal_end).
     horizon : int
         Steps calibrated (H); `predict` accepts any horizon <= H.
-    method, score, cal_stride, gamma, aci_window
+    method, score, cal_stride, gamma, aci_window, scale_frac
         As in `ConformalParams`.
     """
 
@@ -153,8 +237,12 @@ class ConformalForecaster:
 
     def __init__(self, base: Forecaster, cal_end: int, horizon: int, method: Method = "split",
                  score: Score = "absolute", cal_stride: int = 1, gamma: float = 0.005,
-                 aci_window: int | None = None):
+                 aci_window: int | None = None, scale_frac: float = 0.3):
+        check_method_score(method, score)
+        if not 0.0 < scale_frac < 1.0:
+            raise ValueError(f"scale_frac must lie in (0, 1), got {scale_frac}")
         self.base = base
+        self.scale_frac = scale_frac
         self.cal_end = cal_end
         self.horizon = horizon
         self.method = method
@@ -186,7 +274,21 @@ class ConformalForecaster:
         if self.cal_spread_ is not None and not np.all(self.cal_spread_ > 0):
             raise ValueError("score 'normalized' needs a base whose 0.25-0.75 spread is positive")
         self.scores_ = None if self.score == "cqr" else self._scores(self.cal_targets_, fc)
+        if self.method == "joint":
+            n_s = joint_split(origins.size, self.scale_frac)
+            self.joint_n_scale_ = n_s
+            self.joint_scale_ = self.scores_[:n_s].mean(axis=0)  # s_h, (H,)
+            self.joint_norm_ = normalise_steps(self.scores_[n_s:], self.joint_scale_)  # (m, H)
         return self
+
+    def joint_scores(self, horizon: int | None = None) -> np.ndarray:
+        """Max-scores (m,) of the ranked calibration origins over the first `horizon` steps."""
+        self._check_fitted()
+        if self.method != "joint":
+            raise ValueError("joint_scores needs method='joint'")
+        H = self.horizon if horizon is None else int(horizon)
+        norm = self.joint_norm_[:, :H]
+        return norm.max(axis=1) if norm.shape[0] else np.empty(0)
 
     def _base_probs(self, levels: np.ndarray) -> np.ndarray:
         ps = {0.5}
@@ -253,7 +355,12 @@ class ConformalForecaster:
         else:
             fc = self.base_.predict(y, origins, horizon, self._base_probs(levels))
             mean, base_info = fc.mean, fc.info
-            lo, hi, center = self._split_bands(fc, levels, horizon, info["warnings"])
+            if self.method == "joint":
+                info["n_scale"] = int(self.joint_n_scale_)
+                info["n_rank"] = int(self.joint_norm_.shape[0])
+                lo, hi, center = self._joint_bands(fc, levels, horizon, info["warnings"])
+            else:
+                lo, hi, center = self._split_bands(fc, levels, horizon, info["warnings"])
         if base_info:
             info["base_info"] = dict(base_info)
         q = np.empty((origins.size, probs.size, horizon))
@@ -295,6 +402,30 @@ class ConformalForecaster:
             lo, hi = symmetric_band(ref_lo, ref_hi, scale, Q[None])
         return lo, hi, center
 
+    def _joint_bands(self, fc: Forecast, levels: np.ndarray, horizon: int, warnings: list):
+        """Joint (max-score) bands: lower, upper (K, L, H) and centre (K, H)."""
+        M = np.sort(self.joint_scores(horizon))  # (m,)
+        m = M.size
+        k = conformal_rank(m, 1.0 - levels)  # (L,)
+        for lv, kk in zip(levels, k):
+            if kk > m:
+                warnings.append(
+                    f"joint conformal: level {lv:g} needs the {kk}-th smallest of {m} calibration "
+                    f"max-scores (n = {self.cal_origins_.size} origins, {self.joint_n_scale_} of them "
+                    f"estimate the per-step scale); band set to (-inf, inf)"
+                )
+        Ql = order_stat(M[:, None], k[:, None])[:, 0]  # (L,)
+        if np.any(np.isposinf(Ql) & (k <= m)):
+            warnings.append("joint conformal: an infinite max-score (a step whose calibration "
+                            "scale is 0 saw a nonzero error) made a band (-inf, inf)")
+        s_h = self.joint_scale_[:horizon]
+        inf = np.isposinf(Ql)
+        Q = np.where(inf, 0.0, Ql)[:, None] * s_h[None]  # (L, H); inf * 0 never formed
+        Q = np.where(inf[:, None], np.inf, Q)
+        ref_lo, ref_hi, scale, center = self.band_reference(fc, levels)
+        lo, hi = symmetric_band(ref_lo, ref_hi, scale, Q[None])
+        return lo, hi, center
+
     def band_reference(self, fc: Forecast, levels: np.ndarray):
         """What the score offsets are added to: ref_lo, ref_hi (K, L|1, H), scale (K, 1, H) and
         the centre (K, H) used for p = 0.5."""
@@ -333,10 +464,10 @@ def _base_bands(fc: Forecast, levels: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
 @register_method("conformal", params=ConformalParams)
 def build_conformal(params: ConformalParams, ctx: BuildContext) -> ConformalForecaster:
-    """Conformal intervals (split, bonferroni, aci) around any base forecaster."""
+    """Conformal intervals (split, bonferroni, joint, aci) around any base forecaster."""
     base = build_method(params.base["name"], params.base.get("params"), ctx)
     return ConformalForecaster(
         base, cal_end=ctx.split.cal_end, horizon=ctx.horizon, method=params.method,
         score=params.score, cal_stride=params.cal_stride, gamma=params.gamma,
-        aci_window=params.aci_window,
+        aci_window=params.aci_window, scale_frac=params.scale_frac,
     )
