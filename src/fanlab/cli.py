@@ -16,7 +16,7 @@ from rich.table import Table
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="fanlab: forecasting-uncertainty lab.")
 err = Console(stderr=True)
-out = Console()
+out = Console(width=None if sys.stdout.isatty() else 160)
 
 
 def _load(config: Path):
@@ -70,21 +70,33 @@ def _print_summary(path: Path) -> None:
     df = pd.read_csv(path)
     level = df["level"].max()
     df = df[df["level"] == level]  # the widest level; all levels are in summary.csv
-    df = df.assign(level=df["level"].map(lambda v: f"{v:g}"))
-    _print_coverage(df, f"coverage at level {level:g} (pooled, 95% CI; all levels in {path.name})",
-                    lead=("dataset", "method", "level"), with_crps=True)
+    _print_coverage(df, f"coverage at level {level:g} (pooled, 95% CI; skill = 1 - CRPS/CRPS of "
+                        f"climatology; all levels and columns in {path.name})",
+                    lead=("dataset", "method"), with_crps=True)
+
+
+def _num(r, col: str, fmt: str = ".3f") -> str:
+    v = r.get(col, float("nan"))
+    return "-" if v != v else format(v, fmt)  # NaN -> "-"
 
 
 def _print_coverage(df, title: str, lead: tuple[str, ...], with_crps: bool) -> None:
-    """One row per summary row: the `lead` columns as text, then coverage, CI, joint, width."""
+    """One row per summary row: the `lead` columns as text, then coverage, CI, joint, width,
+    and the skill columns; coverage of a band that is no interval prints as n/a."""
     table = Table(title=title)
-    for col in lead + ("coverage", "CI", "joint", "width") + (("crps",) if with_crps else ()):
+    extra = ("skill h1", "skill", "w/oracle") if with_crps else ()
+    for col in lead + ("coverage", "CI", "joint", "median w") + extra + ("note",):
         table.add_column(col)
     for _, r in df.iterrows():
+        na = r["coverage"] != r["coverage"]
+        note = r.get("note", "")
         cells = [str(r[c]) for c in lead] + [
-            f"{r['coverage']:.3f}", f"[{r['coverage_lo']:.3f}, {r['coverage_hi']:.3f}]",
-            f"{r['joint_coverage']:.3f}", f"{r['width']:.3g}"]
-        table.add_row(*cells, *([f"{r['crps']:.3g}"] if with_crps else []))
+            "n/a" if na else f"{r['coverage']:.3f}",
+            "" if na else f"[{r['coverage_lo']:.3f}, {r['coverage_hi']:.3f}]",
+            _num(r, "joint_coverage"), _num(r, "width_median", ".3g")]
+        if with_crps:
+            cells += [_num(r, "crps_skill_h1", ".2f"), _num(r, "crps_skill", ".2f"), _num(r, "width_ratio", ".2f")]
+        table.add_row(*cells, "" if note != note else str(note))
     out.print(table)
 
 

@@ -32,8 +32,8 @@ from matplotlib.patches import Patch
 
 from fanlab.errors import DataError
 from fanlab.plot_helpers import (Curve, clip_band, coverage_curves, fan_limits, fan_path,
-                                 first_cell, pick_origins, pit_counts, reliability_curves,
-                                 safe_label, truth_by_time, width_curves)
+                                 first_cell, h_curves, pick_origins, pit_counts, pooled_rows,
+                                 reliability_curves, safe_label, truth_by_time, width_curves)
 
 __all__ = ["make_figures", "load_results", "method_colors", "coverage_figure", "width_figure",
            "reliability_figure", "pit_figure", "fan_figure", "coverage_curves", "Curve"]
@@ -48,15 +48,20 @@ FAN_W, FAN_H, FAN_ORIGINS = 3.5, 2.5, 3
 TITLE_H = 0.5
 PIT_BINS = 10
 ORACLE = "oracle"
+CLIMATOLOGY = "climatology"
+#: Reference methods are drawn alike in every figure: the oracle solid black beneath the
+#: others, climatology (the "learnt nothing" line) dotted grey.
+REF_STYLE = {ORACLE: {"zorder": 1.9}, CLIMATOLOGY: {"ls": ":", "lw": 1.8, "zorder": 1.8}}
 
 
 def method_colors(methods) -> dict[str, str | tuple]:
     """A fixed colour per method: the oracle black, the others tab10 (tab20 past ten methods)
     in name order, so no two methods share a colour."""
-    others = [m for m in sorted(set(map(str, methods))) if m != ORACLE]
+    others = [m for m in sorted(set(map(str, methods))) if m not in (ORACLE, CLIMATOLOGY)]
     palette = colormaps["tab10" if len(others) <= 10 else "tab20"].colors
     colors: dict[str, str | tuple] = {m: palette[i % len(palette)] for i, m in enumerate(others)}
     colors[ORACLE] = "black"
+    colors[CLIMATOLOGY] = "0.45"
     return colors
 
 
@@ -86,8 +91,8 @@ def _h_panels(metrics: pd.DataFrame, dataset: str, levels: list[float], colors: 
             if c.lo is not None and c.hi is not None:
                 ax.fill_between(c.x, c.lo, c.hi, color=color, alpha=0.15, linewidth=0)
             # the oracle is the reference: drawn beneath so methods matching it stay visible
-            ax.plot(c.x, y, color=color, lw=1.4, label=method,
-                    zorder=1.9 if method == ORACLE else 2.0)
+            style = {"lw": 1.4, "zorder": 2.0, **REF_STYLE.get(method, {})}
+            ax.plot(c.x, y, color=color, label=method, **style)
             shown.setdefault(method, method)
             if np.isinf(c.y).any():
                 shown[method] = f"{method} (some inf, not drawn)"
@@ -105,8 +110,8 @@ def _h_panels(metrics: pd.DataFrame, dataset: str, levels: list[float], colors: 
         ax.set_xlabel("horizon step h")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel(ylabel)
-    handles = [Line2D([], [], color=colors.get(m, "grey"), lw=1.4, label=shown[m])
-               for m in sorted(shown)]
+    handles = [Line2D([], [], color=colors.get(m, "grey"), lw=1.4, ls=REF_STYLE.get(m, {}).get("ls", "-"),
+                      label=shown[m]) for m in sorted(shown)]
     if nominal:
         handles += [Line2D([], [], color="0.3", ls="--", label="nominal level"),
                     Patch(color="0.5", alpha=0.3, label="95% CI of coverage")]
@@ -130,6 +135,66 @@ def width_figure(metrics: pd.DataFrame, dataset: str, levels: list[float],
                      "width", nominal=False)
 
 
+def skill_figure(metrics: pd.DataFrame, dataset: str, colors: dict | None = None) -> Figure:
+    """CRPS skill against climatology vs h (left) and, with an oracle, MAE over the oracle's
+    (right): a line per method; 0 skill is the "learnt nothing" line."""
+    colors = colors or method_colors(metrics["method"].unique())
+    skill_c = h_curves(metrics, dataset, None, "crps_skill")
+    mae_c = h_curves(metrics, dataset, None, "mae_ratio")
+    panels = [("CRPS skill vs climatology", skill_c, 0.0)] + ([("MAE / oracle MAE", mae_c, 1.0)] if mae_c else [])
+    fig = _new_figure(PANEL_W * 1.3 * len(panels) + LEGEND_W, PANEL_H)
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, (what, curves, ref) in zip(axes, panels):
+        lows, highs = [], []
+        for method, c in curves.items():
+            style = {"lw": 1.4, "zorder": 2.0, **REF_STYLE.get(method, {})}
+            ax.plot(c.x, np.where(np.isfinite(c.y), c.y, np.nan), color=colors.get(method, "grey"),
+                    label=method, **style)
+            finite = c.y[np.isfinite(c.y)]
+            lows.append(finite.min() if finite.size else ref)
+            highs.append(finite.max() if finite.size else ref)
+        ax.axhline(ref, color="0.3", ls="--", lw=1.0)
+        if ref == 0.0 and lows:  # skill: keep the informative range, clip very negative values
+            ax.set_ylim(max(min(lows) - 0.05, -1.0), 1.02)
+        elif lows:  # MAE ratio: from just below 1 up to the worst method, at most 3
+            ax.set_ylim(min(min(lows), 1.0) - 0.05, min(max(highs) + 0.1, 3.0))
+        ax.set_title(f"{dataset}: {what}", fontsize=10)
+        ax.set_xlabel("horizon step h")
+        ax.set_xscale("log")
+        ax.grid(alpha=0.3)
+    handles = [Line2D([], [], color=colors.get(m, "grey"), lw=1.4, ls=REF_STYLE.get(m, {}).get("ls", "-"),
+                      label=m) for m in sorted(skill_c)]
+    _legend(fig, handles)
+    return fig
+
+
+def conditional_figure(metrics: pd.DataFrame, dataset: str, level: float,
+                       colors: dict | None = None) -> Figure:
+    """Coverage at `level` in the calm, middle and volatile third of origins, per method."""
+    colors = colors or method_colors(metrics["method"].unique())
+    names = ["cond_coverage_low", "cond_coverage_mid", "cond_coverage_high"]
+    rows = pooled_rows(metrics, dataset, names, level)
+    methods = sorted(rows["method"].astype(str).unique())
+    fig = _new_figure(max(6.0, 0.45 * len(methods) + 2.5) + LEGEND_W, PANEL_H)
+    ax = fig.subplots()
+    x = np.arange(len(methods))
+    for j, (name, alpha) in enumerate(zip(names, (0.35, 0.65, 1.0))):
+        vals = [rows[(rows["method"] == m) & (rows["metric"] == name)]["value"].mean() for m in methods]
+        ax.bar(x + (j - 1) * 0.27, vals, width=0.27, color=[colors.get(m, "grey") for m in methods], alpha=alpha)
+    ax.axhline(level, color="0.3", ls="--", lw=1.0)
+    ax.set_xticks(x, methods, rotation=60, ha="right", fontsize=7)
+    ax.set_ylim(0.0, 1.02)
+    ax.set_ylabel(f"coverage at {level:g}")
+    state = pooled_rows(metrics, dataset, ["cond_state"])["value"]
+    src = "oracle's predictive spread" if len(state) and state.iloc[0] == 1.0 else "recent volatility"
+    ax.set_title(f"{dataset}: coverage by state at the origin ({src}), thirds calm / mid / volatile", fontsize=9)
+    ax.grid(alpha=0.3, axis="y")
+    _legend(fig, [Patch(color="0.3", alpha=a, label=f"{t} third") for a, t in
+                  zip((0.35, 0.65, 1.0), ("calm", "middle", "volatile"))]
+            + [Line2D([], [], color="0.3", ls="--", label="nominal level")])
+    return fig
+
+
 def reliability_figure(metrics: pd.DataFrame, dataset: str, levels: list[float],
                        colors: dict | None = None) -> Figure:
     """Coverage over all steps vs nominal level, a line per method, the diagonal dashed."""
@@ -140,8 +205,8 @@ def reliability_figure(metrics: pd.DataFrame, dataset: str, levels: list[float],
         ax.axvline(level, color="0.85", lw=0.8, zorder=0)
     ax.plot([0, 1], [0, 1], color="0.4", ls="--", lw=1.0, label="ideal")
     for method, c in reliability_curves(metrics, dataset).items():
-        ax.plot(c.x, c.y, color=colors.get(method, "grey"), lw=1.4, marker="o", ms=3,
-                label=method, zorder=1.9 if method == ORACLE else 2.0)
+        style = {"lw": 1.4, "zorder": 2.0, **REF_STYLE.get(method, {})}
+        ax.plot(c.x, c.y, color=colors.get(method, "grey"), marker="o", ms=3, label=method, **style)
     ax.set(xlim=(0, 1), ylim=(0, 1.02), xlabel="nominal level",
            ylabel="empirical coverage (all h pooled)")
     ax.set_title(f"{dataset}: reliability (grey verticals: config levels)", fontsize=10)
@@ -303,6 +368,11 @@ def make_figures(results_dir: str | Path) -> list[Path]:
                          ("width", lambda: width_figure(metrics, dataset, levels, colors)),
                          ("reliability",
                           lambda: reliability_figure(metrics, dataset, levels, colors))]
+            has = set(metrics.loc[metrics["dataset"] == dataset, "metric"].unique())
+            if "crps_skill" in has:
+                builders.append(("skill", lambda: skill_figure(metrics, dataset, colors)))
+            if "cond_coverage_low" in has:
+                builders.append(("conditional", lambda: conditional_figure(metrics, dataset, max(levels), colors)))
         if dataset in in_forecasts:
             builders += [("pit", lambda: pit_figure(forecasts, dataset, colors)),
                          ("fan", lambda: fan_figure(forecasts, dataset, levels, horizon, colors))]

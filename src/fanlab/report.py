@@ -17,7 +17,10 @@ import yaml
 
 from fanlab.results import write_text
 
-STEP_COLS = ["coverage_h1", "coverage_h10", "coverage_h50", "coverage_h100"]
+STEP_COLS = ["coverage_h1", "coverage_h5", "coverage_h10", "coverage_h50", "coverage_h100"]
+#: Skill and sharpness beside coverage: coverage alone is never the verdict.
+SKILL_COLS = {"crps_skill_h1": "skill h1", "crps_skill": "skill", "width_ratio": "width/oracle",
+              "mae_ratio": "MAE/oracle", "cond_coverage_low": "cov calm", "cond_coverage_high": "cov volatile"}
 
 
 def _fmt(v, digits: int = 3) -> str:
@@ -34,15 +37,32 @@ def coverage_table(summary: pd.DataFrame, level: float) -> pd.DataFrame:
     """Per dataset and method at one level: coverage [CI], joint, per-step coverage, width."""
     df = summary[np.isclose(summary["level"], level)].copy()
     out = pd.DataFrame({"dataset": df["dataset"], "method": df["method"]})
-    out["coverage [95% CI]"] = [f"{_fmt(c)} [{_fmt(lo)}, {_fmt(hi)}]"
+    notes = df["note"].fillna("") if "note" in df else pd.Series("", index=df.index)
+    out["coverage [95% CI]"] = [("n/a" if np.isnan(c) else f"{_fmt(c)} [{_fmt(lo)}, {_fmt(hi)}]")
                                 for c, lo, hi in zip(df["coverage"], df["coverage_lo"], df["coverage_hi"])]
     out["joint"] = [_fmt(v) for v in df["joint_coverage"]]
     for col in STEP_COLS:
         if col in df:
             out[col.replace("coverage_", "")] = [_fmt(v) for v in df[col]]
-    for col in ("width", "crps", "mase"):
-        out[col] = [_fmt(v) for v in df[col]]
+    for col in ("width", "width_median", "crps", "mase"):
+        if col in df:
+            out[col] = [_fmt(v) for v in df[col]]
+    for col, name in SKILL_COLS.items():
+        if col in df and df[col].notna().any():
+            out[name] = [_fmt(v) for v in df[col]]
+    out["note"] = notes.to_numpy()
     return out.reset_index(drop=True)
+
+
+def cell_warnings(manifest: dict) -> pd.DataFrame:
+    """Distinct warnings of the finished cells: method, warning, number of cells that gave it."""
+    counts: dict[tuple[str, str], int] = {}
+    for key, cell in manifest.get("cells", {}).items():
+        for w in cell.get("warnings", []) or []:
+            k = (f"{cell.get('dataset', '?')} / {cell.get('method', key)}", str(w)[:300])
+            counts[k] = counts.get(k, 0) + 1
+    rows = [{"dataset / method": k[0], "warning": k[1], "cells": n} for k, n in sorted(counts.items())]
+    return pd.DataFrame(rows, columns=["dataset / method", "warning", "cells"])
 
 
 def _markdown(df: pd.DataFrame) -> str:
@@ -65,7 +85,11 @@ def make_report(results_dir: str | Path) -> tuple[Path, Path]:
              "Coverage is pooled over series and seeds, with a 95% CI: a t interval between replications "
              "where there are two or more, else a moving-block bootstrap over one series' origins (too "
              "narrow; see ci_method in summary.csv). joint = share of origins whose whole path stayed "
-             "inside the band; h1 ... h100 = coverage at that step.")
+             "inside the band; h1 ... h100 = coverage at that step. n/a: the method has no interval "
+             "(zero width) or an infinite one. skill = 1 - CRPS / CRPS of climatology (0: learnt "
+             "nothing; h1: at step 1); width/oracle and MAE/oracle read the method against the truth; "
+             "cov calm / cov volatile = coverage in the calmest and most volatile third of origins "
+             "(by the oracle's spread, else recent volatility).")
     md = [f"# {title}", "", cfg.get("description", ""), "", intro, ""]
     body = [f"<h1>{html.escape(title)}</h1>", f"<p>{html.escape(cfg.get('description', ''))}</p>",
             f"<p>{html.escape(intro)}</p>"]
@@ -73,6 +97,10 @@ def make_report(results_dir: str | Path) -> tuple[Path, Path]:
         table = coverage_table(summary, level)
         md += [f"## Level {level:g}", "", _markdown(table), ""]
         body += [f"<h2>Level {level:g}</h2>", table.to_html(index=False, escape=True, border=0)]
+    warns = cell_warnings(manifest)
+    if len(warns):
+        md += ["## Cell warnings", "", _markdown(warns), ""]
+        body += ["<h2>Cell warnings</h2>", warns.to_html(index=False, escape=True, border=0)]
     failed = {k: v for k, v in manifest.get("cells", {}).items() if v.get("status") == "failed"}
     if failed:
         md += ["## Failed cells", ""] + [f"- `{k}`: {v.get('error', '')}" for k, v in sorted(failed.items())] + [""]
