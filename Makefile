@@ -4,6 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 CONFIG ?= configs/article.yaml
+# every core of the machine (cells run in parallel, one thread each)
+JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 
 .PHONY: run test test-slow quickstart bench clean
 
@@ -13,7 +15,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/fanlab run $(CONFIG)
+	$(BIN)/fanlab run $(CONFIG) --jobs $(JOBS)
 
 quickstart: $(STAMP)
 	$(BIN)/fanlab run configs/quickstart.yaml

@@ -111,8 +111,15 @@ def build_dataset(name: str, params: dict | None, seed: int):
 
 
 def build_method(name: str, params: dict | None, ctx):
+    """The forecaster of a method spec; its fit goes through ``ctx.fit_store`` where set
+    (wrappers build their base through here too, so the base's fit is shared)."""
     entry = get("method", name)
-    return entry.factory(entry.params.model_validate(params or {}), ctx)
+    validated = entry.params.model_validate(params or {})
+    model = entry.factory(validated, ctx)
+    store = getattr(ctx, "fit_store", None)
+    if store is not None:
+        model = store.wrap(model, name, validated.model_dump(mode="json"), ctx.horizon)
+    return model
 
 
 def validate_method_spec(spec: Any) -> dict:

@@ -37,7 +37,8 @@ def coverage_table(summary: pd.DataFrame, level: float) -> pd.DataFrame:
     """Per dataset and method at one level: coverage [CI], joint, per-step coverage, width."""
     df = summary[np.isclose(summary["level"], level)].copy()
     out = pd.DataFrame({"dataset": df["dataset"], "method": df["method"]})
-    notes = df["note"].fillna("") if "note" in df else pd.Series("", index=df.index)
+    notes = (df["note"].map(lambda v: "" if v != v else str(v)) if "note" in df
+             else pd.Series("", index=df.index))
     out["coverage [95% CI]"] = [("n/a" if np.isnan(c) else f"{_fmt(c)} [{_fmt(lo)}, {_fmt(hi)}]")
                                 for c, lo, hi in zip(df["coverage"], df["coverage_lo"], df["coverage_hi"])]
     out["joint"] = [_fmt(v) for v in df["joint_coverage"]]

@@ -38,6 +38,7 @@ from fanlab.forecast import level_probs
 from fanlab.evaluate import (cell_frame, cell_metrics, frame_arrays, level_cols, pooled_metrics, prob_col,
                              summary_table)
 from fanlab.metrics.bootstrap import default_block
+from fanlab.fitstore import FitStore, clean_stale
 from fanlab.metrics.reference import reference_metrics
 from fanlab.metrics.scores import naive_scale
 from fanlab.models.base import BuildContext
@@ -134,8 +135,13 @@ def _jsonable(obj):
     return str(obj)
 
 
-def run_cell(cell: CellSpec, series: Series, out: Path, limit_threads: bool = False) -> dict:
-    """Fit, forecast and write one cell; never raises (errors are returned as data)."""
+def run_cell(cell: CellSpec, series: Series, out: Path, limit_threads: bool = False,
+             fits: str | None = "reuse") -> dict:
+    """Fit, forecast and write one cell; never raises (errors are returned as data).
+
+    `fits`: "reuse" shares fits through the run's fit store (``out/fits``), "refit" fits
+    anew and overwrites the stored fit, None uses no store.
+    """
     t0 = time.perf_counter()
     if limit_threads:
         _limit_threads()
@@ -146,7 +152,8 @@ def run_cell(cell: CellSpec, series: Series, out: Path, limit_threads: bool = Fa
                            series=f"{cell.dataset}/{series.name}")
         origins = split.test_origins(st["horizon"], st["stride"], st["max_origins"])
         probs = np.array(st["probs"])
-        ctx = BuildContext(series=series, split=split, horizon=st["horizon"], stride=st["stride"])
+        store = None if fits is None else FitStore(Path(out) / "fits", refit=fits == "refit")
+        ctx = BuildContext(series=series, split=split, horizon=st["horizon"], stride=st["stride"], fit_store=store)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             model = registry.build_method(cell.method_name, cell.method_params, ctx)
@@ -237,23 +244,31 @@ def _git_commit() -> dict:
         return {"commit": None, "dirty": None}
 
 
-def run(cfg: Config, root: str | Path = ".", jobs: int = 1, force: bool = False, progress: bool = True,
+def run(cfg: Config, root: str | Path = ".", jobs: int | None = 1, force: bool = False, progress: bool = True,
         figures: bool = True, out: str | Path | None = None, engine: str = "joblib",
-        scheduler: str | None = None) -> RunResult:
+        scheduler: str | None = None, fit_store: bool = True) -> RunResult:
     """Run a validated config; returns per-cell statuses. Raises DataError before writing.
 
     `engine` "joblib" runs `jobs` local worker processes (1: in this process); "dask" sends
     the cells to a dask.distributed scheduler at `scheduler` (its workers must see the
     results folder, e.g. on a shared file system), or to a local cluster of `jobs` workers.
+    `fit_store`: arms that share a base fit it once (``out/fits``; see `fanlab.fitstore`);
+    `force` also empties the store.
     """
     if engine not in ("joblib", "dask"):
         raise ValueError(f"engine must be 'joblib' or 'dask', got {engine!r}")
+    jobs = default_jobs() if jobs is None else int(jobs)
     out = Path(out) if out is not None else cfg.out_dir(root)
     all_series = load_all_series(cfg)
     cells, skipped = expand(cfg, all_series)
     series_of = {(dk, seed, s.name): s for (dk, seed), ss in all_series.items() for s in ss}
     git = _git_commit()  # at the start: the code the cells run with
     out.mkdir(parents=True, exist_ok=True)
+    clean_stale(out / "fits")
+    if force and (out / "fits").is_dir():
+        for old in (out / "fits").glob("*.pkl"):
+            old.unlink()
+    fits = "reuse" if fit_store else None
     write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False), out / "config.yaml")
     started = time.time()
     statuses: dict[str, dict] = {}
@@ -264,7 +279,7 @@ def run(cfg: Config, root: str | Path = ".", jobs: int = 1, force: bool = False,
             statuses[c.key] = {"status": "cached", "hash": c.hash, **_cell_record(meta)}
         else:
             todo.append(c)
-    for c, res in _execute(todo, series_of, out, jobs, progress, engine, scheduler):
+    for c, res in _execute(todo, series_of, out, jobs, progress, engine, scheduler, fits):
         statuses[c.key] = res
     for c in cells:
         statuses[c.key].update({"dataset": c.dataset, "series": c.series, "method": c.method, "seed": c.seed})
@@ -299,18 +314,49 @@ def _cell_record(meta: dict) -> dict:
     return {"info": meta.get("info", {}), "warnings": meta.get("warnings", [])}
 
 
-def _execute(todo, series_of, out, jobs, progress, engine="joblib", scheduler=None):
+#: Rough relative cost of one cell per method (measured order of magnitude, article study),
+#: used only to start the longest cells first so parallel workers finish together.
+_COST = {"oracle": 0.2, "climatology": 0.1, "naive": 0.3, "seasonal_naive": 0.3, "arima": 2.5,
+         "lstm": 8.0, "lstm_ensemble": 40.0}
+
+
+def cell_cost(name: str, params: dict) -> float:
+    """Estimated seconds of a cell of method `name` with `params` (wrappers: their base's)."""
+    if name == "conformal":
+        base = params.get("base", {}) if isinstance(params, dict) else {}
+        return 1.2 * cell_cost(base.get("name", ""), base.get("params", {}) or {}) + 0.5
+    cost = _COST.get(name, 1.0)
+    if name.startswith("lstm"):
+        p = params or {}
+        if p.get("strategy") == "recursive":
+            cost *= 2.0
+        if p.get("head") == "quantile":
+            cost *= 1.5
+    return cost
+
+
+def default_jobs() -> int:
+    """The cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _execute(todo, series_of, out, jobs, progress, engine="joblib", scheduler=None, fits="reuse"):
     if not todo:
         return
+    # longest first, so that two workers finish together (the order changes no result)
+    todo = sorted(todo, key=lambda c: -cell_cost(c.method_name, c.method_params) * len(series_of[(c.dataset, c.seed, c.series)].values))
     key = lambda c: series_of[(c.dataset, c.seed, c.series)]  # noqa: E731
     bar = _Progress(len(todo), jobs, enabled=progress)
     with bar:
         if engine == "dask":
-            yield from _execute_dask(todo, key, out, jobs, scheduler, bar)
+            yield from _execute_dask(todo, key, out, jobs, scheduler, bar, fits)
         elif jobs <= 1:
             for c in todo:
                 bar.start(c)
-                res = run_cell(c, key(c), out)
+                res = run_cell(c, key(c), out, fits=fits)
                 bar.finish(c, res)
                 yield c, res
         else:
@@ -318,13 +364,13 @@ def _execute(todo, series_of, out, jobs, progress, engine="joblib", scheduler=No
 
             with _one_thread_workers():
                 par = Parallel(n_jobs=jobs, return_as="generator_unordered")
-                gen = par(delayed(_run_indexed)(i, c, key(c), out) for i, c in enumerate(todo))
+                gen = par(delayed(_run_indexed)(i, c, key(c), out, fits) for i, c in enumerate(todo))
                 for i, res in gen:
                     bar.finish(todo[i], res)
                     yield todo[i], res
 
 
-def _execute_dask(todo, key, out, jobs, scheduler, bar):
+def _execute_dask(todo, key, out, jobs, scheduler, bar, fits="reuse"):
     try:
         from distributed import Client, LocalCluster, as_completed
     except ImportError:
@@ -338,7 +384,7 @@ def _execute_dask(todo, key, out, jobs, scheduler, bar):
                                    dashboard_address=None)
             client = Client(cluster)
         try:
-            futures = [client.submit(_run_indexed, i, c, key(c), Path(out).resolve(), pure=False)
+            futures = [client.submit(_run_indexed, i, c, key(c), Path(out).resolve(), fits, pure=False)
                        for i, c in enumerate(todo)]
             for fut in as_completed(futures):
                 i, res = fut.result()
@@ -350,8 +396,8 @@ def _execute_dask(todo, key, out, jobs, scheduler, bar):
                 cluster.close()
 
 
-def _run_indexed(i, cell, series, out):
-    return i, run_cell(cell, series, out, limit_threads=True)
+def _run_indexed(i, cell, series, out, fits="reuse"):
+    return i, run_cell(cell, series, out, limit_threads=True, fits=fits)
 
 
 class _Progress:
@@ -364,9 +410,11 @@ class _Progress:
 
     def __enter__(self):
         if self.enabled:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                                       TimeRemainingColumn)
 
-            self._p = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+            self._p = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                               TextColumn("eta"), TimeRemainingColumn())
             self._p.__enter__()
             self._task = self._p.add_task(self._desc(None), total=self.total)
         return self

@@ -42,6 +42,7 @@ class BuildContext:
     split: Split
     horizon: int
     stride: int
+    fit_store: object | None = None  # a `fanlab.fitstore.FitStore`: fits shared between arms
 
 
 def check_origins(y: np.ndarray, origins: np.ndarray, horizon: int, train_end: int | None = None) -> np.ndarray:

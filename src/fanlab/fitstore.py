@@ -1,0 +1,121 @@
+"""One fit serves every arm that shares it.
+
+Arms that differ only in how they post-process a forecaster (ARIMA and every conformal band
+around it; the point LSTM and the conformal bands around it) fit the same base on the same
+training block with the same seed. The fit store keeps each such fit once, as a pickle under
+``<results>/fits/``, keyed by a hash of everything the fit may depend on: the method's name
+and validated params (minus the params a method declares prediction-only), the horizon it
+is trained for, the seed, ``train_end`` and the bytes of ``y[:train_end]`` (a fit reads
+nothing else, by the Forecaster contract). Cells and resumed runs that need the same fit load
+it instead of refitting; results are byte-identical to fitting each arm alone (a test checks
+it), because the loaded object is the fitted object.
+
+Two workers that need the same fit at once take a lock file: the second waits and loads.
+Like cell files, a stored fit is keyed by the spec, not by the code: rerun with ``--force``
+(which refits and overwrites) after changing a method.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import pickle
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from fanlab.config import stable_hash
+from fanlab.results import atomic_path
+
+#: Methods whose fits are worth storing (the others fit in milliseconds).
+STORED = frozenset({"arima", "lstm", "lstm_ensemble"})
+
+#: Params that change only prediction, per method: arms differing in them share one fit.
+PREDICT_ONLY: dict[str, frozenset[str]] = {}
+
+
+class FitStore:
+    """A folder of fitted forecasters; `refit=True` fits anew and overwrites (``--force``)."""
+
+    def __init__(self, root: str | Path, refit: bool = False):
+        self.root = Path(root)
+        self.refit = refit
+        self.hits = 0
+        self.misses = 0
+
+    def wrap(self, model, name: str, params: dict, horizon: int):
+        if name not in STORED:
+            return model
+        drop = PREDICT_ONLY.get(name, frozenset())
+        spec = {"name": name, "params": {k: v for k, v in params.items() if k not in drop}, "horizon": horizon}
+        return StoredFit(model, self, spec)
+
+    @contextmanager
+    def _lock(self, key: str):
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / f".{key}.lock", "w") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def fit(self, model, spec: dict, y: np.ndarray, train_end: int, seed: int):
+        """The fitted model: loaded from the store, or fitted and stored."""
+        data = hashlib.sha256(np.ascontiguousarray(np.asarray(y, dtype=float)[:train_end]).tobytes()).hexdigest()
+        key = stable_hash({**spec, "seed": int(seed), "train_end": int(train_end), "data": data}, n=20)
+        path = self.root / f"{spec['name']}-{key}.pkl"
+        with self._lock(key):
+            if path.is_file() and not self.refit:
+                try:
+                    with open(path, "rb") as fh:
+                        fitted = pickle.load(fh)
+                    self.hits += 1
+                    return fitted
+                except Exception:  # an unreadable fit is refitted
+                    pass
+            fitted = model.fit(y, train_end, seed)
+            with atomic_path(path) as tmp:
+                with open(tmp, "wb") as fh:
+                    pickle.dump(fitted, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            self.misses += 1
+            return fitted
+
+
+class StoredFit:
+    """A forecaster whose `fit` goes through a `FitStore`; everything else is the inner one's."""
+
+    def __init__(self, inner, store: FitStore, spec: dict):
+        self._inner, self._store, self._spec = inner, store, spec
+
+    @property
+    def name(self) -> str:
+        return self._inner.name
+
+    def fit(self, y: np.ndarray, train_end: int, seed: int) -> "StoredFit":
+        fitted = self._store.fit(self._inner, self._spec, y, train_end, seed)
+        adopt = getattr(fitted, "adopt_predict_params", None)
+        if adopt is not None:  # the stored fit may come from an arm with other predict-only params
+            adopt(self._inner)
+        self._inner = fitted
+        return self
+
+    def predict(self, y, origins, horizon, probs):
+        return self._inner.predict(y, origins, horizon, probs)
+
+    def __getattr__(self, attr):
+        if attr.startswith("_"):
+            raise AttributeError(attr)
+        return getattr(self._inner, attr)
+
+
+def clean_stale(root: Path) -> None:
+    """Remove temp files a killed write left behind."""
+    if root.is_dir():
+        for tmp in root.glob(".*.tmp"):
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass

@@ -1,0 +1,63 @@
+"""The fit store: one fit per shared base, identical bytes with and without it."""
+
+import pickle
+
+from fanlab.config import parse_config
+from fanlab.runner import run
+
+TINY_LSTM = {"context": 24, "hidden": 8, "epochs": 3, "batch_size": 64}
+RAW = {
+    "name": "fits",
+    "horizon": 12,
+    "levels": [0.8],
+    "seeds": [0, 1],
+    "stride": 6,
+    "split": {"train": 0.6, "cal": 0.2, "test": 0.2},
+    "bootstrap": {"reps": 100},
+    "datasets": [{"name": "arma", "label": "ar1", "params": {"ar": [0.6], "n": 300}}],
+    "methods": [
+        {"name": "arima", "params": {"order": [1, 0, 0]}},
+        {"name": "conformal", "label": "conf_arima",
+         "params": {"base": {"name": "arima", "params": {"order": [1, 0, 0]}}, "method": "split"}},
+        {"name": "conformal", "label": "aci_arima",
+         "params": {"base": {"name": "arima", "params": {"order": [1, 0, 0]}}, "method": "aci"}},
+        {"name": "lstm", "params": {**TINY_LSTM, "head": "gaussian"}},
+        {"name": "conformal", "label": "conf_lstm",
+         "params": {"base": {"name": "lstm", "params": {**TINY_LSTM, "head": "gaussian"}}, "method": "split"}},
+    ],
+}
+
+
+def _run(tmp_path, name, fit_store=True, **over):
+    cfg = parse_config({**RAW, **over, "out": str(tmp_path / name)})
+    res = run(cfg, progress=False, figures=False, fit_store=fit_store)
+    assert not res.failed, res.statuses
+    return res.out
+
+
+def test_identical_bytes_with_and_without_the_store(tmp_path):
+    a = _run(tmp_path, "with")
+    b = _run(tmp_path, "without", fit_store=False)
+    for f in ("metrics.parquet", "forecasts.parquet", "summary.csv"):
+        assert (a / f).read_bytes() == (b / f).read_bytes(), f
+    # one arima and one lstm fit per seed: the wrappers loaded them
+    fits = sorted(p.name.split("-")[0] for p in (a / "fits").glob("*.pkl"))
+    assert fits == ["arima", "arima", "lstm", "lstm"]
+    assert not (b / "fits").exists() or not list((b / "fits").glob("*.pkl"))
+
+
+def test_changed_base_spec_refits_and_force_empties(tmp_path):
+    out = _run(tmp_path, "r")
+    before = {p.name for p in (out / "fits").glob("*.pkl")}
+    methods = [{"name": "arima", "params": {"order": [2, 0, 0]}}]
+    _run(tmp_path, "r", methods=methods)
+    after = {p.name for p in (out / "fits").glob("*.pkl")}
+    assert before < after and len(after - before) == 2  # a new order: new fits for both seeds
+    # a stored fit is the fitted object itself
+    path = sorted(out / "fits" / n for n in after - before)[0]
+    with open(path, "rb") as fh:
+        model = pickle.load(fh)
+    assert hasattr(model, "predict")
+    cfg = parse_config({**RAW, "methods": methods, "out": str(out)})
+    run(cfg, progress=False, figures=False, force=True)
+    assert {p.name for p in (out / "fits").glob("*.pkl")} == after - before
