@@ -19,6 +19,15 @@ err = Console(stderr=True)
 out = Console(width=None if sys.stdout.isatty() else 160)
 
 
+def _fail(message: str) -> None:
+    """Print one error line (control characters replaced) and exit 2."""
+    from rich.markup import escape
+
+    line = "".join(c if c.isprintable() else "?" for c in " ".join(str(message).split()))
+    err.print(f"[red]error:[/red] {escape(line)}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
 def _load(config: Path):
     from fanlab.config import load_config
     from fanlab.errors import ConfigError
@@ -26,8 +35,26 @@ def _load(config: Path):
     try:
         return load_config(config)
     except ConfigError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
+        _fail(str(exc))
+
+
+def _check_data(config: Path, cfg) -> None:
+    """Build every dataset and split as `run` would (no fitting); exit 2 on a DataError."""
+    from fanlab.errors import DataError
+    from fanlab.runner import load_all_series
+
+    try:
+        load_all_series(cfg)
+    except DataError as exc:
+        _fail(f"{config}: {_dataset_path(cfg, exc)}: {exc}")
+
+
+def _dataset_path(cfg, exc: Exception) -> str:
+    """Key path of the dataset a DataError from the runner names ("dataset '<label>': ...")."""
+    for i, ds in enumerate(cfg.datasets):
+        if str(exc).startswith((f"dataset '{ds.key}'", f"series '{ds.key}/")):
+            return f"datasets[{i}]"
+    return "datasets"
 
 
 @app.command()
@@ -45,13 +72,25 @@ def run(
     from fanlab.errors import DataError
     from fanlab.runner import run as run_config
 
+    if engine not in ("local", "joblib", "dask"):
+        _fail(f"--engine: must be 'local' (alias 'joblib') or 'dask', got {engine!r}")
+    if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
+        _fail(f"--out: {out_dir} exists and is not a folder")
     cfg = _load(config)
+    target = out_dir if out_dir is not None else cfg.out_dir()
+    if target.exists() and not target.is_dir():
+        _fail(f"{config}: out: {target} exists and is not a folder")
+    for parent in target.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                where = "--out" if out_dir is not None else f"{config}: out"
+                _fail(f"{where}: {parent} is not a folder, so {target} cannot be created")
+            break
     try:
         res = run_config(cfg, jobs=jobs, force=force, progress=progress and sys.stderr.isatty(), figures=figures,
                          out=out_dir, engine=engine, scheduler=scheduler)
     except DataError as exc:
-        err.print(f"[red]error:[/red] {config}: {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
+        _fail(f"{config}: {_dataset_path(cfg, exc)}: {exc}")
     counts = {s: sum(v["status"] == s for v in res.statuses.values()) for s in ("done", "cached", "failed")}
     out.print(f"{res.out}: {counts['done']} cells run, {counts['cached']} cached, {counts['failed']} failed"
               + (f", {len(res.skipped)} skipped (no oracle)" if res.skipped else ""), highlight=False)
@@ -102,9 +141,10 @@ def _print_coverage(df, title: str, lead: tuple[str, ...], with_crps: bool) -> N
 
 @app.command()
 def validate(configs: list[Path] = typer.Argument(..., help="YAML configs")) -> None:
-    """Check configs (keys, names, params, types); runs nothing."""
+    """Check configs (keys, names, params, types) and build their datasets and splits; fits nothing."""
     for config in configs:
         cfg = _load(config)
+        _check_data(config, cfg)
         out.print(f"{config}: ok ({len(cfg.datasets)} datasets x {len(cfg.methods)} methods x "
                   f"{len(cfg.seeds)} seeds, horizon {cfg.horizon}, levels {cfg.levels})", highlight=False)
 

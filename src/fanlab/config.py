@@ -13,21 +13,56 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from pathlib import Path
-from typing import Any, Union
+from typing import Annotated, Any, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.functional_validators import BeforeValidator
 
 from fanlab import registry
 from fanlab.errors import ConfigError
-from fanlab.forecast import FINE_LEVELS, probs_for_levels
+from fanlab.forecast import FINE_LEVELS, level_probs, probs_for_levels
 
-Number = Union[int, float]
+#: Largest config file read (bytes); a bigger one is refused before it is parsed.
+MAX_CONFIG_BYTES = 1_000_000
+#: Most values a config may hold once YAML aliases are expanded (bounds alias bombs).
+MAX_CONFIG_NODES = 100_000
+#: Deepest nesting of mappings and lists in a config.
+MAX_CONFIG_DEPTH = 40
+#: Seeds are 32-bit unsigned integers (stored as int64 in the results, fed to numpy).
+MAX_SEED = 2**32 - 1
+#: Labels and names: a safe file-name word.
+LABEL_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+LABEL_RULE = "1 to 64 characters from A-Z a-z 0-9 _ . - (labels name files and table rows)"
+
+
+def _no_bool(v: Any) -> Any:
+    if isinstance(v, bool):
+        raise ValueError(f"must be a number, not a boolean ({str(v).lower()})")
+    return v
+
+
+def _finite(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        raise ValueError(f"must be a finite number, got {v}")
+    return v
+
+
+#: An integer that refuses booleans (`horizon: true` is not 1).
+StrictInt = Annotated[int, BeforeValidator(_no_bool)]
+#: Fractions (floats) or lengths (ints) of the split: finite, no booleans.
+Number = Annotated[Union[int, float], BeforeValidator(_finite), BeforeValidator(_no_bool)]
+Seed = Annotated[int, Field(ge=0, le=MAX_SEED), BeforeValidator(_no_bool)]
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+#: Smallest non-zero split fraction (1 / MAX_SERIES_LENGTH: below it a block has no point).
+MIN_FRACTION = 1e-7
 
 
 class SplitSpec(_Strict):
@@ -48,6 +83,10 @@ class SplitSpec(_Strict):
         if kinds == {True}:
             if sum(vals) > 1.0 + 1e-9:
                 raise ValueError(f"fractions sum to {sum(vals):g} > 1")
+            small = [v for v in vals if 0 < v < MIN_FRACTION]
+            if small:
+                raise ValueError(f"fraction {small[0]:g} is below {MIN_FRACTION:g}: a block that small "
+                                 "holds no point of any series (use 0 or a length)")
         if self.train <= 0 or self.test <= 0:
             raise ValueError("train and test blocks must be non-empty")
         return self
@@ -76,21 +115,22 @@ class MethodSpec(_Strict):
 
 
 class BootstrapSpec(_Strict):
-    reps: int = Field(1000, ge=50)
-    block: int | None = Field(None, ge=1)  # None: ceil(horizon / stride)
-    seed: int = 0
+    reps: StrictInt = Field(1000, ge=50, le=1_000_000)
+    block: StrictInt | None = Field(None, ge=1)  # None: ceil(horizon / stride)
+    seed: Seed = 0
     ci: float = Field(0.95, gt=0.0, lt=1.0)
 
 
 class Config(_Strict):
     name: str
     description: str = ""
-    horizon: int = Field(100, ge=1)
-    levels: list[float] = Field(default_factory=lambda: [0.5, 0.8, 0.95], min_length=1)
-    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    horizon: StrictInt = Field(100, ge=1, le=100_000)
+    levels: list[Annotated[float, BeforeValidator(_no_bool)]] = Field(
+        default_factory=lambda: [0.5, 0.8, 0.95], min_length=1)
+    seeds: list[Seed] = Field(default_factory=lambda: [0], min_length=1, max_length=10_000)
     split: SplitSpec = Field(default_factory=SplitSpec)
-    stride: int = Field(10, ge=1)
-    max_origins: int | None = Field(None, ge=1)
+    stride: StrictInt = Field(10, ge=1)
+    max_origins: StrictInt | None = Field(None, ge=1)
     datasets: list[DatasetSpec] = Field(min_length=1)
     methods: list[MethodSpec] = Field(min_length=1)
     bootstrap: BootstrapSpec = Field(default_factory=BootstrapSpec)
@@ -104,6 +144,23 @@ class Config(_Strict):
                 raise ValueError(f"level {lv} (item {i}) must lie strictly between 0 and 1")
         if len(set(v)) != len(v):
             raise ValueError("levels must be unique")
+        # levels name columns (lo_<level:g>) and quantiles (probabilities rounded to
+        # PROB_DECIMALS): two levels equal after that rounding would silently merge
+        def key(lv):
+            return f"{lv:g}"
+
+        def probs(lv):
+            return level_probs(lv)
+
+        for i, lv in enumerate(v):
+            for j in range(i):
+                if key(v[j]) == key(lv) or probs(v[j]) == probs(lv):
+                    raise ValueError(f"levels {v[j]!r} (item {j}) and {lv!r} (item {i}) coincide once "
+                                     f"rounded (both are level {key(lv)}); give distinct levels")
+            for fine in FINE_LEVELS:
+                if lv != fine and (key(lv) == key(fine) or probs(lv) == probs(fine)):
+                    raise ValueError(f"level {lv!r} (item {i}) coincides once rounded with the fine-grid "
+                                     f"level {fine:g}; write {fine:g}")
         return sorted(v)
 
     @field_validator("seeds")
@@ -118,8 +175,15 @@ class Config(_Strict):
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
-        if not v or any(c in v for c in "/\\ ") or v.startswith("."):
-            raise ValueError("name must be a non-empty word without slashes or spaces")
+        if not LABEL_RE.fullmatch(v) or v.startswith("."):
+            raise ValueError(f"name {_show(v)} must be {LABEL_RULE}, not starting with '.'")
+        return v
+
+    @field_validator("out")
+    @classmethod
+    def _out(cls, v: str | None) -> str | None:
+        if v is not None and (not v.strip() or any(ord(c) < 32 for c in v) or len(v) > 1024):
+            raise ValueError("out must be a non-empty folder path without control characters")
         return v
 
     # what the evaluation asks every method for
@@ -164,6 +228,13 @@ def _first_error(exc: ValidationError, prefix: str = "") -> tuple[str, str]:
     return path, msg
 
 
+def _show(v: Any, limit: int = 40) -> str:
+    """A user value fit for a one-line message: printable, short."""
+    text = repr(v)
+    text = "".join(c if c.isprintable() else "?" for c in text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _merge(base: dict, over: dict) -> dict:
     out = dict(base)
     for k, v in over.items():
@@ -171,69 +242,256 @@ def _merge(base: dict, over: dict) -> dict:
     return out
 
 
-def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict:
-    if not path.is_file():
-        raise ConfigError(f"config file not found: {path}")
+Origins = dict  # key path (tuple) -> the file that set it
+
+
+def _origins(raw: dict, file: str, prefix: tuple = ()) -> Origins:
+    out: Origins = {}
+    for k, v in raw.items():
+        out[prefix + (k,)] = file
+        if isinstance(v, dict):
+            out.update(_origins(v, file, prefix + (k,)))
+    return out
+
+
+def _merge_origins(base: Origins, over: Origins, merged: dict) -> Origins:
+    out = dict(base)
+    for path in over:
+        value = merged
+        for part in path:
+            value = value[part]
+        if not isinstance(value, dict):  # a replaced value: forget the base's keys under it
+            for p in [p for p in out if len(p) > len(path) and p[: len(path)] == path]:
+                del out[p]
+        out[path] = over[path]
+    return out
+
+
+def _blame(origins: Origins, loc: tuple, default: str) -> str:
+    """The file that set the longest prefix of key path `loc`."""
+    for k in range(len(loc), 0, -1):
+        if tuple(loc[:k]) in origins:
+            return origins[tuple(loc[:k])]
+    return default
+
+
+def _read_bytes(path: Path, file: str, key: str = "", referrer: str | None = None) -> bytes:
+    """The bytes of a config, refused (ConfigError) when missing, not a regular file or too big.
+
+    When the config is the base of another (`extends`), errors name the referring file and
+    the `extends` key, plus the base path.
+    """
+    def fail(msg: str):
+        if referrer is not None:
+            raise ConfigError(f"base config '{file}': {msg}", path=key, file=referrer)
+        raise ConfigError(msg, file=file)
+
     try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        raise ConfigError(f"not valid YAML{where}: {getattr(exc, 'problem', exc)}", file=str(path)) from None
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise ConfigError("a config must be a mapping of keys", file=str(path))
+        if not path.exists():
+            fail("not found")
+        if path.is_dir():
+            fail("is a directory, not a config file")
+        if not path.is_file():
+            fail("not a regular file")
+        size = path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            fail(f"{size:,} bytes, larger than the {MAX_CONFIG_BYTES:,}-byte limit for a config")
+        with path.open("rb") as fh:
+            data = fh.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        fail(f"cannot read ({exc.strerror or type(exc).__name__})")
+    if len(data) > MAX_CONFIG_BYTES:
+        fail(f"larger than the {MAX_CONFIG_BYTES:,}-byte limit for a config")
+    return data
+
+
+def _decode(data: bytes, file: str) -> str:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ConfigError("is UTF-16 text (it starts with a UTF-16 byte-order mark); save it as UTF-8",
+                          file=file)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"not UTF-8 text: byte 0x{data[exc.start]:02x} on line {line} cannot be decoded; "
+                          "save the file as UTF-8", file=file) from None
+    text = text.removeprefix("\ufeff")
+    bad = next((i for i, c in enumerate(text) if (ord(c) < 32 and c not in "\t\n\r") or c == "\x7f"), None)
+    if bad is not None:
+        line = text[:bad].count("\n") + 1
+        raise ConfigError(f"control character {ord(text[bad]):#04x} on line {line}; a config is plain text",
+                          file=file)
+    return text
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """SafeLoader that refuses documents with too many nodes or alias uses (alias bombs)."""
+
+    def compose_node(self, parent, index):
+        self._nodes = getattr(self, "_nodes", 0) + 1
+        if self._nodes > MAX_CONFIG_NODES:
+            raise ConfigError(f"more than {MAX_CONFIG_NODES:,} YAML nodes")
+        return super().compose_node(parent, index)
+
+
+def _check_size(raw: Any, file: str) -> None:
+    """Refuse a loaded config whose aliases expand too far or refer to themselves.
+
+    Aliases share one object, so the parsed document is small, but everything downstream
+    (validation, hashing, the written config.yaml) expands them: bound the expanded size.
+    """
+    count = 0
+    stack: list[tuple[Any, tuple, frozenset]] = [(raw, (), frozenset())]
+    while stack:
+        obj, loc, above = stack.pop()
+        count += 1
+        if count > MAX_CONFIG_NODES:
+            raise ConfigError(f"YAML aliases expand to more than {MAX_CONFIG_NODES:,} values",
+                              path=_loc(loc[:4]), file=file)
+        if not isinstance(obj, (dict, list)):
+            continue
+        if id(obj) in above:
+            raise ConfigError("a YAML alias refers to itself (recursive structure)", path=_loc(loc[:6]), file=file)
+        if len(loc) > MAX_CONFIG_DEPTH:
+            raise ConfigError(f"nested more than {MAX_CONFIG_DEPTH} levels deep", path=_loc(loc[:6]), file=file)
+        inner = above | {id(obj)}
+        if isinstance(obj, dict):
+            for k, v in obj.items():
+                if not isinstance(k, str):
+                    raise ConfigError(f"keys must be text, got {_show(k)}", path=_loc(loc), file=file)
+                stack.append((v, loc + (k,), inner))
+        else:
+            for i, v in enumerate(obj):
+                stack.append((v, loc + (i,), inner))
+
+
+def _read_yaml(path: Path, seen: tuple[Path, ...] = (), file: str | None = None,
+               referrer: str | None = None) -> tuple[dict, Origins]:
+    """The merged mapping of a config and its `extends` chain, and which file set each key."""
+    file = str(path) if file is None else file
+
+    def whole_file(exc: ConfigError) -> ConfigError:
+        # a base that is no config at all: name the referring file and its `extends` key too
+        if referrer is None or exc.path:
+            return exc
+        return ConfigError(f"base config '{file}': {exc.message}", path="extends", file=referrer)
+
+    try:
+        text = _decode(_read_bytes(path, file, "extends", referrer), file)
+        try:
+            loader = _BoundedLoader(text)
+            try:
+                raw = loader.get_single_data()
+            finally:
+                loader.dispose()
+        except ConfigError as exc:
+            raise ConfigError(exc.message, path=exc.path, file=file) from None
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+            problem = " ".join(str(getattr(exc, "problem", None) or "syntax error").split())
+            raise ConfigError(f"not valid YAML{where}: {problem}", file=file) from None
+        except RecursionError:
+            raise ConfigError("YAML nested too deeply", file=file) from None
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, dict):
+            raise ConfigError(f"a config must be a mapping of keys, not {type(raw).__name__}", file=file)
+    except ConfigError as exc:
+        raise whole_file(exc) from None
+    _check_size(raw, file)
+    raw = dict(raw)
     parent = raw.pop("extends", None)
+    origins = _origins(raw, file)
     if parent is not None:
-        if not isinstance(parent, str):
-            raise ConfigError("must be a path to another config", path="extends", file=str(path))
+        if not isinstance(parent, str) or not parent.strip():
+            raise ConfigError("must be a path to another config", path="extends", file=file)
         ppath = (path.parent / parent).resolve()
-        if ppath in seen:
-            raise ConfigError(f"circular extends via {parent}", path="extends", file=str(path))
-        raw = _merge(_read_yaml(ppath, seen + (path.resolve(),)), raw)
-    return raw
+        if ppath in seen + (path.resolve(),):
+            raise ConfigError(f"circular extends via {_show(parent)}", path="extends", file=file)
+        base, base_origins = _read_yaml(ppath, seen + (path.resolve(),), file=str(path.parent / parent),
+                                        referrer=file)
+        merged = _merge(base, raw)
+        origins = _merge_origins(base_origins, origins, merged)
+        raw = merged
+    _check_size(raw, file)
+    return raw, origins
 
 
-def parse_config(raw: dict, file: str | None = None) -> Config:
-    """Validate a config mapping, including every dataset's and method's params."""
+def _bool_smuggled(raw: Any, parsed: Any, loc: tuple = ()) -> tuple | None:
+    """Key path where a boolean in `raw` became a number in `parsed` (lax int coercion)."""
+    if isinstance(raw, bool):
+        return loc if isinstance(parsed, (int, float)) and not isinstance(parsed, bool) else None
+    if isinstance(raw, dict) and isinstance(parsed, dict):
+        for k, v in raw.items():
+            if k in parsed:
+                hit = _bool_smuggled(v, parsed[k], loc + (k,))
+                if hit is not None:
+                    return hit
+    if isinstance(raw, list) and isinstance(parsed, (list, tuple)) and len(raw) == len(parsed):
+        for i, (a, b) in enumerate(zip(raw, parsed)):
+            hit = _bool_smuggled(a, b, loc + (i,))
+            if hit is not None:
+                return hit
+    return None
+
+
+def parse_config(raw: dict, file: str | None = None, origins: Origins | None = None) -> Config:
+    """Validate a config mapping, including every dataset's and method's params.
+
+    `origins` (key path -> file, from `extends`) blames each error on the file that set the key.
+    """
+    origins = origins or {}
+
+    def fail(msg: str, loc: tuple):
+        raise ConfigError(msg, path=_loc(loc), file=_blame(origins, loc, file) if file else None)
+
     try:
         cfg = Config.model_validate(raw)
     except ValidationError as exc:
         path, msg = _first_error(exc)
-        raise ConfigError(msg, path=path, file=file) from None
+        fail(msg, tuple(exc.errors()[0]["loc"]))
     for kind, specs, field in (("dataset", cfg.datasets, "datasets"), ("method", cfg.methods, "methods")):
         seen: dict[str, int] = {}
         for i, spec in enumerate(specs):
-            where = f"{field}[{i}]"
+            where = (field, i)
             try:
-                registry.parse_params(kind, spec.name, spec.params)
+                parsed = registry.parse_params(kind, spec.name, spec.params)
             except registry.UnknownName as exc:
-                raise ConfigError(str(exc), path=f"{where}.name", file=file) from None
+                fail(str(exc), where + ("name",))
             except ValidationError as exc:
-                path, msg = _first_error(exc, prefix=f"{where}.params")
-                raise ConfigError(msg, path=path, file=file) from None
+                _, msg = _first_error(exc)
+                fail(msg, where + ("params",) + tuple(exc.errors()[0]["loc"]))
+            except (ValueError, TypeError, ArithmeticError) as exc:  # a params validator that raised oddly
+                fail(" ".join(str(exc).split())[:200] or type(exc).__name__, where + ("params",))
+            hit = _bool_smuggled(spec.params, parsed.model_dump())
+            if hit is not None:
+                fail("must be a number, not a boolean", where + ("params",) + hit)
+            if spec.label is not None and not LABEL_RE.fullmatch(spec.label):
+                fail(f"label {_show(spec.label)} must be {LABEL_RULE}", where + ("label",))
             if spec.key in seen:
-                raise ConfigError(
-                    f"duplicate {kind} label '{spec.key}' (also {field}[{seen[spec.key]}]); give each a distinct 'label'",
-                    path=f"{where}.label", file=file,
-                )
+                fail(f"duplicate {kind} label '{spec.key}' (also {field}[{seen[spec.key]}]); give each a distinct 'label'",
+                     where + ("label",))
             if "*" in spec.key or "/" in spec.key or "__" in spec.key:
-                raise ConfigError("labels may not contain '*', '/' or '__'", path=f"{where}.label", file=file)
+                fail("labels may not contain '*', '/' or '__'", where + ("label",))
             seen[spec.key] = i
     labels = [m.key for m in cfg.methods]
     for i, ds in enumerate(cfg.datasets):
         for j, lab in enumerate(ds.methods or []):
             if lab not in labels:
-                raise ConfigError(f"no method labelled '{lab}' (methods: {', '.join(labels)})",
-                                  path=f"datasets[{i}].methods[{j}]", file=file)
+                fail(f"no method labelled {_show(lab)} (methods: {', '.join(labels)})", ("datasets", i, "methods", j))
     return cfg
 
 
 def load_config(path: str | Path) -> Config:
     """Read, merge (`extends`) and validate a YAML config; raises ConfigError."""
     path = Path(path)
-    return parse_config(_read_yaml(path), file=str(path))
+    raw, origins = _read_yaml(path)
+    if isinstance(raw, dict) and "out" in raw:
+        # a config file must not choose where it writes: results go to results/<name> or --out
+        raise ConfigError("a config file may not set the results folder; use --out",
+                          path="out", file=str(origins.get(("out",), path)))
+    return parse_config(raw, file=str(path), origins=origins)
 
 
 def config_to_dict(cfg: Config) -> dict:

@@ -16,6 +16,7 @@ lines would shift the count).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,7 @@ from pandas.tseries.frequencies import to_offset
 from pydantic import Field, field_validator, model_validator
 
 from fanlab.data.real import RealParams, finish, window_slice
-from fanlab.data.series import Series
+from fanlab.data.series import MAX_ABS_VALUE, MAX_SERIES_LENGTH, Series
 from fanlab.errors import DataError
 from fanlab.registry import register_dataset
 
@@ -63,19 +64,54 @@ class CsvParams(RealParams):
         return self
 
 
+#: Largest CSV file read.
+MAX_CSV_BYTES = 2_000_000_000
+_SAFE_CELL = re.compile(r"[A-Za-z0-9 _.,:+-]{0,32}")
+_INT_TIME = re.compile(r"\s*[+-]?\d{1,18}\s*")
+
+
+def _show(cell) -> str:
+    """A cell or header of the file, quoted only when it looks like CSV data.
+
+    The path may name any file (`/etc/shadow`); messages must not copy its content, so a
+    value is echoed only when short and made of characters a date or number uses.
+    """
+    text = str(cell)
+    if _SAFE_CELL.fullmatch(text):
+        return repr(text)
+    return f"<{len(text)} characters, not shown>"
+
+
 def _where(file: str, column: str, line: int | None = None) -> str:
     return f"file '{file}', column '{column}'" + (f", line {line}" if line is not None else "")
 
 
 def _read(path: Path, file: str) -> tuple[pd.DataFrame, np.ndarray]:
     """All cells as strings (NaN where empty) and the CSV line number (R,) of each row."""
-    if not path.is_file():
+    if not path.exists():
         raise DataError(f"file '{file}': not found (looked for {path.resolve()})")
+    if not path.is_file():
+        raise DataError(f"file '{file}': not a regular file")
     try:
+        size = path.stat().st_size
+        if size > MAX_CSV_BYTES:
+            raise DataError(f"file '{file}': {size:,} bytes, more than the {MAX_CSV_BYTES:,}-byte limit")
         # blank lines kept as rows so that row positions map to line numbers
-        df = pd.read_csv(path, dtype=str, skip_blank_lines=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise DataError(f"file '{file}': cannot read as CSV: {exc}") from None
+        df = pd.read_csv(path, dtype=str, skip_blank_lines=False, encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"file '{file}': cannot read as CSV: not UTF-8 text (byte offset {exc.start})") from None
+    except pd.errors.EmptyDataError:
+        raise DataError(f"file '{file}': cannot read as CSV: the file is empty") from None
+    except pd.errors.ParserError as exc:
+        # pandas' messages give line and field counts, not content
+        why = " ".join(str(exc).split())[:160]
+        raise DataError(f"file '{file}': cannot read as CSV: {why}") from None
+    except OSError as exc:
+        raise DataError(f"file '{file}': cannot read ({exc.strerror or type(exc).__name__})") from None
+    except (ValueError, MemoryError, OverflowError) as exc:
+        raise DataError(f"file '{file}': cannot read as CSV ({type(exc).__name__})") from None
+    if len(df) > MAX_SERIES_LENGTH * 10:
+        raise DataError(f"file '{file}': {len(df):,} rows, more than {MAX_SERIES_LENGTH * 10:,}")
     lines = np.arange(len(df)) + 2
     keep = ~df.isna().all(axis=1).to_numpy()
     df, lines = df[keep].reset_index(drop=True), lines[keep]
@@ -84,10 +120,13 @@ def _read(path: Path, file: str) -> tuple[pd.DataFrame, np.ndarray]:
     return df, lines
 
 
-def _parse_time(raw: pd.Series, file: str, column: str, lines: np.ndarray) -> pd.DatetimeIndex:
+def _parse_time(raw: pd.Series, file: str, column: str, lines: np.ndarray) -> pd.Index:
+    """Date-times (DatetimeIndex), or integer time indices (0, 1, 2, ...) as an int64 Index."""
     blank = raw.isna().to_numpy()
     if blank.any():
         raise DataError(f"{_where(file, column, int(lines[blank.argmax()]))}: missing time value")
+    if raw.map(lambda v: bool(_INT_TIME.fullmatch(v))).all():
+        return pd.Index(raw.astype("int64").to_numpy(), dtype="int64")
     try:
         parsed = pd.to_datetime(raw, errors="coerce")
     except ValueError:  # mixed UTC offsets: compare them on one clock
@@ -96,8 +135,8 @@ def _parse_time(raw: pd.Series, file: str, column: str, lines: np.ndarray) -> pd
     if bad.any():
         i = int(bad.argmax())
         raise DataError(
-            f"{_where(file, column, int(lines[i]))}: cannot parse time value {raw.iloc[i]!r} "
-            f"(format taken from the first value {raw.iloc[0]!r})"
+            f"{_where(file, column, int(lines[i]))}: cannot parse time value {_show(raw.iloc[i])} "
+            f"(format taken from the first value {_show(raw.iloc[0])})"
         )
     return pd.DatetimeIndex(parsed)
 
@@ -108,14 +147,18 @@ def _parse_values(raw: pd.Series, file: str, column: str, lines: np.ndarray) -> 
     bad = (np.isnan(values) & raw.notna().to_numpy()) | np.isinf(values)
     if bad.any():
         i = int(bad.argmax())
-        raise DataError(f"{_where(file, column, int(lines[i]))}: non-numeric value {raw.iloc[i]!r}")
+        raise DataError(f"{_where(file, column, int(lines[i]))}: non-numeric value {_show(raw.iloc[i])}")
+    big = np.abs(values) > MAX_ABS_VALUE
+    if big.any():
+        i = int(big.argmax())
+        raise DataError(f"{_where(file, column, int(lines[i]))}: value beyond +-{MAX_ABS_VALUE:g}; errors and scores of such values overflow: rescale the data")
     return values
 
 
 def _one_series(
     name: str,
     values: np.ndarray,
-    times: pd.DatetimeIndex | None,
+    times: pd.Index | None,
     lines: np.ndarray,
     params: CsvParams,
     file: str,
@@ -126,7 +169,8 @@ def _one_series(
     label = f" (series '{name}')"
     index = None
     if times is not None:
-        order = np.argsort(times.asi8, kind="stable")
+        integer = not isinstance(times, pd.DatetimeIndex)
+        order = np.argsort(times.to_numpy() if integer else times.asi8, kind="stable")
         times, values, lines = times[order], values[order], lines[order]
         dup = np.flatnonzero(times[1:] == times[:-1])
         if dup.size:
@@ -135,7 +179,12 @@ def _one_series(
                 f"{_where(file, params.time, b)}: duplicated time stamp {times[dup[0] + 1]} "
                 f"(also on line {a}){label}"
             )
-        if params.freq is not None:
+        if params.freq is not None and integer:
+            raise DataError(f"{_where(file, params.time)}: freq={params.freq!r} needs date-time stamps, "
+                            f"but the time column holds integers{label}")
+        if integer:
+            index = pd.Index(times, dtype="int64")
+        elif params.freq is not None:
             grid = pd.date_range(times[0], times[-1], freq=params.freq)
             pos = grid.get_indexer(times)
             off = np.flatnonzero(pos < 0)
@@ -167,7 +216,7 @@ def _one_series(
         )
     if np.isnan(values).all():
         raise DataError(f"{_where(file, column)}: every value is missing{label}")
-    meta = {**meta, "frequency": None if index is None else index.freqstr}
+    meta = {**meta, "frequency": getattr(index, "freqstr", None)}
     return finish(name, values, index, params, period=params.period, meta=meta)
 
 
@@ -189,8 +238,11 @@ def csv(params: CsvParams, seed: int) -> list[Series]:
     needed = [c for c in (params.time, params.series_id) if c is not None] + columns
     for col in needed:
         if col not in df.columns:
-            present = ", ".join(repr(c) for c in df.columns)
-            raise DataError(f"{_where(file, col)}: no such column (columns present: {present})")
+            if len(df.columns) <= 50 and all(_SAFE_CELL.fullmatch(str(c)) for c in df.columns):
+                present = "columns present: " + ", ".join(repr(c) for c in df.columns)
+            else:  # not a CSV header: do not copy the first line of an arbitrary file
+                present = f"the first line does not read as a CSV header of named columns ({len(df.columns)} fields)"
+            raise DataError(f"{_where(file, col)}: no such column ({present})")
     times = None if params.time is None else _parse_time(df[params.time], file, params.time, lines)
     base = {"source": f"csv file '{file}'", "licence": "user data", "path": file}
 

@@ -12,26 +12,48 @@ from functools import partial
 from typing import Callable
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from scipy.signal import lfilter
 
-from fanlab.data.series import Series
+from fanlab.data.series import MAX_SERIES_LENGTH, Series
+
+#: Largest |value| of a real-valued process parameter (sigma, mean, coefficients, ...); the
+#: series themselves are bounded by `fanlab.data.series.MAX_ABS_VALUE`.
+MAX_ABS_PARAM = 1e50
+#: Most values simulated by one dataset: n_series * (burn_in + n).
+MAX_SIMULATED = 10_000_000
 
 
 class SyntheticParams(BaseModel):
     """Parameters common to every synthetic dataset."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    n: int = Field(2000, ge=10, description="length of each series (after the burn-in)")
-    n_series: int = Field(1, ge=1, description="independent replications, named <name>_<i>")
-    burn_in: int = Field(500, ge=0, description="simulated steps discarded before the series")
+    n: int = Field(2000, ge=10, le=MAX_SERIES_LENGTH, description="length of each series (after the burn-in)")
+    n_series: int = Field(1, ge=1, le=10_000, description="independent replications, named <name>_<i>")
+    burn_in: int = Field(500, ge=0, le=MAX_SERIES_LENGTH, description="simulated steps discarded before the series")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _bounded(cls, v):
+        for x in (v if isinstance(v, (list, tuple)) else [v]):
+            if isinstance(x, float) and not abs(x) <= MAX_ABS_PARAM:
+                raise ValueError(f"{x:g} is beyond the bound {MAX_ABS_PARAM:g} on |parameters|")
+        return v
+
+    @model_validator(mode="after")
+    def _total(self):
+        total = self.n_series * (self.burn_in + self.n)
+        if total > MAX_SIMULATED:
+            raise ValueError(f"n_series * (burn_in + n) = {total:,} values to simulate, more than "
+                             f"{MAX_SIMULATED:,}")
+        return self
 
 
 class MonteCarloParams(SyntheticParams):
     """Common parameters of a process whose oracle is Monte Carlo."""
 
-    n_paths: int = Field(1000, ge=10, description="sample paths per origin drawn by the oracle")
+    n_paths: int = Field(1000, ge=10, le=100_000, description="sample paths per origin drawn by the oracle")
 
 
 def series_rng(seed: int, i: int, name: str) -> np.random.Generator:
@@ -55,7 +77,7 @@ def inverse_root_modulus(coefs: list[float], sign: float) -> float:
 def check_ar(coefs: list[float], key: str) -> list[float]:
     """Raise ValueError naming `key` unless phi(z) = 1 - sum phi_i z^i is stationary."""
     r = inverse_root_modulus(coefs, -1.0)
-    if r >= 1.0:
+    if not r < 1.0:  # NaN (overflowing coefficients) fails too
         raise ValueError(f"{key}={list(coefs)} is not stationary: an AR root has inverse modulus "
                          f"{r:.4g} >= 1")
     return [float(c) for c in coefs]
@@ -64,7 +86,7 @@ def check_ar(coefs: list[float], key: str) -> list[float]:
 def check_ma(coefs: list[float], key: str) -> list[float]:
     """Raise ValueError naming `key` unless theta(z) = 1 + sum theta_j z^j is invertible."""
     r = inverse_root_modulus(coefs, 1.0)
-    if r >= 1.0:
+    if not r < 1.0:
         raise ValueError(f"{key}={list(coefs)} is not invertible: an MA root has inverse modulus "
                          f"{r:.4g} >= 1")
     return [float(c) for c in coefs]

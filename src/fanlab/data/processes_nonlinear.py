@@ -176,7 +176,7 @@ def garch(params: GarchParams, seed: int) -> list[Series]:
 # ---------------------------------------------------------------- two-regime threshold AR
 class SetarParams(MonteCarloParams):
     threshold: float = Field(0.0, description="regime boundary r")
-    delay: int = Field(1, ge=1, description="threshold lag d: the regime is set by y_{t-d}")
+    delay: int = Field(1, ge=1, le=1000, description="threshold lag d: the regime is set by y_{t-d}")
     ar_low: list[float] = Field(default_factory=lambda: [0.9], min_length=1, description="AR if y_{t-d} <= r")
     ar_high: list[float] = Field(default_factory=lambda: [-0.3], min_length=1, description="AR if y_{t-d} > r")
     const_low: float = Field(0.0, description="intercept when y_{t-d} <= r")

@@ -7,6 +7,18 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
+from fanlab.errors import DataError
+
+#: Largest |value| a series may hold: squares and sums of errors then stay finite.
+MAX_ABS_VALUE = 1e100
+#: Longest series the lab accepts.
+MAX_SERIES_LENGTH = 1_000_000
+
+
+class SeriesError(DataError, ValueError):
+    """Values a series cannot hold (non-finite, too large, too many); a DataError (exit 2)."""
+
+
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
@@ -44,13 +56,26 @@ class Series:
     meta: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
-        values = np.asarray(self.values, dtype=float)
+        try:
+            values = np.asarray(self.values, dtype=float)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise SeriesError(f"series '{self.name}': values are not numbers ({type(exc).__name__})") from None
         if values.ndim != 1:
-            raise ValueError(f"series '{self.name}': values must be 1-D, got shape {values.shape}")
+            raise SeriesError(f"series '{self.name}': values must be 1-D, got shape {values.shape}")
+        if values.size > MAX_SERIES_LENGTH:
+            raise SeriesError(f"series '{self.name}': {values.size:,} points, more than the "
+                              f"{MAX_SERIES_LENGTH:,} a series may have")
         bad = np.flatnonzero(~np.isfinite(values))
         if bad.size:
-            raise ValueError(
+            raise SeriesError(
                 f"series '{self.name}': {bad.size} missing or non-finite values, first at position {bad[0]}"
+                " (a simulation that overflowed, or gaps in the data)"
+            )
+        big = np.flatnonzero(np.abs(values) > MAX_ABS_VALUE)
+        if big.size:
+            raise SeriesError(
+                f"series '{self.name}': {big.size} values exceed {MAX_ABS_VALUE:g} in magnitude, first at "
+                f"position {big[0]}; errors and scores of such values overflow: rescale the data"
             )
         object.__setattr__(self, "values", values)
         if self.period is not None and not self.periods:

@@ -73,6 +73,11 @@ def make_split(
     Raises `SplitError` naming the series and the length it must have.
     """
     fractions = all(isinstance(v, float) for v in (train, cal, test))
+    vals = (train, cal, test)
+    if any(isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0 for v in vals):
+        raise SplitError(f"series '{series}': split sizes must be finite numbers >= 0, got {vals}")
+    if fractions and sum(vals) > 1.0 + 1e-9:
+        raise SplitError(f"series '{series}': split fractions sum to {sum(vals):g} > 1")
     if fractions:
         tr, ca = int(math.floor(n * train)), int(math.floor(n * cal))
         te = int(math.floor(n * test))
@@ -87,20 +92,26 @@ def make_split(
     split = Split(n=n, train_end=tr, cal_end=tr + ca, test_end=tr + ca + te)
     if split.test_len < horizon:
         need = _needed_length(train, cal, test, horizon, fractions)
+        at_least = (f"It must have at least {need} points for this split" if need is not None
+                    else f"The test fraction {test:g} is too small for any series")
         raise SplitError(
             f"series '{series}' has {n} points; its test block has {split.test_len} < horizon "
-            f"{horizon}, so no origin fits. It must have at least {need} points for this split "
-            "(or lower the horizon / enlarge the test block)"
+            f"{horizon}, so no origin fits. {at_least} (or lower the horizon / enlarge the test block)"
         )
     if split.train_len < min_train:
         raise SplitError(f"series '{series}': train block has {split.train_len} < {min_train} points")
     return split
 
 
-def _needed_length(train, cal, test, horizon, fractions) -> int:
+def _needed_length(train, cal, test, horizon, fractions) -> int | None:
     if not fractions:
         return int(train) + int(cal) + max(int(test), horizon)
-    n = int(math.ceil(horizon / test))
-    while math.floor(n * test) < horizon:
+    need = horizon / test if test > 0 else math.inf
+    if not math.isfinite(need) or need > 1e15:
+        return None  # no practical length: the test fraction is too small
+    n = int(math.ceil(need))
+    for _ in range(64):  # float rounding may leave floor(n * test) just below the horizon
+        if math.floor(n * test) >= horizon:
+            return n
         n += 1
-    return n
+    return None
