@@ -26,6 +26,25 @@ _PLUGIN_MODULES = (
 )
 
 
+#: Modules named by a config's `plugins:` (user methods and datasets), imported here and by
+#: every worker process before it runs a cell.
+_USER_PLUGINS: list[str] = []
+
+
+def load_plugins(modules) -> None:
+    """Import user plugin modules (each registers its entries when imported); remembered so
+    worker processes import them too. Raises ImportError naming a module that is missing."""
+    for mod in modules:
+        if mod not in _USER_PLUGINS:
+            importlib.import_module(mod)
+            _USER_PLUGINS.append(mod)
+
+
+def plugin_modules() -> tuple[str, ...]:
+    """The user plugin modules loaded so far, for worker processes to import."""
+    return tuple(_USER_PLUGINS)
+
+
 class NoParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -56,6 +75,9 @@ def _register(kind: str, name: str, params: type[BaseModel] | None):
     def deco(factory):
         if name in _REGISTRY[kind]:
             raise ValueError(f"{kind} '{name}' registered twice")
+        mod = getattr(factory, "__module__", None)
+        if mod and mod not in _PLUGIN_MODULES and mod != "__main__" and mod not in _USER_PLUGINS:
+            _USER_PLUGINS.append(mod)  # a user's module: worker processes import it too
         doc = (factory.__doc__ or "").strip().splitlines()
         _REGISTRY[kind][name] = Entry(kind, name, factory, params or NoParams, doc[0] if doc else "")
         return factory

@@ -16,7 +16,9 @@ leaves a half-written file that a resumed run would trust.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import os
 import tempfile
 from contextlib import contextmanager
@@ -83,5 +85,81 @@ def cells_dir(out: Path) -> Path:
     return Path(out) / "cells"
 
 
+def safe_name(key: str, max_len: int = 100) -> str:
+    """A file name for a key made of labels and data values: the key's safe characters
+    (letters, digits, '.', '_', '-'; anything else becomes '_', leading dots dropped), cut to
+    `max_len`, then a hash of the whole key, so no value can name a path outside the folder
+    and two keys never share a file."""
+    readable = re.sub(r"\.{2,}", "_", re.sub(r"[^A-Za-z0-9._-]", "_", key)).lstrip(".")[:max_len]
+    return f"{readable}-{hashlib.sha256(key.encode('utf-8', 'surrogatepass')).hexdigest()[:10]}"
+
+
 def cell_path(out: Path, key: str) -> Path:
-    return cells_dir(out) / f"{key}.parquet"
+    return cells_dir(out) / f"{safe_name(key)}.parquet"
+
+
+MARKER = ".fanlab.json"
+LOCK = ".fanlab.lock"
+
+
+class FolderError(Exception):
+    """A results folder that this run may not write into (another config's, not fanlab's,
+    in use by another run, or not a folder)."""
+
+
+def _looks_like_results(out: Path) -> bool:
+    # a folder written before markers existed: config, manifest and cells of a run
+    return (out / "manifest.json").is_file() and (out / "config.yaml").is_file()
+
+
+@contextmanager
+def claim_folder(out: Path, name: str, config_hash: str, force: bool = False) -> Iterator[Path]:
+    """Hold a results folder for one run of config `name`, with a lock, for the block.
+
+    A folder belongs to the config whose name its marker holds: a run of another config into
+    it is refused unless `force` (which takes it over); a non-empty folder that is no fanlab
+    results folder is refused always; a folder another run holds is refused at once (no
+    waiting, no two runs writing the same files). Temp files of killed writes are removed.
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise FolderError(f"results folder '{out}' is a file, not a folder")
+    marker = out / MARKER
+    if out.is_dir() and not marker.is_file() and any(out.iterdir()) and not _looks_like_results(out):
+        raise FolderError(f"results folder '{out}' is not empty and holds no fanlab run; "
+                          "pick another --out (nothing was written)")
+    out.mkdir(parents=True, exist_ok=True)
+    fh = open(out / LOCK, "a+")
+    try:
+        import fcntl
+
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            who = fh.read().strip() or "?"
+            raise FolderError(f"results folder '{out}' is in use by another fanlab run (pid {who}); "
+                              "wait for it to finish or pick another --out") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        if marker.is_file():
+            try:
+                owner = json.loads(marker.read_text()).get("name")
+            except (OSError, ValueError):
+                owner = None
+            if owner != name and not force:
+                raise FolderError(f"results folder '{out}' holds the results of config '{owner}', not "
+                                  f"'{name}'; pick another --out, or --force to replace them")
+        write_json({"name": name, "config_hash": config_hash, "pid": os.getpid()}, marker)
+        for d in (out, out / "cells"):
+            if d.is_dir():
+                for tmp in d.glob(".*.tmp"):
+                    try:
+                        tmp.unlink()
+                    except OSError:
+                        pass
+        yield out
+    finally:
+        fh.close()  # releases the lock

@@ -42,7 +42,7 @@ from fanlab.fitstore import FitStore, clean_stale
 from fanlab.metrics.reference import reference_metrics
 from fanlab.metrics.scores import naive_scale
 from fanlab.models.base import BuildContext
-from fanlab.results import cell_path, read_parquet_meta, read_parquet_with_meta, write_json, write_parquet, write_text
+from fanlab.results import FolderError, cell_path, claim_folder, read_parquet_meta, read_parquet_with_meta, write_json, write_parquet, write_text
 
 
 @dataclass(frozen=True)
@@ -164,11 +164,13 @@ def run_cell(cell: CellSpec, series: Series, out: Path, limit_threads: bool = Fa
         if not np.allclose(fc.probs, probs):
             raise RuntimeError(f"method '{cell.method}' returned quantiles at other probabilities")
         frame = cell_frame(fc, y, {"dataset": cell.dataset, "series": series.name, "method": cell.method, "seed": cell.seed})
+        scale_note = []
         try:
             scale = naive_scale(y[: split.train_end], m=series.period or 1)
-        except ValueError:
+        except (ValueError, DataError) as exc:  # e.g. a constant training block: no scaled scores
             scale = None
-        msgs = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
+            scale_note = [f"MASE and MSIS not computed: {exc}"]
+        msgs = scale_note + sorted({f"{w.category.__name__}: {w.message}" for w in caught})
         info = {**getattr(model, "info_", {}), **fc.info}
         fc_warnings = info.pop("warnings", [])
         meta = {"key": cell.key, "hash": cell.hash, "scale": scale, "info": _jsonable(info),
@@ -245,25 +247,35 @@ def _git_commit() -> dict:
 
 
 def run(cfg: Config, root: str | Path = ".", jobs: int | None = 1, force: bool = False, progress: bool = True,
-        figures: bool = True, out: str | Path | None = None, engine: str = "joblib",
+        figures: bool = True, out: str | Path | None = None, engine: str = "local",
         scheduler: str | None = None, fit_store: bool = True) -> RunResult:
     """Run a validated config; returns per-cell statuses. Raises DataError before writing.
 
-    `engine` "joblib" runs `jobs` local worker processes (1: in this process); "dask" sends
+    `engine` "local" runs `jobs` local worker processes (1: in this process; see
+    `fanlab.pool`; "joblib" is accepted as its old name); "dask" sends
     the cells to a dask.distributed scheduler at `scheduler` (its workers must see the
     results folder, e.g. on a shared file system), or to a local cluster of `jobs` workers.
     `fit_store`: arms that share a base fit it once (``out/fits``; see `fanlab.fitstore`);
     `force` also empties the store.
     """
-    if engine not in ("joblib", "dask"):
-        raise ValueError(f"engine must be 'joblib' or 'dask', got {engine!r}")
+    if engine not in ("local", "joblib", "dask"):
+        raise ValueError(f"engine must be 'local' or 'dask', got {engine!r}")
     jobs = default_jobs() if jobs is None else int(jobs)
     out = Path(out) if out is not None else cfg.out_dir(root)
     all_series = load_all_series(cfg)
     cells, skipped = expand(cfg, all_series)
     series_of = {(dk, seed, s.name): s for (dk, seed), ss in all_series.items() for s in ss}
     git = _git_commit()  # at the start: the code the cells run with
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        with claim_folder(out, cfg.name, stable_hash(config_to_dict(cfg)), force=force):
+            return _run_claimed(cfg, out, cells, skipped, series_of, git, jobs, force, progress, figures,
+                                engine, scheduler, fit_store)
+    except FolderError as exc:
+        raise DataError(str(exc)) from None
+
+
+def _run_claimed(cfg, out, cells, skipped, series_of, git, jobs, force, progress, figures, engine, scheduler,
+                 fit_store) -> RunResult:
     clean_stale(out / "fits")
     if force and (out / "fits").is_dir():
         for old in (out / "fits").glob("*.pkl"):
@@ -343,7 +355,7 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _execute(todo, series_of, out, jobs, progress, engine="joblib", scheduler=None, fits="reuse"):
+def _execute(todo, series_of, out, jobs, progress, engine="local", scheduler=None, fits="reuse"):
     if not todo:
         return
     # longest first, so that two workers finish together (the order changes no result)
@@ -360,14 +372,14 @@ def _execute(todo, series_of, out, jobs, progress, engine="joblib", scheduler=No
                 bar.finish(c, res)
                 yield c, res
         else:
-            from joblib import Parallel, delayed
+            from fanlab.pool import imap_unordered
 
-            with _one_thread_workers():
-                par = Parallel(n_jobs=jobs, return_as="generator_unordered")
-                gen = par(delayed(_run_indexed)(i, c, key(c), out, fits) for i, c in enumerate(todo))
-                for i, res in gen:
-                    bar.finish(todo[i], res)
-                    yield todo[i], res
+            args = [(c, key(c), out, fits) for c in todo]
+            for i, res in imap_unordered(_run_worker, args, jobs, env={"OMP_NUM_THREADS": "1"},
+                                         plugins=registry.plugin_modules()):
+                res.setdefault("hash", todo[i].hash)
+                bar.finish(todo[i], res)
+                yield todo[i], res
 
 
 def _execute_dask(todo, key, out, jobs, scheduler, bar, fits="reuse"):
@@ -394,6 +406,10 @@ def _execute_dask(todo, key, out, jobs, scheduler, bar, fits="reuse"):
             client.close()
             if cluster is not None:
                 cluster.close()
+
+
+def _run_worker(cell, series, out, fits="reuse"):
+    return run_cell(cell, series, out, limit_threads=True, fits=fits)
 
 
 def _run_indexed(i, cell, series, out, fits="reuse"):

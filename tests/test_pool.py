@@ -1,0 +1,48 @@
+"""The local pool: a dead worker fails its own cell only; the run goes on and resumes."""
+
+import os
+import signal
+
+import pytest
+
+from fanlab.config import parse_config
+from fanlab.pool import imap_unordered
+from fanlab.runner import run
+
+
+def square_or_die(x):
+    if x == 3:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return x * x
+
+
+def test_a_killed_worker_fails_its_task_only():
+    out = dict(imap_unordered(square_or_die, [(x,) for x in range(8)], jobs=2))
+    assert sorted(out) == list(range(8))
+    assert out[3]["status"] == "failed" and "SIGKILL" in out[3]["error"]
+    assert all(out[x] == x * x for x in range(8) if x != 3)
+
+
+def test_one_worker_killed_in_a_20_cell_run(tmp_path, monkeypatch):
+    import tests.killer_plugin  # noqa: F401  (registers killer_naive; workers import it too)
+
+    raw = {"name": "kill", "horizon": 10, "levels": [0.8], "seeds": [0, 1, 2, 3, 4], "stride": 10,
+           "split": {"train": 0.6, "cal": 0.2, "test": 0.2}, "bootstrap": {"reps": 100},
+           "datasets": [{"name": "arma", "label": "ar1", "params": {"ar": [0.6], "n": 200}}],
+           "methods": [{"name": "oracle"}, {"name": "climatology"}, {"name": "naive"},
+                       {"name": "killer_naive"}]}
+    marker = tmp_path / "marker"
+    monkeypatch.setenv("FANLAB_KILL_MARKER", str(marker))
+    cfg = parse_config({**raw, "out": str(tmp_path / "a")})
+    first = run(cfg, jobs=2, progress=False, figures=False)
+    assert len(first.statuses) == 20
+    assert first.failed == ["ar1__ar1__killer_naive__s1"] or first.failed == [
+        k for k in first.statuses if "killer_naive__s1" in k]
+    err = first.statuses[first.failed[0]]["error"]
+    assert "WorkerDied" in err and "SIGKILL" in err
+    again = run(cfg, jobs=2, progress=False, figures=False)  # the marker exists: no more kills
+    assert not again.failed
+    assert sum(v["status"] == "done" for v in again.statuses.values()) == 1
+    clean = run(parse_config({**raw, "out": str(tmp_path / "b")}), jobs=2, progress=False, figures=False)
+    for f in ("metrics.parquet", "forecasts.parquet", "summary.csv"):
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
