@@ -60,12 +60,13 @@ def _dataset_path(cfg, exc: Exception) -> str:
 @app.command()
 def run(
     config: Path = typer.Argument(..., help="YAML config"),
-    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="cells in parallel (joblib)"),
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1,
+                                       help="cells in parallel, one thread each (default: every core)"),
     force: bool = typer.Option(False, "--force", help="recompute cells already written"),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="results folder (default results/<name>)"),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
     figures: bool = typer.Option(True, "--figures/--no-figures"),
-    engine: str = typer.Option("joblib", help="joblib (local processes) or dask (dask.distributed)"),
+    engine: str = typer.Option("local", help="local (worker processes on this machine) or dask (dask.distributed)"),
     scheduler: Optional[str] = typer.Option(None, help="dask scheduler address (default: a local cluster)"),
 ) -> None:
     """Run a config: fit, forecast, score, write results and figures."""
