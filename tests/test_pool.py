@@ -46,3 +46,17 @@ def test_one_worker_killed_in_a_20_cell_run(tmp_path, monkeypatch):
     clean = run(parse_config({**raw, "out": str(tmp_path / "b")}), jobs=2, progress=False, figures=False)
     for f in ("metrics.parquet", "forecasts.parquet", "summary.csv"):
         assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
+
+
+def test_plugins_key_imports_user_methods(tmp_path):
+    from fanlab.errors import ConfigError
+
+    raw = {"name": "plug", "horizon": 5, "levels": [0.8], "seeds": [0], "stride": 5,
+           "datasets": [{"name": "arma", "params": {"ar": [0.6], "n": 120}}],
+           "methods": [{"name": "killer_naive"}], "plugins": ["tests.killer_plugin"]}
+    cfg = parse_config({**raw, "out": str(tmp_path / "p")})
+    assert not run(cfg, jobs=2, progress=False, figures=False).failed
+    with pytest.raises(ConfigError, match="plugins"):
+        parse_config({**raw, "plugins": ["no_such_module_here"]})
+    with pytest.raises(ConfigError, match="plugins"):
+        parse_config({**raw, "plugins": ["../evil"]})

@@ -134,6 +134,15 @@ class Config(_Strict):
     datasets: list[DatasetSpec] = Field(min_length=1)
     methods: list[MethodSpec] = Field(min_length=1)
     bootstrap: BootstrapSpec = Field(default_factory=BootstrapSpec)
+    plugins: list[str] = Field(default_factory=list)  # importable modules that register user methods
+
+    @field_validator("plugins")
+    @classmethod
+    def _plugins(cls, v: list[str]) -> list[str]:
+        for mod in v:
+            if not isinstance(mod, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*", mod):
+                raise ValueError(f"plugins: {mod!r} is not a module name (e.g. mypackage.methods)")
+        return v
     out: str | None = None  # results folder; default results/<name>
 
     @field_validator("levels")
@@ -451,6 +460,11 @@ def parse_config(raw: dict, file: str | None = None, origins: Origins | None = N
     except ValidationError as exc:
         path, msg = _first_error(exc)
         fail(msg, tuple(exc.errors()[0]["loc"]))
+    for i, mod in enumerate(cfg.plugins):  # user methods register themselves when imported
+        try:
+            registry.load_plugins([mod])
+        except Exception as exc:
+            fail(f"cannot import plugin module '{mod}': {type(exc).__name__}", ("plugins", i))
     for kind, specs, field in (("dataset", cfg.datasets, "datasets"), ("method", cfg.methods, "methods")):
         seen: dict[str, int] = {}
         for i, spec in enumerate(specs):
