@@ -7,6 +7,9 @@ origins, and scores per-step and joint coverage against an oracle.
 
 __version__ = "0.1.0"
 
-from fanlab.forecast import Forecast, level_probs, probs_for_levels
+from fanlab import datasets
+from fanlab.api import Evaluation, evaluate, run
+from fanlab.forecast import Forecast, gaussian_forecast, level_probs, probs_for_levels, sample_forecast
 
-__all__ = ["Forecast", "level_probs", "probs_for_levels", "__version__"]
+__all__ = ["Evaluation", "Forecast", "datasets", "evaluate", "gaussian_forecast", "level_probs",
+           "probs_for_levels", "run", "sample_forecast", "__version__"]

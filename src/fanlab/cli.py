@@ -171,7 +171,7 @@ def list_(kind: str = typer.Argument("all", help="datasets | methods | metrics |
             table.add_row(name, entry.summary, "\n".join(params) or "-")
         out.print(table)
     if kind in ("all", "metrics"):
-        from fanlab.evaluate import METRICS
+        from fanlab.metrics.aggregate import METRICS
 
         table = Table(title="metrics")
         table.add_column("metric")

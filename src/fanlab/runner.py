@@ -35,7 +35,7 @@ from fanlab.data.series import Series
 from fanlab.data.splits import make_split
 from fanlab.errors import DataError
 from fanlab.forecast import level_probs
-from fanlab.evaluate import (cell_frame, cell_metrics, frame_arrays, level_cols, pooled_metrics, prob_col,
+from fanlab.metrics.aggregate import (cell_frame, cell_metrics, frame_arrays, level_cols, pooled_metrics, prob_col,
                              summary_table)
 from fanlab.metrics.bootstrap import default_block
 from fanlab.fitstore import FitStore, clean_stale

@@ -1,0 +1,19 @@
+"""Datasets by name, from Python: ``fanlab.datasets.load("arma", ar=[0.7], n=800)``.
+
+The same registry as a config's `datasets:` entries (`fanlab list datasets` shows every name
+and parameter); each returns a list of `Series`, synthetic ones with their `oracle`.
+"""
+
+from __future__ import annotations
+
+from fanlab import registry
+
+
+def names() -> list[str]:
+    """Every dataset name."""
+    return list(registry.entries("dataset"))
+
+
+def load(name: str, seed: int = 0, **params):
+    """The series of dataset `name` with `params` (validated as in a config); list of Series."""
+    return registry.build_dataset(name, params, seed)
