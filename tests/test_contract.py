@@ -4,7 +4,11 @@ A method added to the registry without an entry in SPECS fails `test_every_metho
 so no forecaster escapes the look-ahead check.
 """
 
+import tempfile
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
 import pytest
 
 from fanlab import registry
@@ -13,11 +17,13 @@ from fanlab.forecast import probs_for_levels
 from fanlab.models.base import BuildContext
 
 H = 12
+_EXTERNAL = Path(tempfile.mkdtemp(prefix="fanlab-ext-")) / "forecasts.csv"
 TINY_LSTM = {"context": 24, "hidden": 8, "epochs": 2, "batch_size": 64}
 SPECS = {
     "oracle": [{}],
     "naive": [{}],
     "climatology": [{}],
+    "external": [{"path": str(_EXTERNAL)}],
     "seasonal_naive": [{"period": 7}],
     "arima": [{"order": [1, 0, 1]}, {"order": [1, 1, 0], "refit": True},
               {"order": [1, 0, 0], "fourier": [{"period": 7, "k": 2}]}],
@@ -38,7 +44,16 @@ def _cases():
 
 @pytest.fixture(scope="module")
 def series():
-    return registry.build_dataset("arma", {"ar": [0.6], "ma": [0.2], "n": 400}, seed=3)[0]
+    s = registry.build_dataset("arma", {"ar": [0.6], "ma": [0.2], "n": 400}, seed=3)[0]
+    # forecasts "made elsewhere" for the external method: the oracle's, written to a file
+    split = make_split(len(s), 0.5, 0.25, 0.25, horizon=H)
+    origins = split.test_origins(H, 20)
+    probs = probs_for_levels([0.5, 0.9])
+    fc = s.oracle().fit(s.values, split.train_end, 0).predict(s.values, origins, H, probs)
+    k, q, h = fc.quantiles.shape
+    pd.DataFrame({"origin": np.repeat(origins, q * h), "prob": np.tile(np.repeat(probs, h), k),
+                  "h": np.tile(np.arange(1, h + 1), k * q), "value": fc.quantiles.ravel()}).to_csv(_EXTERNAL, index=False)
+    return s
 
 
 def test_every_method_is_covered():

@@ -56,6 +56,7 @@ class CellSpec:
     split: dict = field(hash=False)
     settings: dict = field(hash=False)  # horizon, stride, max_origins, probs
     data_spec: dict = field(hash=False)
+    levels: tuple = ()  # the config's levels (the probs in settings cover them)
 
     @property
     def key(self) -> str:
@@ -115,7 +116,8 @@ def expand(cfg: Config, all_series: dict[tuple[str, int], list[Series]]) -> tupl
                         skipped.append({"dataset": ds.key, "series": s.name, "method": m.key, "seed": seed,
                                         "reason": "real series: no oracle"})
                         continue
-                    cells.append(CellSpec(ds.key, s.name, m.key, seed, m.name, m.params, split, settings, data_spec))
+                    cells.append(CellSpec(ds.key, s.name, m.key, seed, m.name, m.params, split, settings, data_spec,
+                                          tuple(cfg.levels)))
     return cells, skipped
 
 
@@ -153,7 +155,8 @@ def run_cell(cell: CellSpec, series: Series, out: Path, limit_threads: bool = Fa
         origins = split.test_origins(st["horizon"], st["stride"], st["max_origins"])
         probs = np.array(st["probs"])
         store = None if fits is None else FitStore(Path(out) / "fits", refit=fits == "refit")
-        ctx = BuildContext(series=series, split=split, horizon=st["horizon"], stride=st["stride"], fit_store=store)
+        ctx = BuildContext(series=series, split=split, horizon=st["horizon"], stride=st["stride"], fit_store=store,
+                           levels=tuple(cell.levels))
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             model = registry.build_method(cell.method_name, cell.method_params, ctx)

@@ -43,6 +43,7 @@ class BuildContext:
     horizon: int
     stride: int
     fit_store: object | None = None  # a `fanlab.fitstore.FitStore`: fits shared between arms
+    levels: tuple[float, ...] = ()  # the config's levels (what a file of forecasts must hold)
 
 
 def check_origins(y: np.ndarray, origins: np.ndarray, horizon: int, train_end: int | None = None) -> np.ndarray:
