@@ -141,8 +141,9 @@ def test_auto_order_is_the_grid_argmin_and_bic_finds_the_true_ar2():
             r = ARIMA(y, order=(p, 0, q)).fit(cov_type="none")
         aic[(p, q)], bic[(p, q)] = r.aic, r.bic
     grid = dict(max_p=2, max_q=2)
-    f_aic = fit(y, 1000, order="auto", grid=grid)
-    f_bic = fit(y, 1000, order="auto", grid={**grid, "criterion": "bic"})
+    f_aic = fit(y, 1000, order="auto", grid=grid, search="grid")
+    f_bic = fit(y, 1000, order="auto", grid={**grid, "criterion": "bic"}, search="grid")
+    assert f_aic.info_["selection"]["n_candidates"] == 9
     assert f_aic.info_["selection"]["d"] == 0  # KPSS keeps the stationary series undifferenced
     best_aic = min(aic, key=aic.get)
     assert tuple(f_aic.order_) == (best_aic[0], 0, best_aic[1])

@@ -13,9 +13,18 @@ Choices (documented here because a config cannot show them):
   ``info["converged"] = False`` with the warning text in ``info["warnings"]``. Set
   ``strict: true`` to raise `ARIMAFitError` instead. A fit that raises or gives non-finite
   parameters or likelihood always raises `ARIMAFitError` (naming the order and the reason).
-- ``seasonal_order: [P, D, Q, "auto"]`` takes s from the series' period (error if it has none);
-  ``order: "auto"`` with ``grid.seasonal: true`` searches P, Q at s = the series' period with D
-  from ``seasonal_test``. See `fanlab.models.arima_select` for the selection recipe.
+- ``seasonal_order: [P, D, Q, "auto"]`` takes s from the series' period (error if it has none).
+- ``order: "auto"`` is auto.arima (Hyndman & Khandakar 2008): d by ``unit_root`` (KPSS),
+  then ``search: stepwise`` (default; R's ``stepwise = TRUE``) or ``search: grid`` (every
+  candidate of the grid). With a series period 2 <= m <= 24 (`MAX_SEASONAL_PERIOD`) the
+  default ``grid.seasonal: null`` also searches P <= grid.max_P, Q <= grid.max_Q (2, 2 as
+  auto.arima's max.P, max.Q) at s = m, with the seasonal difference D <= grid.max_D (1) chosen
+  by ``seasonal_test``: the OCSB test (Osborn, Chui, Smith & Birchenhall 1988, via pmdarima's
+  ``nsdiffs``; auto.arima's default) or ``strength`` (STL seasonal strength > 0.64).
+  Longer periods (hourly-weekly 168, weekly-yearly 52, ...) stay non-seasonal: a SARIMA state
+  of dimension ~ m (P + 1) is slow and poorly identified there; use ``fourier`` terms instead
+  (or force ``grid.seasonal: true``). ``grid.seasonal: false`` never searches seasonally.
+  See `fanlab.models.arima_select` for the selection recipe.
 - With a transform, the model is Gaussian on the transformed scale; quantiles map back exactly
   through the increasing inverse, ``sd`` is None, and ``mean`` is the back-transformed Gaussian
   mean, i.e. the predictive MEDIAN (equal to the 0.5 quantile), unless ``bias_adjust: true``
@@ -43,6 +52,11 @@ from fanlab.models.transforms import Transform
 from fanlab.registry import register_method
 
 
+# order "auto" searches seasonal orders by default only up to this period (auto.arima has no such
+# cap, but statsmodels' SARIMA state grows with the period; Fourier terms serve longer ones)
+MAX_SEASONAL_PERIOD = 24
+
+
 class ARIMAFitError(RuntimeError):
     """An ARIMA fit that failed (or, with ``strict``, did not converge); names order and reason."""
 
@@ -68,9 +82,10 @@ class ARIMAGrid(BaseModel):
     max_q: NonNegativeInt = 3
     d: NonNegativeInt | None = Field(None, description="fixed d; None chooses it by `unit_root`")
     max_d: NonNegativeInt = 2
-    seasonal: bool = Field(False, description="search P, Q at s = the series' period")
-    max_P: NonNegativeInt = 1
-    max_Q: NonNegativeInt = 1
+    seasonal: bool | None = Field(
+        None, description="search P, Q at s = the series' period; None: when 2 <= period <= 24")
+    max_P: NonNegativeInt = 2
+    max_Q: NonNegativeInt = 2
     D: NonNegativeInt | None = Field(None, description="fixed D; None chooses it by `seasonal_test`")
     max_D: NonNegativeInt = 1
     criterion: Literal["aic", "aicc", "bic"] = "aic"
@@ -85,6 +100,8 @@ class ARIMAParams(BaseModel):
                           "and keeps it if the criterion prefers it; else 'n'")
     refit: bool = False
     grid: ARIMAGrid = Field(default_factory=ARIMAGrid)
+    search: Literal["stepwise", "grid"] = Field(
+        "stepwise", description="order 'auto': Hyndman-Khandakar stepwise search, or every grid candidate")
     unit_root: Literal["kpss", "adf"] = "kpss"
     seasonal_test: Literal["ocsb", "strength"] = "ocsb"
     alpha: float = Field(0.05, gt=0, lt=1, description="level of the unit-root tests")
@@ -198,11 +215,16 @@ class ARIMAForecaster:
     def _select(self, z, x):
         p, g = self._p(), self._p().grid
         fixed = self._seasonal_order() if p.seasonal_order is not None else None
+        has_period = self.period is not None and self.period >= 2
+        if g.seasonal is None:
+            seasonal = fixed is None and has_period and self.period <= MAX_SEASONAL_PERIOD
+        else:
+            seasonal = fixed is None and g.seasonal
+            if seasonal and not has_period:
+                raise ValueError("grid.seasonal needs a series with a seasonal period >= 2")
         if fixed is not None:
             D, s = fixed[1], fixed[3]
-        elif g.seasonal:
-            if self.period is None or self.period < 2:
-                raise ValueError("grid.seasonal needs a series with a seasonal period >= 2")
+        elif seasonal:
             s = int(self.period)
             D = g.D if g.D is not None else sel.n_seasonal_diffs(z, s, p.seasonal_test, g.max_D)
         else:
@@ -215,14 +237,35 @@ class ARIMAForecaster:
             d = g.d
         else:
             d, d_pvalues = sel.n_diffs(zs, p.unit_root, p.alpha, g.max_d)
-        if fixed is not None:
-            candidates = [(o, fixed) for o, _ in sel.grid_orders(g.max_p, g.max_q, d, None, 0, None)]
-        else:
-            seasonal = (g.max_P, g.max_Q) if g.seasonal else None
-            candidates = sel.grid_orders(g.max_p, g.max_q, d, seasonal, D, s)
         # like auto.arima's drift: with one difference in all, a series with a steady slope needs
         # a drift term, which the default trend ('n' once differenced) would leave out
         trends = ["n", "t"] if p.trend is None and d + D == 1 else [p.trend]
+        if p.search == "stepwise":
+            try:
+                found, table = sel.stepwise_search(
+                    lambda o, so, tr: self._fit_one(z, x, o, so, trend=tr), g.criterion, d=d,
+                    max_p=g.max_p, max_q=g.max_q, seasonal=(g.max_P, g.max_Q, D, s) if seasonal else None,
+                    fixed_seasonal=fixed, trends=trends)
+            except RuntimeError as exc:
+                raise ARIMAFitError(f"order search (d={d}, D={D}) on {len(z)} points: every candidate "
+                                    f"failed ({exc})") from exc
+            *found, self.trend_ = found
+            best = tuple(found)
+        else:
+            best, table = self._grid_select(z, x, d, D, s, fixed, seasonal, trends)
+        selection = {"unit_root": p.unit_root, "d": d, "d_pvalues": d_pvalues, "D": D,
+                     "seasonal_test": p.seasonal_test if seasonal else None,
+                     "seasonal_period": s if seasonal else None, "search": p.search,
+                     "criterion": g.criterion, "n_candidates": len(table),
+                     "n_failed": sum(r.get("error") is not None for r in table), "table": table}
+        return best, selection
+
+    def _grid_select(self, z, x, d, D, s, fixed, seasonal, trends):
+        g = self._p().grid
+        if fixed is not None:
+            candidates = [(o, fixed) for o, _ in sel.grid_orders(g.max_p, g.max_q, d, None, 0, None)]
+        else:
+            candidates = sel.grid_orders(g.max_p, g.max_q, d, (g.max_P, g.max_Q) if seasonal else None, D, s)
         best, table = None, []
         for trend in trends:
             try:
@@ -240,11 +283,7 @@ class ARIMAForecaster:
             raise ARIMAFitError(f"order search (d={d}, D={D}) on {len(z)} points: every candidate failed "
                                 f"({table[-1].get('error')})")
         _, best, self.trend_ = best
-        selection = {"unit_root": p.unit_root, "d": d, "d_pvalues": d_pvalues, "D": D,
-                     "seasonal_test": p.seasonal_test if g.seasonal and fixed is None else None,
-                     "criterion": g.criterion, "n_candidates": len(table),
-                     "n_failed": sum(r["error"] is not None for r in table), "table": table}
-        return best, selection
+        return best, table
 
     def _info(self, res, converged, warns, selection) -> dict:
         p = self._p()
