@@ -26,7 +26,7 @@ import torch
 
 from fanlab.forecast import probs_for_levels, FINE_LEVELS
 from fanlab.models.lstm.ensemble import LSTMEnsemble
-from fanlab.models.lstm.forecaster import LSTMForecaster, input_windows, origin_generators
+from fanlab.models.lstm.forecaster import LSTMForecaster, origin_generators
 from fanlab.models.lstm.network import RowRandom
 from fanlab.models.lstm.training import member_seeds
 
@@ -69,6 +69,8 @@ def variants(y, origins, probs, epochs):
         ("quantile, none", LSTMForecaster, {"head": "quantile"}),
         ("point, mc_dropout", LSTMForecaster, {"uncertainty": "mc_dropout"}),
         ("gaussian, mc_dropout", LSTMForecaster, {"head": "gaussian", "uncertainty": "mc_dropout"}),
+        ("point, mc_dropout variational", LSTMForecaster, {"uncertainty": "mc_dropout",
+                                                          "dropout_kind": "variational"}),
         ("recursive point, none", LSTMForecaster, {"strategy": "recursive"}),
         ("recursive gaussian, none", LSTMForecaster, {"strategy": "recursive", "head": "gaussian"}),
         ("recursive point, mc_dropout", LSTMForecaster, {"strategy": "recursive", "uncertainty": "mc_dropout"}),
@@ -87,7 +89,7 @@ def mc_dropout(y, origins, probs, epochs):
     model = LSTMForecaster(horizon=H, **base(epochs), uncertainty="mc_dropout", noise=False).fit(y, TRAIN_END, 0)
     _, batched = timed(lambda: model.predict(y, origins, H, probs))
     net = model.net_
-    x = input_windows(y, origins, CONTEXT, model.mu_, model.scale_)
+    x, _ = model.scaled_inputs(y, origins)
     xt = x.t().unsqueeze(1).contiguous()  # (T, 1, K)
     weights = net.inference_weights()
 

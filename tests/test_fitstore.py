@@ -22,6 +22,10 @@ RAW = {
         {"name": "conformal", "label": "aci_arima",
          "params": {"base": {"name": "arima", "params": {"order": [1, 0, 0]}}, "method": "aci"}},
         {"name": "lstm", "params": {**TINY_LSTM, "head": "gaussian"}},
+        {"name": "lstm", "label": "mc", "params": {**TINY_LSTM, "uncertainty": "mc_dropout", "noise": False,
+                                                   "samples": 20}},
+        {"name": "lstm", "label": "mc_noise", "params": {**TINY_LSTM, "uncertainty": "mc_dropout", "noise": True,
+                                                         "samples": 30}},
         {"name": "conformal", "label": "conf_lstm",
          "params": {"base": {"name": "lstm", "params": {**TINY_LSTM, "head": "gaussian"}}, "method": "split"}},
     ],
@@ -42,7 +46,8 @@ def test_identical_bytes_with_and_without_the_store(tmp_path):
         assert (a / f).read_bytes() == (b / f).read_bytes(), f
     # one arima and one lstm fit per seed: the wrappers loaded them
     fits = sorted(p.name.split("-")[0] for p in (a / "fits").glob("*.pkl"))
-    assert fits == ["arima", "arima", "lstm", "lstm"]
+    # (the two MC-dropout arms differ only in what they do at prediction: one fit)
+    assert fits == ["arima", "arima", "lstm", "lstm", "lstm", "lstm"]
     assert not (b / "fits").exists() or not list((b / "fits").glob("*.pkl"))
 
 

@@ -33,7 +33,7 @@ from fanlab.results import atomic_path
 STORED = frozenset({"arima", "lstm", "lstm_ensemble"})
 
 #: Params that change only prediction, per method: arms differing in them share one fit.
-PREDICT_ONLY: dict[str, frozenset[str]] = {}
+PREDICT_ONLY: dict[str, frozenset[str]] = {"lstm": frozenset({"noise", "samples"})}
 
 
 class FitStore:

@@ -8,8 +8,8 @@ from scipy.stats import norm
 
 from fanlab.forecast import probs_for_levels
 from fanlab.models.lstm.ensemble import LSTMEnsemble, mixture_quantiles
-from fanlab.models.lstm.forecaster import LSTMForecaster, input_windows
-from fanlab.models.lstm.training import member_seeds, validation_loss, window_origins, windows
+from fanlab.models.lstm.forecaster import LSTMForecaster
+from fanlab.models.lstm.training import member_seeds, validation_loss, window_origins
 
 H = 5
 TRAIN_END = 160
@@ -31,6 +31,11 @@ VARIANTS = {
     "rec_mc_point": ("lstm", {"strategy": "recursive", "uncertainty": "mc_dropout"}),
     "rec_mc_gaussian_no_noise": ("lstm", {"strategy": "recursive", "head": "gaussian",
                                           "uncertainty": "mc_dropout", "noise": False}),
+    "mc_var_point": ("lstm", {"uncertainty": "mc_dropout", "dropout_kind": "variational", "layers": 2}),
+    "rec_mc_var_gaussian": ("lstm", {"strategy": "recursive", "head": "gaussian", "uncertainty": "mc_dropout",
+                                     "dropout_kind": "variational"}),
+    "window_gaussian": ("lstm", {"head": "gaussian", "scaling": "window"}),
+    "global_rec_quantile": ("lstm", {"strategy": "recursive", "head": "quantile", "scaling": "global"}),
     "ensemble": ("ens", {"members": 2}),
     "ensemble_epistemic": ("ens", {"members": 2, "epistemic_only": True}),
     "ensemble_rec": ("ens", {"members": 2, "strategy": "recursive"}),
@@ -94,9 +99,10 @@ def test_shapes_sorted_quantiles_and_extras(variant, fitted):
     _, fc = fitted(variant)
     assert fc.quantiles.shape == (ORIGINS.size, PROBS.size, H)
     assert np.all(np.diff(fc.quantiles, axis=1) >= 0), "quantiles cross"
-    gaussian_closed_form = variant == "gaussian"
+    gaussian_closed_form = variant in ("gaussian", "window_gaussian")
     assert (fc.sd is not None) == gaussian_closed_form  # sd only where the predictive is exactly Gaussian
-    sampled = variant.startswith(("mc_", "rec_gaussian", "rec_quantile", "rec_mc", "ensemble_epistemic", "ensemble_rec"))
+    sampled = variant.startswith(("mc_", "rec_gaussian", "rec_quantile", "rec_mc", "ensemble_epistemic", "ensemble_rec",
+                                  "global_rec"))
     assert (fc.samples is not None) == sampled
     if variant == "ensemble_rec":
         assert fc.samples.shape == (ORIGINS.size, 2 * 8, H)  # ceil(16 / 2) paths per member, pooled
@@ -104,7 +110,7 @@ def test_shapes_sorted_quantiles_and_extras(variant, fitted):
         assert fc.samples.shape[1] == VARIANTS[variant][1]["members"]
 
 
-@pytest.mark.parametrize("variant", ["mc_point", "rec_gaussian", "ensemble", "mc_quantile"])
+@pytest.mark.parametrize("variant", ["mc_point", "rec_gaussian", "ensemble", "mc_quantile", "rec_mc_var_gaussian"])
 def test_same_seed_same_forecast(variant, y, fitted):
     _, fc = fitted(variant)
     again = _build(variant).fit(y, TRAIN_END, seed=3).predict(y, ORIGINS, H, PROBS)
@@ -123,16 +129,23 @@ def test_point_head_has_zero_width(fitted):
 def test_dropout_live_for_mc_and_off_for_none(y, fitted):
     none, fc_none = fitted("point")
     mc, fc_mc = fitted("mc_point_no_noise")
-    # training does not depend on the uncertainty setting: same seed, same weights
-    for a, b in zip(none.net_.state_dict().values(), mc.net_.state_dict().values()):
+    # the point head's MC arms share one network, with or without the noise term (their
+    # early stopping reads the same part of the validation tail)
+    mc_noise, _ = fitted("mc_point")
+    for a, b in zip(mc_noise.net_.state_dict().values(), mc.net_.state_dict().values()):
+        assert torch.equal(a, b)
+    # and the other heads' training does not depend on the uncertainty setting
+    g, _ = fitted("gaussian")
+    mcg, _ = fitted("mc_gaussian")
+    for a, b in zip(g.net_.state_dict().values(), mcg.net_.state_dict().values()):
         assert torch.equal(a, b)
     # live: without the noise term, the only spread between passes is dropout's
     spread = fc_mc.samples.std(axis=1)
     assert np.all(spread > 1e-4)
     # off: the 'none' forecast is the dropout-free network, computed here by the training path
-    x = input_windows(y, ORIGINS, TINY["context"], none.mu_, none.scale_).unsqueeze(0)
+    x, (loc, sc) = none.scaled_inputs(y, ORIGINS)
     with torch.enable_grad():
-        direct = none.net_(x)[0, :, :, 0].detach().double().numpy() * none.scale_ + none.mu_
+        direct = none.net_(x.unsqueeze(0))[0, :, :, 0].detach().double().numpy() * sc[:, None] + loc[:, None]
     np.testing.assert_allclose(fc_none.mean, direct, rtol=1e-5, atol=1e-5)
     # although its network has dropout layers with rate > 0
     assert none.net_.rates[0] > 0 and none.net_.rates[2] > 0
@@ -151,21 +164,26 @@ def test_early_stopping_reads_nothing_past_train_end(y):
     hist = np.array([h[0] for h in a.train_.history])
     assert a.train_.best_epoch[0] == int(np.argmin(hist)) + 1
     assert a.train_.epochs == min(kw["epochs"], a.train_.best_epoch[0] + kw["patience"])
-    z = (y[:TRAIN_END] - a.mu_) / a.scale_
     _, val_o = window_origins(TRAIN_END, TINY["context"], H, 0.2)
-    val = validation_loss(a.net_, a.head_, windows(z, val_o, TINY["context"], H), H, False)
+    val = validation_loss(a.net_, a.head_, a.scaled_windows(y[:TRAIN_END], val_o), H, False)
     np.testing.assert_allclose(val[0], hist.min(), rtol=1e-6)
     # the validation windows lie inside the training block
     assert val_o.max() + H < TRAIN_END
 
 
-def test_noise_term_is_per_step_validation_mse(y, fitted):
-    none, _ = fitted("point")
+def test_noise_term_is_per_step_mse_on_held_out_validation_windows(y, fitted):
     mc, _ = fitted("mc_point")
-    vo = mc.val_origins_
-    fc = none.predict(y[:TRAIN_END], vo, H, PROBS)
-    truth = y[vo[:, None] + np.arange(1, H + 1)[None, :]]
-    np.testing.assert_allclose(mc.noise_var_, ((truth - fc.mean) ** 2).mean(axis=0), rtol=1e-6)
+    vo, no = mc.val_origins_, mc.noise_origins_
+    # the noise windows' targets are disjoint from (after) those of the early-stopping windows,
+    # and inside the training block
+    assert no.size > 0 and vo.size > 0
+    assert vo.max() + H < no.min() + 1 and no.max() + H < TRAIN_END
+    x, (loc, sc) = mc.scaled_inputs(y[:TRAIN_END], no)
+    with torch.enable_grad():  # the dropout-free network through the training path
+        point = mc.net_(x.unsqueeze(0))[0, :, :, 0].detach().double().numpy()
+    truth = (y[no[:, None] + np.arange(1, H + 1)[None, :]] - loc[:, None]) / sc[:, None]
+    np.testing.assert_allclose(mc.noise_var_, ((truth - point) ** 2).mean(axis=0), rtol=1e-5)
+
 
 
 def test_quantile_head_interpolates_linearly_in_z(y, fitted):
@@ -183,12 +201,14 @@ def test_quantile_head_interpolates_linearly_in_z(y, fitted):
 def test_recursive_point_path_is_the_one_step_model_fed_its_outputs(y, fitted):
     model, fc = fitted("rec_point")
     c = TINY["context"]
-    window = list((y[ORIGINS[1] - c + 1:ORIGINS[1] + 1] - model.mu_) / model.scale_)
+    x0, (loc, sc) = model.scaled_inputs(y, ORIGINS[1:2])
+    window = x0[0].tolist()
+    assert len(window) == c
     for h in range(H):
         x = torch.tensor(window, dtype=torch.float32).view(1, 1, -1)
         with torch.enable_grad():  # the training path, an independent implementation
             step = model.net_(x, last=1)[0, 0, 0, 0].item()
-        assert step * model.scale_ + model.mu_ == pytest.approx(fc.mean[1, h], rel=1e-5, abs=1e-5)
+        assert step * sc[0] + loc[0] == pytest.approx(fc.mean[1, h], rel=1e-5, abs=1e-5)
         window.append(step)
 
 
@@ -225,11 +245,17 @@ def test_training_block_too_short_is_an_error(y):
         LSTMForecaster(horizon=H, **TINY).fit(y, 22, seed=0)  # 16 + 5 + a 5-point tail > 22
 
 
-@pytest.mark.parametrize("variant", ["mc_point", "mc_quantile", "rec_gaussian", "ensemble_rec"])
+@pytest.mark.parametrize("variant", ["mc_point", "mc_quantile", "rec_gaussian", "ensemble_rec", "mc_var_point",
+                                     "rec_mc_var_gaussian"])
 def test_chunking_does_not_change_the_forecast(variant, y, fitted, monkeypatch):
     import fanlab.models.lstm.forecaster as fmod
 
     model, fc = fitted(variant)
     monkeypatch.setattr(fmod, "CHUNK_ROWS", 20)  # one or two origins per chunk instead of all four
     small = model.predict(y, ORIGINS, H, PROBS)
+    if variant.startswith("rec_mc"):
+        # recursive MC dropout (per-step masks too) moves by ~1e-15 with the chunk size:
+        # float64 rounding of the fed-back steps, not a change of draws
+        np.testing.assert_allclose(small.samples, fc.samples, rtol=1e-12, atol=1e-12)
+        return
     assert np.array_equal(small.samples, fc.samples) and np.array_equal(small.quantiles, fc.quantiles)

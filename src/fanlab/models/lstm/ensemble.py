@@ -92,7 +92,7 @@ class LSTMEnsemble(NetworkForecaster):
             raise ValueError("member Gaussians exist for the direct strategy only")
         y, origins, x = self._prepare(y, origins, horizon)
         (mean, var), _ = self._chunks(x, origins, horizon, 1, False, "mean", self.seeds_)
-        return self._units(mean), var.sqrt().numpy() * self.scale_
+        return self._units(mean), self._units(var.sqrt(), shift=False)
 
     def predict(self, y: np.ndarray, origins: np.ndarray, horizon: int, probs: np.ndarray) -> Forecast:
         """Mixture forecast H steps from each origin, using only ``y[t - context + 1 : t + 1]``."""
@@ -105,7 +105,7 @@ class LSTMEnsemble(NetworkForecaster):
             mean_u = self._units(mean)  # (M, K, H)
             if p.epistemic_only:
                 return sample_forecast(origins, np.moveaxis(mean_u, 0, 1), probs, info=info)
-            sd_u = var.sqrt().numpy() * self.scale_
+            sd_u = self._units(var.sqrt(), shift=False)
             q = mixture_quantiles(mean_u, sd_u, probs)
             return Forecast(origins=origins, mean=mean_u.mean(axis=0), probs=probs, quantiles=q, info=info)
         reps = 1 if p.epistemic_only else math.ceil(p.samples / m)

@@ -1,9 +1,20 @@
 """The single LSTM forecaster, and the fit/predict machinery the ensemble shares.
 
-Data flow. `fit` standardises ``y[:train_end]`` with its own mean and standard deviation,
-cuts windows of ``context + H`` points (the validation tail at the end of the block keeps
-its own windows for early stopping) and trains. `predict` reads, for origin t, only
-``y[t - context + 1 : t + 1]``, standardised with the training statistics.
+Data flow. `fit` cuts windows of ``context + H`` points from ``y[:train_end]`` (the
+validation tail at the end of the block keeps its own windows for early stopping) and scales
+each window by a location and scale computed from its own `context` inputs (`scaling`:
+global = the training block's mean and sd; last_value = the window's last value and the sd
+of the training block's first differences; window = the window's own mean and sd), so the
+targets, and the recursive strategy's fed-back values, live in the window's scaled space.
+`predict` reads, for origin t, only ``y[t - context + 1 : t + 1]``, scales it the same way,
+and maps every output back exactly: means, quantiles and samples by ``v * scale + loc``,
+sds by ``sd * scale``.
+
+The direct strategy's loss weighs step h by h^-`step_weights_power` (training and early
+stopping alike); the point and quantile heads' per-step losses are first divided by the
+step's mean squared scaled target (its root for pinball), so each step's loss is O(1)
+(the Gaussian NLL needs no such normaliser). The point head's MC-dropout arms keep the last `noise_holdout` of the
+validation tail out of early stopping and estimate the noise term there only.
 
 What each setting returns (S = `samples`):
 
@@ -35,6 +46,8 @@ the call, and repeated calls agree.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 
@@ -43,21 +56,50 @@ from fanlab.models.base import check_origins
 from fanlab.models.lstm.network import MemberLSTM, RowRandom
 from fanlab.models.lstm.params import LSTMParams, NetworkParams
 from fanlab.models.lstm.training import (
-    Head, TrainConfig, generators, train, window_origins, windows,
+    Head, TrainConfig, generators, scaled_windows, step_scales, step_weights, train, validation_split,
+    window_origins,
 )
 
 #: Rows (origins x samples) per forward chunk at prediction, to bound memory.
 CHUNK_ROWS = 2048
 
 
-def input_windows(y: np.ndarray, origins: np.ndarray, context: int, mu: float, scale: float) -> torch.Tensor:
-    """Standardised inputs (K, context): ``y[t - context + 1 : t + 1]`` for each origin t."""
+def raw_windows(y: np.ndarray, origins: np.ndarray, context: int) -> np.ndarray:
+    """Inputs (K, context) in original units: ``y[t - context + 1 : t + 1]`` for each origin t."""
     short = origins[origins < context - 1]
     if short.size:
         t = int(short[0])
         raise ValueError(f"origin {t} has {t + 1} observations; the LSTM needs context={context} of them")
     idx = origins[:, None] + np.arange(-context + 1, 1)[None, :]
-    return torch.from_numpy(((y[idx] - mu) / scale).astype(np.float32))
+    return y[idx]
+
+
+def input_windows(y: np.ndarray, origins: np.ndarray, context: int, mu, scale) -> torch.Tensor:
+    """Scaled inputs (K, context): ``(y[t - context + 1 : t + 1] - mu) / scale`` for each origin
+    t; mu and scale are scalars or one value per origin (K,)."""
+    raw = raw_windows(y, origins, context)
+    mu, scale = np.asarray(mu, dtype=float), np.asarray(scale, dtype=float)
+    if mu.ndim:
+        mu, scale = mu[:, None], scale[:, None]
+    return torch.from_numpy(((raw - mu) / scale).astype(np.float32))
+
+
+def window_loc_scale(raw: np.ndarray, kind: str, mu: float, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """Location and scale (K,) of input windows raw (K, C), from each window alone.
+
+    global: (mu, scale) for every window; last_value: (the window's last value, scale);
+    window: the window's own mean and sd (a constant window: sd replaced by `scale`).
+    Under last_value, shifting a series by c shifts every forecast by c; under window, an
+    affine map a + b y (b > 0) of the inputs maps every forecast the same way.
+    """
+    k = raw.shape[0]
+    if kind == "global":
+        return np.full(k, mu), np.full(k, scale)
+    if kind == "last_value":
+        return raw[:, -1].astype(float), np.full(k, scale)
+    loc = raw.mean(axis=1)
+    sd = raw.std(axis=1)
+    return loc, np.where(sd > 1e-12 * np.abs(loc).clip(min=1.0), sd, scale)
 
 
 def quantile_interp(q: torch.Tensor, zk: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
@@ -104,27 +146,58 @@ class NetworkForecaster:
             raise ValueError(f"train_end={train_end} outside [1, {y.shape[0]}]")
         y_train = y[:train_end]  # nothing past train_end is read from here on
         self.mu_ = float(y_train.mean())
-        sd = float(y_train.std())
+        sd = float(y_train.std()) if p.scaling != "last_value" else float(np.diff(y_train).std())
         self.scale_ = sd if sd > 0 else 1.0
-        z = (y_train - self.mu_) / self.scale_
         train_o, val_o = window_origins(train_end, p.context, self.horizon, p.val_frac)
+        self.noise_origins_ = np.empty(0, dtype=np.int64)
+        self.noise_shares_val_ = False
+        if self._holds_out_noise():
+            try:
+                val_o, self.noise_origins_ = validation_split(train_end, self.horizon, p.val_frac, val_o,
+                                                              p.noise_holdout)
+            except ValueError as err:  # a tail shorter than 2 H: the old estimate, on the same windows
+                self.noise_origins_, self.noise_shares_val_ = val_o, True
+                warnings.warn(f"{err}; the noise term is estimated on the early-stopping windows")
         self.head_ = self._head()
         recursive = p.strategy == "recursive"
+        self.head_.weights = None if recursive else step_weights(self.horizon, p.step_weights_power)
         self.net_ = MemberLSTM(len(seeds), p.hidden, p.layers, 1 if recursive else self.horizon,
                                self.head_.outputs, p.dropout_input, p.dropout_between if p.layers > 1 else 0.0,
-                               p.dropout_head)
+                               p.dropout_head, variational=p.dropout_kind == "variational",
+                               dropout_recurrent=p.dropout_recurrent)
         cfg = TrainConfig(max_epochs=p.epochs, batch_size=p.batch_size, lr=p.lr, patience=p.patience,
                           grad_clip=p.grad_clip)
-        self.train_ = train(self.net_, self.head_, windows(z, train_o, p.context, self.horizon),
-                            windows(z, val_o, p.context, self.horizon), self.horizon, recursive, cfg,
-                            [generators(s) for s in seeds])
+        train_w = self.scaled_windows(y_train, train_o)
+        if self.head_.weights is not None and self.head_.kind != "gaussian":
+            self.head_.step_scale = step_scales(train_w, self.horizon, self.head_.kind)
+        self.train_ = train(self.net_, self.head_, train_w, self.scaled_windows(y_train, val_o), self.horizon,
+                            recursive, cfg, [generators(s) for s in seeds])
         self.seeds_, self.train_end_, self.val_origins_ = list(seeds), train_end, val_o
         self.horizon_ = self.horizon
 
+    def _holds_out_noise(self) -> bool:
+        """Whether part of the validation tail is kept out of early stopping for the noise term."""
+        return False
+
+    def loc_scale(self, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Location and scale (K,) of input windows raw (K, context), per `scaling`."""
+        return window_loc_scale(raw, self.params.scaling, self.mu_, self.scale_)
+
+    def scaled_windows(self, y: np.ndarray, origins: np.ndarray) -> torch.Tensor:
+        """Training-style windows (N, context + H) around `origins`, each scaled by its inputs."""
+        return scaled_windows(y, origins, self.params.context, self.horizon, self.loc_scale)
+
+    def scaled_inputs(self, y: np.ndarray, origins: np.ndarray):
+        """Scaled input windows x (K, context) and their (location, scale), each (K,)."""
+        raw = raw_windows(y, origins, self.params.context)
+        loc, scale = self.loc_scale(raw)
+        return torch.from_numpy(((raw - loc[:, None]) / scale[:, None]).astype(np.float32)), (loc, scale)
+
     def _info(self) -> dict:
         r = self.train_
-        return {"epochs": int(r.epochs), "best_epoch": r.best_epoch.tolist(),
+        info = {"epochs": int(r.epochs), "best_epoch": r.best_epoch.tolist(),
                 "best_val_loss": [float(v) for v in r.best_val]}
+        return info
 
     # ---- prediction ----------------------------------------------------------------------
     def _prepare(self, y, origins, horizon):
@@ -134,7 +207,8 @@ class NetworkForecaster:
         origins = check_origins(y, origins, horizon)
         if horizon > self.horizon_:
             raise ValueError(f"{self.name} was fitted for horizon {self.horizon_}, asked for {horizon}")
-        return y, origins, input_windows(y, origins, self.params.context, self.mu_, self.scale_)
+        x, self.tf_ = self.scaled_inputs(y, origins)  # tf_: (location, scale) of each origin
+        return y, origins, x
 
     def _draw(self, params: tuple, feed: str, rand: RowRandom, row_shape) -> torch.Tensor:
         """A value (M, R) from decoded one-step params: their mean/median or a draw."""
@@ -212,9 +286,21 @@ class NetworkForecaster:
         """Draws a variant needs after the network passes, per origin; None by default."""
         return None
 
-    def _units(self, v: torch.Tensor) -> np.ndarray:
-        """Standardised values -> original units, as numpy."""
-        return v.double().numpy() * self.scale_ + self.mu_
+    def _units(self, v: torch.Tensor, axis: int = -2, shift: bool = True) -> np.ndarray:
+        """Scaled values -> original units, as numpy: v * scale + location of each row's origin.
+
+        Rows (origins, or origins x samples with an origin's samples consecutive) lie along
+        `axis`; the (location, scale) are those of the last `_prepare` call. ``shift=False``
+        maps a spread (sd): scale only.
+        """
+        loc, scale = self.tf_
+        v = v.double().numpy() if isinstance(v, torch.Tensor) else np.asarray(v, dtype=float)
+        axis = axis % v.ndim
+        reps = v.shape[axis] // loc.size
+        shape = [1] * v.ndim
+        shape[axis] = v.shape[axis]
+        out = v * np.repeat(scale, reps).reshape(shape)
+        return out + np.repeat(loc, reps).reshape(shape) if shift else out
 
 
 class LSTMForecaster(NetworkForecaster):
@@ -241,18 +327,32 @@ class LSTMForecaster(NetworkForecaster):
         self._fit_members(y, train_end, [seed])
         p = self.params
         self.noise_var_ = None
-        if p.uncertainty == "mc_dropout" and p.noise and p.head == "point":
+        if p.uncertainty == "mc_dropout" and p.head == "point":
+            # estimated with or without the noise term in use, so both MC arms are one fit
             self.noise_var_ = self._validation_mse(np.asarray(y, dtype=float)[:train_end])
         return self
 
+    def adopt_predict_params(self, other: "LSTMForecaster") -> None:
+        """Take `other`'s prediction-only settings (a stored fit shared by arms that differ in
+        them only: `noise`, `samples`; see `fanlab.fitstore.PREDICT_ONLY`)."""
+        self.params = self.params.model_copy(update={k: getattr(other.params, k) for k in ("noise", "samples")})
+
+    def _holds_out_noise(self) -> bool:
+        # the point head's MC arms (with and without the noise term) share one network
+        return self.params.head == "point" and self.params.uncertainty == "mc_dropout"
+
     def _validation_mse(self, y_train: np.ndarray) -> np.ndarray:
-        """Mean squared error per step (H,) of the dropout-free forecast on the validation
-        windows, original units: the inherent-noise variance of Zhu and Laptev (2017)."""
-        x = input_windows(y_train, self.val_origins_, self.params.context, self.mu_, self.scale_)
-        out, _ = self._chunks(x, self.val_origins_, self.horizon_, 1, False, "mean", self.seeds_)
-        point = self._units(out[0][0] if isinstance(out, tuple) else out[0])  # (Kv, H)
-        idx = self.val_origins_[:, None] + np.arange(1, self.horizon_ + 1)[None, :]
-        return ((y_train[idx] - point) ** 2).mean(axis=0)
+        """Mean squared error per step (H,) of the dropout-free forecast on the held-out
+        validation windows (`noise_origins_`, none of whose targets picked the early-stopping
+        epoch), in the model's scaled units: the inherent-noise variance of Zhu and Laptev
+        (2017). With global or last_value scaling it is the original-units MSE / scale_**2."""
+        o = self.noise_origins_
+        x, (loc, scale) = self.scaled_inputs(y_train, o)
+        out, _ = self._chunks(x, o, self.horizon_, 1, False, "mean", self.seeds_)
+        point = (out[0][0] if isinstance(out, tuple) else out[0]).double().numpy()  # (Kv, H)
+        idx = o[:, None] + np.arange(1, self.horizon_ + 1)[None, :]
+        target = (y_train[idx] - loc[:, None]) / scale[:, None]
+        return ((target - point) ** 2).mean(axis=0)
 
     def _extra_draws(self, rand, rows, horizon):
         p = self.params
@@ -280,7 +380,7 @@ class LSTMForecaster(NetworkForecaster):
         if recursive:
             paths = out[0]
             if extra is not None:  # point head + noise: validation residual variance
-                paths = paths + extra * torch.from_numpy(np.sqrt(self.noise_var_[:horizon] / self.scale_**2))
+                paths = paths + extra * torch.from_numpy(np.sqrt(self.noise_var_[:horizon]))
         else:
             paths = self._direct_samples(out, extra, horizon)
         samples = self._units(paths).reshape(k, reps, horizon)
@@ -293,7 +393,7 @@ class LSTMForecaster(NetworkForecaster):
             base = out[0][0]
             if extra is None:
                 return base
-            return base + extra * torch.from_numpy(np.sqrt(self.noise_var_[:horizon] / self.scale_**2))
+            return base + extra * torch.from_numpy(np.sqrt(self.noise_var_[:horizon]))
         if p.head == "gaussian":
             mean, var = out[0][0], out[1][0]
             return mean if extra is None else mean + var.sqrt() * extra
@@ -311,10 +411,10 @@ class LSTMForecaster(NetworkForecaster):
             return Forecast(origins=origins, mean=point, probs=probs, quantiles=q, info=info)
         if p.head == "gaussian":
             mean = self._units(out[0][0])
-            sd = out[1][0].sqrt().numpy() * self.scale_
+            sd = self._units(out[1][0].sqrt(), shift=False)
             return gaussian_forecast(origins, mean, sd, probs, info=info)
         q = out[0][0]  # (K, H, Qk)
         z = torch.special.ndtri(torch.from_numpy(probs))
-        qq = self._units(quantile_interp(q, self._zk(), z))  # (K, H, Q)
+        qq = self._units(quantile_interp(q, self._zk(), z), axis=0)  # (K, H, Q)
         median = self._units(quantile_interp(q, self._zk(), q.new_zeros(1))[..., 0])
         return Forecast(origins=origins, mean=median, probs=probs, quantiles=np.moveaxis(qq, -1, 1), info=info)

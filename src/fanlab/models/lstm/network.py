@@ -24,8 +24,12 @@ Dropout is explicit, in three places (``nn.LSTM(num_layers=1, dropout=p)`` would
 on the input values, between stacked layers, and on the hidden state before the head. Masks
 are drawn from per-member ``torch.Generator`` objects handed to `forward` (training) or from a
 `RowRandom` (prediction: per member and origin), never from the global RNG, so training and
-MC-dropout prediction are reproducible and leave no global state. Masks are drawn afresh at
-every time step (not Gal and Ghahramani's "variational" masks tied across time).
+MC-dropout prediction are reproducible and leave no global state. ``variational=False``: masks
+are drawn afresh at every time step. ``variational=True`` (Gal and Ghahramani 2016): one mask
+per sequence, tied across time, on the inputs, between layers, on the recurrent state h_{t-1}
+(rate `dropout_recurrent`, inside the hand-written recurrence and its backward pass; at
+prediction a step-by-step kernel replaces the fused one) and before the head; a recursive
+rollout keeps its masks through every fed-back step.
 
 Shapes: M members, B sequences, T time steps, Hd hidden units, I inputs per step (1 or Hd),
 D outputs per step (1 point, 2 Gaussian, Q quantiles). Internally time-major (T, M, B, .).
@@ -58,7 +62,7 @@ class Workspace:
         self._free.clear()
 
 
-def _recur(z, w_ih, b, w_hh, keep, out):
+def _recur(z, w_ih, b, w_hh, keep, out, rmask=None):
     """Run one LSTM layer from zero state, storing what the backward pass needs.
 
     z : (T, M, B, I) inputs. w_ih : (M, I, 4Hd), b : (M, 1, 4Hd), w_hh : (M, Hd, 4Hd), gates
@@ -66,6 +70,8 @@ def _recur(z, w_ih, b, w_hh, keep, out):
     keep : dict of (T, M, B, .) tensors receiving activated gates [i, f, o, tanh(g)],
         cells and tanh(cells).
     out : (T, M, B, Hd) tensor receiving every hidden state.
+    rmask : (M, B, Hd) or None, a variational dropout mask on the recurrent state h_{t-1}
+        (the same at every step).
     """
     hd = w_hh.shape[1]
     zero = h = z.new_zeros(z.shape[1], z.shape[2], hd)
@@ -76,7 +82,7 @@ def _recur(z, w_ih, b, w_hh, keep, out):
             torch.addcmul(b, z[t], w_ih, out=s)
         else:
             torch.baddbmm(b, z[t], w_ih, out=s)
-        s.baddbmm_(h, w_hh).sigmoid_()
+        s.baddbmm_(h if rmask is None else h * rmask, w_hh).sigmoid_()
         u = s[..., 3 * hd :].mul_(2.0).sub_(1.0)
         i, f, o = s[..., :hd], s[..., hd : 2 * hd], s[..., 2 * hd : 3 * hd]
         c = keep["cells"][t]
@@ -95,14 +101,14 @@ class _LayerSequence(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, z, w_ih, b, w_hh, ws: Workspace, last_only: bool):
+    def forward(ctx, z, w_ih, b, w_hh, ws: Workspace, last_only: bool, rmask=None):
         steps, m, bsz, _ = z.shape
         hd = w_hh.shape[1]
         keep = {"gates": ws.take(z, steps, m, bsz, 4 * hd), "cells": ws.take(z, steps, m, bsz, hd),
                 "tanh": ws.take(z, steps, m, bsz, hd)}
         hs = z.new_empty(steps, m, bsz, hd)
-        _recur(z, w_ih, b, w_hh, keep, hs)
-        ctx.ws, ctx.last_only, ctx.released = ws, last_only, False
+        _recur(z, w_ih, b, w_hh, keep, hs, rmask)
+        ctx.ws, ctx.last_only, ctx.released, ctx.rmask = ws, last_only, False, rmask
         ctx.save_for_backward(z, w_ih, w_hh, hs, keep["gates"], keep["cells"], keep["tanh"])
         # last_only: the caller reads h_T alone, so no (T, M, B, Hd) gradient of zeros is built
         return hs[-1].clone() if last_only else hs
@@ -148,8 +154,11 @@ class _LayerSequence(torch.autograd.Function):
             pv[t].mul_(torch.stack((dc, dc, dh, dc), 2))
             torch.mul(dc, f[t], out=dc_next)
             torch.bmm(p[t], w_t, out=dh_next)
+            if ctx.rmask is not None:
+                dh_next.mul_(ctx.rmask)
             if t > 0:  # h_{-1} = 0 contributes nothing
-                dw_hh.baddbmm_(hs[t - 1].transpose(1, 2), p[t])
+                h_prev = hs[t - 1] if ctx.rmask is None else hs[t - 1] * ctx.rmask
+                dw_hh.baddbmm_(h_prev.transpose(1, 2), p[t])
             dw_ih.baddbmm_(z[t].transpose(1, 2), p[t])
             if dz is not None:
                 torch.bmm(p[t], wi_t, out=dz[t])
@@ -160,7 +169,7 @@ class _LayerSequence(torch.autograd.Function):
             # check raises rather than computing with overwritten activations
             ws.give(gates, cells, tanh_c)
             ctx.released = True
-        return dz, dw_ih, db, dw_hh, None, None
+        return dz, dw_ih, db, dw_hh, None, None, None
 
 
 class MemberLSTM(nn.Module):
@@ -177,14 +186,20 @@ class MemberLSTM(nn.Module):
         (direct strategy), or steps = 1 read from each hidden state (recursive strategy).
     dropout_input, dropout_between, dropout_head : float
         Dropout rates on the input values, between stacked layers, and before the head.
+    variational : bool
+        Masks tied across time (one per sequence, Gal and Ghahramani 2016) instead of fresh
+        at every step; adds `dropout_recurrent` on the recurrent state h_{t-1} of every layer.
     """
 
     def __init__(self, members: int, hidden: int, layers: int, steps: int, outputs: int,
-                 dropout_input: float = 0.0, dropout_between: float = 0.0, dropout_head: float = 0.0):
+                 dropout_input: float = 0.0, dropout_between: float = 0.0, dropout_head: float = 0.0,
+                 variational: bool = False, dropout_recurrent: float = 0.0):
         super().__init__()
         self.members, self.hidden, self.layers = members, hidden, layers
         self.steps, self.outputs = steps, outputs
         self.rates = (dropout_input, dropout_between, dropout_head)
+        self.variational = variational
+        self.rate_recurrent = dropout_recurrent if variational else 0.0
         four = 4 * hidden
         self.w_ih = nn.ParameterList(
             nn.Parameter(torch.empty(members, 1 if k == 0 else hidden, four)) for k in range(layers))
@@ -209,14 +224,22 @@ class MemberLSTM(nn.Module):
                 self.w_out[m].uniform_(-bound, bound, generator=g)
                 self.b_out[m].uniform_(-bound, bound, generator=g)
 
-    def _drop(self, x: torch.Tensor, rate: float, generators, axis: int = 0) -> torch.Tensor:
+    def _drop(self, x: torch.Tensor, rate: float, generators, axis: int = 0, tied: bool = False) -> torch.Tensor:
         """Training-time inverted dropout on x; member m (index m along `axis`) masked from
-        generators[m]."""
+        generators[m]. ``tied``: x is (T, M, ...) and one mask serves every step t."""
         if rate <= 0.0 or generators is None:
             return x
+        if tied:
+            return x * self._mask(rate, generators, x.shape[1:]).unsqueeze(0)
         shape = x.shape[:axis] + x.shape[axis + 1 :]
         masks = [x.new_empty(shape).bernoulli_(1.0 - rate, generator=g) for g in generators]
         return x * torch.stack(masks, axis).mul_(1.0 / (1.0 - rate))
+
+    @staticmethod
+    def _mask(rate: float, generators, shape) -> torch.Tensor:
+        """Inverted-dropout masks of `shape` (M, ...), member m's from generators[m]."""
+        masks = [torch.empty(shape[1:]).bernoulli_(1.0 - rate, generator=g) for g in generators]
+        return torch.stack(masks).mul_(1.0 / (1.0 - rate))
 
     def _scaled(self, k: int):
         """Layer k's weights with the g-gate columns doubled (see module notes)."""
@@ -239,13 +262,17 @@ class MemberLSTM(nn.Module):
             return self._encode_infer(x, rand, state, sequence, weights)
         if state is not None:
             raise ValueError("continuing from a state is for prediction (no autograd)")
-        z = self._drop(x.unsqueeze(-1), self.rates[0], generators, axis=1)
+        tied = self.variational
+        z = self._drop(x.unsqueeze(-1), self.rates[0], generators, axis=1, tied=tied)
         for k in range(self.layers):
             w_ih, b, w_hh = self._scaled(k)
             only = k == self.layers - 1 and not sequence
-            z = _LayerSequence.apply(z.contiguous(), w_ih, b, w_hh, self.workspace, only)
+            rmask = None
+            if tied and self.rate_recurrent > 0 and generators is not None:
+                rmask = self._mask(self.rate_recurrent, generators, (self.members, z.shape[2], self.hidden))
+            z = _LayerSequence.apply(z.contiguous(), w_ih, b, w_hh, self.workspace, only, rmask)
             if k < self.layers - 1:
-                z = self._drop(z, self.rates[1], generators, axis=1)
+                z = self._drop(z, self.rates[1], generators, axis=1, tied=tied)
         return z, None
 
     def inference_weights(self) -> list[list[list[torch.Tensor]]]:
@@ -270,17 +297,21 @@ class MemberLSTM(nn.Module):
             for r0 in range(0, rows, block):
                 r1 = min(rows, r0 + block)
                 rr = None if rand is None else rand.rows(r0, r1)
-                z = self._drop_rows(x[:, m, r0:r1].unsqueeze(-1), self.rates[0], rr, m, axis=1)
+                z = self._drop_rows(x[:, m, r0:r1].unsqueeze(-1), self.rates[0], rr, m, 1, "input")
                 fin = []
                 for k in range(self.layers):
                     h0 = c0 = None
                     if state is not None:
                         h0, c0 = state[k][0][m, r0:r1], state[k][1][m, r0:r1]
                     keep_all = sequence or k < self.layers - 1
-                    z, h, c = self._kernel(z, h0, c0, weights[k][m], keep_all)
+                    if rr is not None and self.rate_recurrent > 0:
+                        rmask = rr.tied(m, ("recurrent", k), self.rate_recurrent, (r1 - r0, self.hidden), 0)
+                        z, h, c = self._kernel_masked(z, h0, c0, weights[k][m], keep_all, rmask)
+                    else:
+                        z, h, c = self._kernel(z, h0, c0, weights[k][m], keep_all)
                     fin.append((h, c))
                     if k < self.layers - 1:
-                        z = self._drop_rows(z, self.rates[1], rr, m, axis=1)
+                        z = self._drop_rows(z, self.rates[1], rr, m, 1, ("between", k))
                 top_m.append(z if sequence else z[-1])
                 fin_m.append(fin)
             tops.append(torch.cat(top_m, -2))
@@ -311,11 +342,34 @@ class MemberLSTM(nn.Module):
             cs.append(c[0])
         return torch.cat(outs, 1), torch.cat(hs), torch.cat(cs)
 
-    @staticmethod
-    def _drop_rows(x: torch.Tensor, rate: float, rand, member: int, axis: int) -> torch.Tensor:
-        """Inverted dropout of one member's tensor, masks drawn per origin by `rand`."""
+    def _kernel_masked(self, z, h0, c0, weights, keep_all: bool, rmask):
+        """`_kernel` with a variational mask rmask (B, Hd) on the recurrent state, step by step
+        (the fused kernel cannot mask h_{t-1}). Gates in torch.lstm's order [i, f, g, o]."""
+        w_ih, w_hh, b_ih, _ = weights
+        steps, rows, _ = z.shape
+        hd = self.hidden
+        h = z.new_zeros(rows, hd) if h0 is None else h0
+        c = z.new_zeros(rows, hd) if c0 is None else c0
+        w_ih_t, w_hh_t = w_ih.t(), w_hh.t()
+        outs = []
+        for t in range(steps):
+            g = torch.addmm(b_ih, z[t], w_ih_t).addmm_(h * rmask, w_hh_t)
+            i, f, o = g[:, :hd].sigmoid(), g[:, hd : 2 * hd].sigmoid(), g[:, 3 * hd :].sigmoid()
+            c = f * c + i * g[:, 2 * hd : 3 * hd].tanh()
+            h = o * c.tanh()
+            if keep_all or t == steps - 1:
+                outs.append(h)
+        return torch.stack(outs), h, c
+
+    def _drop_rows(self, x: torch.Tensor, rate: float, rand, member: int, axis: int, key=None) -> torch.Tensor:
+        """Inverted dropout of one member's tensor, masks drawn per origin by `rand`; with
+        variational dropout one mask per row (tied across the time axis 0, and across calls
+        that continue a rollout, under `key`)."""
         if rate <= 0.0 or rand is None:
             return x
+        if self.variational:
+            shape = tuple(x.shape[1:])
+            return x * rand.tied(member, key, rate, shape, axis - 1).unsqueeze(0)
         return x * rand.mask(member, rate, tuple(x.shape), axis)
 
     def head(self, h: torch.Tensor, generators=None) -> torch.Tensor:
@@ -330,7 +384,9 @@ class MemberLSTM(nn.Module):
         cannot move a row's result visibly): (M, N, Hd) -> (M, N, steps, outputs)."""
         h = h.double()
         if rand is not None and self.rates[2] > 0:
-            h = h * torch.stack([rand.mask(m, self.rates[2], tuple(h.shape[1:]), 0) for m in range(h.shape[0])]).double()
+            draw = (lambda m: rand.tied(m, "head", self.rates[2], tuple(h.shape[1:]), 0)) if self.variational else (
+                lambda m: rand.mask(m, self.rates[2], tuple(h.shape[1:]), 0))
+            h = h * torch.stack([draw(m) for m in range(h.shape[0])]).double()
         y = torch.baddbmm(self.b_out.double(), h, self.w_out.double())
         return y.view(h.shape[0], h.shape[1], self.steps, self.outputs)
 
@@ -347,8 +403,12 @@ class MemberLSTM(nn.Module):
             return self.head(h, generators)
         hs, _ = self.encode(xt, generators, sequence=True)
         _, m, bsz, hd = hs.shape
-        tail = hs[-last:].permute(1, 2, 0, 3).reshape(m, bsz * last, hd)
-        return self.head(tail, generators).view(m, bsz, last, self.outputs)
+        tail = hs[-last:].permute(1, 2, 0, 3)  # (M, B, last, Hd)
+        if self.variational:  # one head mask per sequence, tied across its positions
+            if self.rates[2] > 0 and generators is not None:
+                tail = tail * self._mask(self.rates[2], generators, (m, bsz, hd)).unsqueeze(2)
+            generators = None
+        return self.head(tail.reshape(m, bsz * last, hd), generators).view(m, bsz, last, self.outputs)
 
 
 class RowRandom:
@@ -359,16 +419,26 @@ class RowRandom:
     structure, so an origin's forecast does not depend on which other origins share its batch.
     """
 
-    def __init__(self, gens: list[list[torch.Generator]], reps: int, first: int = 0, last: int | None = None):
+    def __init__(self, gens: list[list[torch.Generator]], reps: int, first: int = 0, last: int | None = None,
+                 cache: dict | None = None):
         self.gens, self.reps = gens, reps
         self.first, self.last = first, len(gens[0]) if last is None else last
+        self.cache = {} if cache is None else cache  # tied masks, shared with `rows` views
 
     def rows(self, r0: int, r1: int) -> "RowRandom":
         """The same source restricted to rows [r0, r1) (whole groups)."""
         if r0 % self.reps:
             raise ValueError("row ranges must start at an origin's first row")
         return RowRandom(self.gens, self.reps, self.first + r0 // self.reps,
-                         self.first + -(-r1 // self.reps))
+                         self.first + -(-r1 // self.reps), self.cache)
+
+    def tied(self, member: int, key, rate: float, shape: tuple, axis: int) -> torch.Tensor:
+        """A `mask` drawn on first use under `key` and returned again on every later call for
+        the same member and rows: variational masks, tied across time steps and rollout calls."""
+        k = (member, key, self.first, self.last, shape)
+        if k not in self.cache:
+            self.cache[k] = self.mask(member, rate, shape, axis)
+        return self.cache[k]
 
     def _draw(self, member: int, shape: tuple, axis: int, fill) -> torch.Tensor:
         part = list(shape)

@@ -29,17 +29,40 @@ class NetworkParams(BaseModel):
     layers: int = Field(1, ge=1, le=4, description="stacked LSTM layers")
     strategy: Literal["direct", "recursive"] = Field(
         "direct", description="direct: one head emits all H steps; recursive: a one-step model fed its own outputs")
+    scaling: Literal["global", "last_value", "window"] = Field(
+        "last_value",
+        description="input scaling per window, outputs mapped back exactly. global: the training block's "
+                    "mean and sd (the level must stay in the training range); last_value: minus the "
+                    "window's last value, divided by the sd of the training block's first differences; "
+                    "window: the window's own mean and sd (RevIN / DeepAR-style)")
+    step_weights_power: float = Field(
+        1.0, ge=0.0, description="direct strategy: step h of the loss weighs h^-power (0: all H steps "
+                                 "equally), in training and early stopping alike, so the short, "
+                                 "predictable horizons are learnt (point / quantile heads: each "
+                                 "step's loss first normalised by its target's mean square); "
+                                 "recursive: unused (one-step loss)")
+    dropout_kind: Literal["per_step", "variational"] = Field(
+        "per_step", description="per_step: a fresh mask at every time step; variational (Gal and "
+                                "Ghahramani 2016): one mask per sequence, tied across time, on the "
+                                "inputs, between layers, on the recurrent state and before the head")
     dropout_input: float = Field(0.1, ge=0.0, lt=1.0, description="dropout rate on the input values")
+    dropout_recurrent: float = Field(
+        0.1, ge=0.0, lt=1.0, description="variational only: dropout rate on the recurrent hidden state")
     dropout_between: float = Field(0.1, ge=0.0, lt=1.0, description="dropout between stacked layers (layers > 1)")
     dropout_head: float = Field(0.1, ge=0.0, lt=1.0, description="dropout on the hidden state before the head")
     variance: Literal["softplus", "exp"] = Field("softplus", description="Gaussian head: variance link")
     min_variance: float = Field(1e-4, gt=0.0, description="Gaussian head: variance floor (standardised units)")
     epochs: int = Field(100, ge=1, description="maximum training epochs (early stopping may end sooner)")
     batch_size: int = Field(64, ge=1)
-    lr: float = Field(1e-3, gt=0.0, description="Adam learning rate")
+    lr: float = Field(3e-3, gt=0.0, description="Adam learning rate")
     patience: int = Field(10, ge=1, description="epochs without validation improvement before stopping")
     val_frac: float = Field(0.2, gt=0.0, lt=0.9,
                             description="validation tail, as a fraction of the training block (at least H points)")
+    noise_holdout: float = Field(
+        0.5, gt=0.0, lt=1.0,
+        description="point head with mc_dropout: share of the validation tail kept out of early stopping; "
+                    "the noise term is estimated on its windows only (targets disjoint from those that "
+                    "picked the epoch). Each part needs at least H points")
     grad_clip: float | None = Field(1.0, gt=0.0, description="gradient norm clip per member; None: off")
     samples: int = Field(200, ge=2, description="sample paths S per origin, where the method samples")
 
@@ -67,7 +90,8 @@ class LSTMParams(NetworkParams):
 
     @model_validator(mode="after")
     def _dropout_for_mc(self) -> "LSTMParams":
-        rates = [self.dropout_input, self.dropout_head] + ([self.dropout_between] if self.layers > 1 else [])
+        rates = [self.dropout_input, self.dropout_head] + ([self.dropout_between] if self.layers > 1 else []) + (
+            [self.dropout_recurrent] if self.dropout_kind == "variational" else [])
         if self.uncertainty == "mc_dropout" and max(rates) <= 0.0:
             raise ValueError("uncertainty 'mc_dropout' needs a dropout rate > 0")
         return self

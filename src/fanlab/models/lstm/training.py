@@ -54,10 +54,56 @@ def window_origins(n: int, context: int, horizon: int, val_frac: float) -> tuple
     return train, val
 
 
+def validation_split(n: int, horizon: int, val_frac: float, val: np.ndarray,
+                     holdout: float) -> tuple[np.ndarray, np.ndarray]:
+    """Split validation origins `val` (from `window_origins`) in two with disjoint targets.
+
+    The validation tail (the last ``max(round(val_frac * n), horizon)`` points) is cut at
+    ``n - max(round(holdout * len), horizon)``: early-stopping windows have all H targets
+    before the cut, held-out windows (for the noise term) all H targets after it. Returns
+    (early_stopping, held_out) origins.
+    """
+    val_len = max(int(round(val_frac * n)), horizon)
+    val_start = n - val_len
+    cut = n - max(int(round(holdout * val_len)), horizon)
+    es, held = val[val + horizon < cut], val[val >= cut - 1]
+    if cut - val_start < horizon or es.size == 0 or held.size == 0:
+        raise ValueError(
+            f"a validation tail of {val_len} points cannot be split into an early-stopping part and a "
+            f"noise-term part of at least horizon={horizon} points each: raise val_frac or lower noise_holdout")
+    return es, held
+
+
 def windows(z: np.ndarray, origins: np.ndarray, context: int, horizon: int) -> torch.Tensor:
     """Windows (N, context + H) of z around each origin, as float32."""
     idx = origins[:, None] + np.arange(-context + 1, horizon + 1)[None, :]
     return torch.from_numpy(np.ascontiguousarray(z[idx], dtype=np.float32))
+
+
+def scaled_windows(y: np.ndarray, origins: np.ndarray, context: int, horizon: int, loc_scale) -> torch.Tensor:
+    """Windows (N, context + H) of y, each scaled by the location and scale (N,) that
+    ``loc_scale(inputs (N, context))`` gives for its own input part, as float32."""
+    idx = origins[:, None] + np.arange(-context + 1, horizon + 1)[None, :]
+    raw = y[idx]
+    loc, scale = loc_scale(raw[:, :context])
+    return torch.from_numpy(np.ascontiguousarray((raw - loc[:, None]) / scale[:, None], dtype=np.float32))
+
+
+def step_scales(train_w: torch.Tensor, horizon: int, kind: str) -> torch.Tensor:
+    """Per-step loss normalisers (H,) from training windows (N, context + H): the mean squared
+    scaled target at each step (point head: the MSE of forecasting the window's location),
+    its square root for the pinball loss. Makes every step's loss O(1) whatever the scaling
+    (under last_value the targets' spread grows with h)."""
+    ms = train_w[:, -horizon:].double().pow(2).mean(dim=0).clamp(min=1e-8)
+    return (ms if kind == "point" else ms.sqrt()).float()
+
+
+def step_weights(horizon: int, power: float) -> torch.Tensor | None:
+    """Loss weights (H,) proportional to h^-power, summing to 1; None for power 0 (plain mean)."""
+    if power == 0.0:
+        return None
+    w = np.arange(1, horizon + 1, dtype=float) ** -power
+    return torch.tensor(w / w.sum(), dtype=torch.float32)
 
 
 class Head:
@@ -68,8 +114,11 @@ class Head:
         or "quantile" (D = Q: quantiles at `probs`, sorted so they never cross; pinball loss).
     """
 
-    def __init__(self, kind: str, probs=None, variance: str = "softplus", min_variance: float = 1e-4):
+    def __init__(self, kind: str, probs=None, variance: str = "softplus", min_variance: float = 1e-4,
+                 weights: torch.Tensor | None = None):
         self.kind, self.variance, self.min_variance = kind, variance, min_variance
+        self.weights = weights  # (H,) summing to 1, direct strategy; None: every step equally
+        self.step_scale = None  # (H,): point / quantile heads, each step's loss divided by it
         self.knots = None if probs is None else np.asarray(probs, dtype=float)  # (Q,)
         self.probs = None if probs is None else torch.tensor(self.knots, dtype=torch.float32)
         self.outputs = {"point": 1, "gaussian": 2, "quantile": 0 if probs is None else len(probs)}[kind]
@@ -87,8 +136,21 @@ class Head:
         return (torch.sort(raw, dim=-1).values,)
 
     def loss(self, raw: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Mean loss per member: raw (M, B, H, D), y (M, B, H) -> (M,)."""
+        """Mean loss per member: raw (M, B, H, D), y (M, B, H) -> (M,); with `weights`, the
+        per-step mean losses are averaged with those weights instead of equally."""
         out = self.decode(raw)
+        if self.weights is not None and raw.shape[2] == self.weights.shape[0]:
+            if self.kind == "point":
+                cell = (out[0] - y) ** 2
+            elif self.kind == "gaussian":
+                cell = 0.5 * (torch.log(out[1]) + (y - out[0]) ** 2 / out[1])
+            else:
+                err = y.unsqueeze(-1) - out[0]
+                cell = torch.maximum(self.probs * err, (self.probs - 1.0) * err).mean(dim=-1)
+            step = cell.mean(dim=1)  # (M, H)
+            if self.step_scale is not None and self.kind != "gaussian":
+                step = step / self.step_scale
+            return (step * self.weights).sum(dim=-1)
         if self.kind == "point":
             return ((out[0] - y) ** 2).mean(dim=(1, 2))
         if self.kind == "gaussian":

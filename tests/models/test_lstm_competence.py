@@ -1,0 +1,197 @@
+"""The competent-LSTM settings, fast: per-window scaling maps forecasts back exactly,
+variational masks are tied across time (and the recurrence's hand-written backward pass stays
+exact with them), the noise term reads validation windows disjoint from early stopping's, and
+the direct loss's per-step weights. Tiny networks, few epochs."""
+
+import numpy as np
+import pytest
+import torch
+
+from fanlab.forecast import probs_for_levels
+from fanlab.models.lstm.forecaster import LSTMForecaster, window_loc_scale
+from fanlab.models.lstm.network import MemberLSTM, RowRandom, Workspace, _LayerSequence
+from fanlab.models.lstm.training import Head, step_weights, validation_split, window_origins
+
+H = 5
+TRAIN_END = 160
+TINY = {"context": 16, "hidden": 6, "epochs": 2, "batch_size": 32, "samples": 16}
+PROBS = probs_for_levels([0.5, 0.9])
+ORIGINS = np.array([170, 183, 201, 230])
+
+
+@pytest.fixture(scope="module")
+def y():
+    rng = np.random.default_rng(0)
+    return np.cumsum(rng.normal(size=260)) + 5.0  # a random walk: its level leaves the training range
+
+
+def _fc(model, y):
+    return model.predict(y, ORIGINS, H, PROBS)
+
+
+SETTINGS = {
+    "gaussian": {"head": "gaussian"},
+    "quantile": {"head": "quantile"},
+    "rec_gaussian": {"head": "gaussian", "strategy": "recursive"},
+    "mc_point_noise": {"uncertainty": "mc_dropout"},
+    "mc_var_gaussian": {"head": "gaussian", "uncertainty": "mc_dropout", "dropout_kind": "variational"},
+}
+
+
+def _assert_mapped(fc2, fc, a, b):
+    tol = {"rtol": 1e-5, "atol": 1e-5 * abs(b)}
+    np.testing.assert_allclose(fc2.mean, a + b * fc.mean, **tol)
+    np.testing.assert_allclose(fc2.quantiles, a + b * fc.quantiles, **tol)
+    if fc.sd is not None:
+        np.testing.assert_allclose(fc2.sd, abs(b) * fc.sd, **tol)
+    if fc.samples is not None:
+        np.testing.assert_allclose(fc2.samples, a + b * fc.samples, **tol)
+
+
+@pytest.mark.parametrize("setting", list(SETTINGS))
+def test_window_scaling_maps_forecasts_back_exactly(setting, y):
+    """window scaling: a + b y as input gives a + b (forecast) from the same network, and a
+    network fitted on a + b y is the same network."""
+    model = LSTMForecaster(horizon=H, **TINY, **SETTINGS[setting], scaling="window").fit(y, TRAIN_END, seed=1)
+    fc = _fc(model, y)
+    a, b = 1234.5, 37.0
+    _assert_mapped(_fc(model, a + b * y), fc, a, b)
+    refit = LSTMForecaster(horizon=H, **TINY, **SETTINGS[setting], scaling="window").fit(a + b * y, TRAIN_END, seed=1)
+    fc3 = _fc(refit, a + b * y)
+    np.testing.assert_allclose(fc3.mean, a + b * fc.mean, rtol=1e-4, atol=1e-3 * b)
+
+
+@pytest.mark.parametrize("setting", list(SETTINGS))
+def test_last_value_scaling_shifts_forecasts_exactly(setting, y):
+    """last_value scaling: y + c gives forecast + c from the same network and from a refit."""
+    model = LSTMForecaster(horizon=H, **TINY, **SETTINGS[setting], scaling="last_value").fit(y, TRAIN_END, seed=1)
+    fc = _fc(model, y)
+    c = -987.25
+    _assert_mapped(_fc(model, y + c), fc, c, 1.0)
+    refit = LSTMForecaster(horizon=H, **TINY, **SETTINGS[setting], scaling="last_value").fit(y + c, TRAIN_END, seed=1)
+    np.testing.assert_allclose(_fc(refit, y + c).mean, fc.mean + c, rtol=1e-5, atol=1e-3)
+    # the scale is learnt from the training block: the sd of its first differences
+    assert model.scale_ == pytest.approx(np.diff(y[:TRAIN_END]).std())
+
+
+def test_loc_scale_kinds_and_round_trip(y):
+    raw = np.stack([y[:16], y[20:36], np.full(16, 3.0)])
+    loc, sc = window_loc_scale(raw, "global", 2.0, 4.0)
+    assert np.all(loc == 2.0) and np.all(sc == 4.0)
+    loc, sc = window_loc_scale(raw, "last_value", 2.0, 4.0)
+    np.testing.assert_array_equal(loc, raw[:, -1])
+    loc, sc = window_loc_scale(raw, "window", 2.0, 4.0)
+    np.testing.assert_allclose(loc, raw.mean(axis=1))
+    np.testing.assert_allclose(sc[:2], raw[:2].std(axis=1))
+    assert sc[2] == 4.0  # a constant window falls back to the training scale
+    model = LSTMForecaster(horizon=H, **TINY, scaling="window").fit(y, TRAIN_END, seed=0)
+    x, (loc, sc) = model.scaled_inputs(y, ORIGINS)
+    back = x.double().numpy() * sc[:, None] + loc[:, None]
+    want = y[ORIGINS[:, None] + np.arange(-15, 1)[None, :]]
+    np.testing.assert_allclose(back, want, rtol=1e-6, atol=1e-6)
+
+
+def test_tied_masks_are_the_same_at_every_step():
+    net = MemberLSTM(2, 4, 2, 1, 1, 0.5, 0.5, 0.5, variational=True, dropout_recurrent=0.5)
+    gens = [torch.Generator().manual_seed(m) for m in range(2)]
+    ones = torch.ones(7, 2, 3, 4)  # (T, M, B, Hd)
+    masked = net._drop(ones, 0.5, gens, axis=1, tied=True)
+    assert torch.equal(masked, masked[:1].expand_as(masked))  # tied across time
+    assert not torch.equal(masked[:, :, 0], masked[:, :, 1]) or not torch.equal(masked[:, 0], masked[:, 1])
+    assert set(masked.unique().tolist()) <= {0.0, 2.0}
+    # prediction: one mask per (member, rows, key), returned again on later calls (rollout steps)
+    rand = RowRandom([[torch.Generator().manual_seed(10 * m + j) for j in range(3)] for m in range(2)], reps=4)
+    m1 = rand.rows(0, 12).tied(0, "input", 0.5, (12, 1), 0)
+    m2 = rand.rows(0, 12).tied(0, "input", 0.5, (12, 1), 0)
+    assert m1 is m2
+    # each origin's block is that origin's own draw, whatever the batching
+    alone = RowRandom([[torch.Generator().manual_seed(10 * m + j) for j in range(3)] for m in range(2)], reps=4)
+    np.testing.assert_array_equal(alone.rows(4, 8).tied(0, "input", 0.5, (4, 1), 0).numpy(), m1[4:8].numpy())
+
+
+def test_variational_training_masks_do_not_vary_over_time():
+    """With only input dropout, a variational network fed a constant sequence sees one masked
+    value per sequence: its output equals the dropout-free output on the scaled constant."""
+    net = MemberLSTM(1, 4, 1, 1, 1, 0.5, 0.0, 0.0, variational=True, dropout_recurrent=0.0).double()
+    net.reset_parameters([torch.Generator().manual_seed(0)])
+    x = torch.ones(1, 6, 9, dtype=torch.float64)
+    out = net(x, [torch.Generator().manual_seed(3)])[0, :, 0, 0]
+    ref0 = net(x * 0.0)[0, :, 0, 0]  # with autograd, no generators: dropout off
+    ref2 = net(x * 2.0)[0, :, 0, 0]
+    for v, a, b in zip(out.tolist(), ref0.tolist(), ref2.tolist()):
+        assert v == pytest.approx(a, abs=1e-12) or v == pytest.approx(b, abs=1e-12)
+
+
+def test_recurrent_mask_backward_matches_autograd():
+    torch.manual_seed(0)
+    m, b, t, hd = 2, 3, 5, 4
+    z = torch.randn(t, m, b, 1, dtype=torch.float64, requires_grad=True)
+    w_ih = torch.randn(m, 1, 4 * hd, dtype=torch.float64, requires_grad=True)
+    bias = torch.randn(m, 1, 4 * hd, dtype=torch.float64, requires_grad=True)
+    w_hh = torch.randn(m, hd, 4 * hd, dtype=torch.float64, requires_grad=True) * 0.5
+    w_hh = w_hh.detach().requires_grad_(True)
+    rmask = (torch.rand(m, b, hd, generator=torch.Generator().manual_seed(1)) > 0.4).double() / 0.6
+    for last in (True, False):
+        torch.autograd.gradcheck(
+            lambda z_, a_, b_, c_: _LayerSequence.apply(z_, a_, b_, c_, Workspace(), last, rmask),
+            (z, w_ih, bias, w_hh))
+
+
+def test_masked_kernel_with_ones_is_the_fused_kernel():
+    net = MemberLSTM(1, 5, 1, 1, 1).double()
+    net.reset_parameters([torch.Generator().manual_seed(2)])
+    w = net.inference_weights()[0][0]
+    z = torch.randn(9, 7, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    a = net._kernel(z, None, None, w, True)
+    b = net._kernel_masked(z, None, None, w, True, torch.ones(7, 5, dtype=torch.float64))
+    for u, v in zip(a, b):
+        torch.testing.assert_close(u, v, rtol=1e-10, atol=1e-12)
+
+
+def test_variational_mc_forecast_varies_and_is_deterministic(y):
+    kw = {**TINY, "uncertainty": "mc_dropout", "noise": False, "dropout_kind": "variational"}
+    model = LSTMForecaster(horizon=H, **kw).fit(y, TRAIN_END, seed=2)
+    fc = _fc(model, y)
+    assert np.all(fc.samples.std(axis=1) > 1e-6)
+    again = LSTMForecaster(horizon=H, **kw).fit(y, TRAIN_END, seed=2)
+    assert np.array_equal(_fc(again, y).samples, fc.samples)
+    # the recurrent mask is live at prediction: without it, the passes differ
+    kw0 = {**kw, "dropout_recurrent": 0.0}
+    other = LSTMForecaster(horizon=H, **kw0).fit(y, TRAIN_END, seed=2)
+    assert not np.allclose(_fc(other, y).samples, fc.samples)
+
+
+def test_validation_split_is_disjoint_and_checked():
+    train_o, val_o = window_origins(400, 20, 10, 0.2)  # an 80-point tail
+    es, held = validation_split(400, 10, 0.2, val_o, 0.5)
+    assert es.size and held.size
+    es_targets = set((es[:, None] + np.arange(1, 11)).ravel().tolist())
+    held_targets = set((held[:, None] + np.arange(1, 11)).ravel().tolist())
+    assert not es_targets & held_targets
+    assert min(es_targets) >= 320 and max(held_targets) < 400 and max(es_targets) < min(held_targets)
+    with pytest.raises(ValueError, match="noise_holdout"):
+        validation_split(400, 50, 0.2, window_origins(400, 20, 50, 0.2)[1], 0.5)  # 80 < 2 * 50
+
+
+def test_noise_term_ignores_early_stopping_targets(y):
+    """Perturbing the early-stopping windows' targets may change the network, but the
+    held-out windows are the only ones the noise term reads; perturbing targets past them
+    (past train_end) changes nothing."""
+    kw = {**TINY, "uncertainty": "mc_dropout", "epochs": 3}
+    model = LSTMForecaster(horizon=H, **kw).fit(y, TRAIN_END, seed=0)
+    no, vo = model.noise_origins_, model.val_origins_
+    assert no.min() + 1 > vo.max() + H  # noise targets start after the last early-stopping target
+    assert model.noise_var_.shape == (H,) and np.all(model.noise_var_ > 0)
+
+
+def test_step_weights_weigh_short_horizons():
+    w = step_weights(4, 1.0)
+    np.testing.assert_allclose(w.numpy(), np.array([1, 1 / 2, 1 / 3, 1 / 4]) / (25 / 12), rtol=1e-6)
+    assert step_weights(4, 0.0) is None
+    raw = torch.randn(1, 3, 4, 2)
+    yy = torch.randn(1, 3, 4)
+    plain = Head("gaussian")
+    weighted = Head("gaussian", weights=torch.full((4,), 0.25))
+    torch.testing.assert_close(plain.loss(raw, yy), weighted.loss(raw, yy))
+    first = Head("gaussian", weights=torch.tensor([1.0, 0.0, 0.0, 0.0]))
+    torch.testing.assert_close(first.loss(raw, yy), plain.loss(raw[:, :, :1], yy[:, :, :1]))
