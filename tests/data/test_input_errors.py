@@ -16,14 +16,7 @@ from fanlab.data.splits import SplitError, make_split
 from fanlab.errors import DataError
 
 
-def build(**params):
-    return registry.build_dataset("csv", params, seed=0)
-
-
-def write(tmp_path, text: str, name: str = "d.csv") -> str:
-    path = tmp_path / name
-    path.write_text(text)
-    return str(path)
+from tests.data.test_csv import build, write  # noqa: E402  (one CSV helper for both suites)
 
 
 def test_integer_time_index_is_accepted(tmp_path):
