@@ -24,12 +24,12 @@ def f3(v, flag: str = "") -> str:
     if v is None or (isinstance(v, float) and np.isnan(v)):
         return "n/a" if flag.startswith("n/a") else "-"
     if np.isinf(v):
-        return "inf"
+        return "inf" if v > 0 else "-inf"
     return f"{v:.3f}" + ("*" if flag and not flag.startswith("n/a") else "")
 
 
 def f2(v) -> str:
-    return "-" if v is None or (isinstance(v, float) and np.isnan(v)) else ("inf" if np.isinf(v) else f"{v:.2f}")
+    return "-" if v is None or (isinstance(v, float) and np.isnan(v)) else (("inf" if v > 0 else "-inf") if np.isinf(v) else f"{v:.2f}")
 
 
 def pivot(s: pd.DataFrame, level: float, col: str, fmt=f3, flagged: bool = False) -> str:

@@ -28,7 +28,7 @@ def _fmt(v, digits: int = 3) -> str:
         if np.isnan(v):
             return "-"
         if np.isinf(v):
-            return "inf"
+            return "inf" if v > 0 else "-inf"
         return f"{v:.{digits}f}" if abs(v) < 1000 else f"{v:.4g}"
     return str(v)
 
