@@ -92,13 +92,16 @@ def main(run: str, datasize: str | None = None) -> None:
     if datasize:
         d = pd.read_csv(Path(datasize) / "summary.csv")
         d = d[np.isclose(d["level"], 0.95)]
+        order = {"oracle": 0, "arima": 1, "lstm_gauss": 2, "climatology": 3}
+        d = d.assign(_n=d["dataset"].str.extract(r"_(\d+)k$")[0].astype(float),
+                     _m=d["method"].map(order).fillna(9)).sort_values(["_n", "_m"])
         print("\n## data size: level 0.95\n")
-        print("| dataset | method | coverage h=100 | width/oracle h=100 | MAE/oracle h=1 | MAE/oracle h=100 | CRPS skill h1 |")
-        print("|---|---|---|---|---|---|---|")
+        print("| dataset | method | coverage [95% CI] | h=100 | width/oracle all h | h=100 | MAE/oracle h=1 | all h | CRPS skill h1 |")
+        print("|---|---|---|---|---|---|---|---|---|")
         for _, r in d.iterrows():
-            print(f"| {r['dataset']} | {r['method']} | {f3(r['coverage_h100'])} | {f2(r['width_ratio_h100'])} | "
+            print(f"| {r['dataset']} | {r['method']} | {f3(r['coverage'])} [{r['coverage_lo']:.2f}, {r['coverage_hi']:.2f}] | "
+                  f"{f3(r['coverage_h100'])} | {f2(r['width_ratio'])} | {f2(r['width_ratio_h100'])} | "
                   f"{f2(r['mae_ratio_h1'])} | {f2(r['mae_ratio'])} | {f2(r['crps_skill_h1'])} |")
-
 
 if __name__ == "__main__":
     main(*sys.argv[1:3])
