@@ -15,7 +15,7 @@ import json
 import math
 import re
 from pathlib import Path
-from typing import Annotated, Any, Union
+from typing import Annotated, Any, Literal, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -55,6 +55,28 @@ StrictInt = Annotated[int, BeforeValidator(_no_bool)]
 #: Fractions (floats) or lengths (ints) of the split: finite, no booleans.
 Number = Annotated[Union[int, float], BeforeValidator(_finite), BeforeValidator(_no_bool)]
 Seed = Annotated[int, Field(ge=0, le=MAX_SEED), BeforeValidator(_no_bool)]
+#: A forecast horizon: steps (1..100,000), or `auto`: each series' own (a competition's h).
+MAX_HORIZON = 100_000
+
+
+def _horizon(v: Any) -> Any:
+    if isinstance(v, bool):
+        raise ValueError(f"must be a number of steps or auto, not a boolean ({str(v).lower()})")
+    if v == "auto":
+        return v
+    if not isinstance(v, int):
+        raise ValueError(f"must be an integer number of steps (1 to {MAX_HORIZON:,}) or auto, got {_show(v)}")
+    if not 1 <= v <= MAX_HORIZON:
+        raise ValueError(f"must be an integer from 1 to {MAX_HORIZON:,} (or auto), got {v}")
+    return v
+
+
+Horizon = Annotated[Union[int, str], BeforeValidator(_horizon)]
+#: Fewest training points a holdout series may have (fewer: the dataset is refused).
+HOLDOUT_MIN_TRAIN = 3
+#: rolling: train | cal | test in time, an origin every `stride` steps of the test block;
+#: holdout: the last H points of each series are its test, one origin (the M-competitions).
+Protocol = Literal["rolling", "holdout"]
 
 
 class _Strict(BaseModel):
@@ -98,6 +120,9 @@ class DatasetSpec(_Strict):
     params: dict[str, Any] = Field(default_factory=dict)
     split: SplitSpec | None = None  # overrides the config's split for this dataset
     methods: list[str] | None = None  # method labels to run on this dataset (default: all)
+    horizon: Horizon | None = None  # overrides the config's horizon for this dataset
+    protocol: Protocol | None = None  # overrides the config's protocol for this dataset
+    holdout_cal: StrictInt | None = Field(None, ge=0)  # overrides the config's holdout_cal
 
     @property
     def key(self) -> str:
@@ -124,7 +149,10 @@ class BootstrapSpec(_Strict):
 class Config(_Strict):
     name: str
     description: str = ""
-    horizon: StrictInt = Field(100, ge=1, le=100_000)
+    horizon: Horizon = 100
+    protocol: Protocol = "rolling"
+    #: holdout: calibration points kept just before each series' test block (0: none)
+    holdout_cal: StrictInt = Field(0, ge=0)
     levels: list[Annotated[float, BeforeValidator(_no_bool)]] = Field(
         default_factory=lambda: [0.5, 0.8, 0.95], min_length=1)
     seeds: list[Seed] = Field(default_factory=lambda: [0], min_length=1, max_length=10_000)
@@ -209,6 +237,34 @@ class Config(_Strict):
 
     def split_for(self, ds: DatasetSpec) -> SplitSpec:
         return ds.split or self.split
+
+    def protocol_for(self, ds: DatasetSpec) -> str:
+        return ds.protocol or self.protocol
+
+    def horizon_for(self, ds: DatasetSpec, series) -> int:
+        """The horizon of one series of dataset `ds`; `auto` takes the series' own."""
+        h = ds.horizon if ds.horizon is not None else self.horizon
+        if h != "auto":
+            return int(h)
+        if getattr(series, "horizon", None) is None:
+            raise ConfigError(f"dataset '{ds.key}': horizon: auto needs series with their own horizon "
+                              f"(m1, m3, tourism); series '{series.name}' has none: give a number")
+        return int(series.horizon)
+
+    def cell_split(self, ds: DatasetSpec, series, horizon: int) -> dict:
+        """The block sizes of one series: the config's split (rolling), or train = the rest,
+        `holdout_cal` calibration points and the last `horizon` points as the test (holdout)."""
+        if self.protocol_for(ds) == "rolling":
+            return self.split_for(ds).model_dump()
+        cal = ds.holdout_cal if ds.holdout_cal is not None else self.holdout_cal
+        # competition series can be short (M1 yearly: 9 points before its 6 test points)
+        return {"train": len(series) - horizon - cal, "cal": cal, "test": horizon, "min_train": HOLDOUT_MIN_TRAIN}
+
+    @property
+    def max_horizon(self) -> int | None:
+        """The largest fixed horizon of the config (None where every horizon is auto)."""
+        hs = [h for h in [self.horizon] + [d.horizon for d in self.datasets] if h not in (None, "auto")]
+        return max(hs) if hs else None
 
 
 def _loc(loc: tuple) -> str:

@@ -349,7 +349,8 @@ def make_figures(results_dir: str | Path) -> list[Path]:
     results_dir = Path(results_dir)
     forecasts, metrics, config = load_results(results_dir)
     levels = sorted(float(level) for level in config["levels"])
-    horizon = int(config.get("horizon") or forecasts["h"].max())
+    horizon = config.get("horizon")
+    horizon = int(horizon) if isinstance(horizon, int) else int(forecasts["h"].max())  # auto: per series
     colors = method_colors(set(metrics["method"].astype(str))
                            | set(forecasts["method"].astype(str)))
     in_metrics = set(metrics["dataset"].astype(str))

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 _PLUGIN_MODULES = (
     "fanlab.data.synthetic",
     "fanlab.data.real",
+    "fanlab.data.panels",
     "fanlab.models.oracle",
     "fanlab.models.naive",
     "fanlab.models.arima",

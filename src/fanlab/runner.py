@@ -92,23 +92,38 @@ def load_all_series(cfg: Config) -> dict[tuple[str, int], list[Series]]:
                 raise DataError(f"dataset '{ds.key}': {exc}") from None
             if not series:
                 raise DataError(f"dataset '{ds.key}' produced no series")
-            split = cfg.split_for(ds)
+            names = [s.name for s in series]
+            if len(set(names)) != len(names):
+                dup = next(n for n in names if names.count(n) > 1)
+                raise DataError(f"dataset '{ds.key}': two series are named '{dup}'")
+            horizons = sorted({cfg.horizon_for(ds, s) for s in series})
+            if len(horizons) > 1:  # per-step pooling needs one horizon per dataset
+                raise DataError(f"dataset '{ds.key}': horizon: auto gives horizons {horizons} across its series; "
+                                "one horizon per dataset (e.g. one `subset` each, or a number)")
             for s in series:  # fail before anything is written when a series is too short
-                make_split(len(s), split.train, split.cal, split.test, cfg.horizon, series=f"{ds.key}/{s.name}")
+                horizon = cfg.horizon_for(ds, s)
+                split_cells(cfg.cell_split(ds, s, horizon), len(s), horizon, f"{ds.key}/{s.name}")
             out[(ds.key, seed)] = series
     return out
 
 
+def split_cells(spec: dict, n: int, horizon: int, name: str):
+    """The `Split` of a series of `n` points from a cell's block sizes (DataError if too short)."""
+    return make_split(n, spec["train"], spec["cal"], spec["test"], horizon, series=name,
+                      **({"min_train": spec["min_train"]} if "min_train" in spec else {}))
+
+
 def expand(cfg: Config, all_series: dict[tuple[str, int], list[Series]]) -> tuple[list[CellSpec], list[dict]]:
     """The cells of a config and the ones skipped (oracle on a series without one)."""
-    settings = {"horizon": cfg.horizon, "stride": cfg.stride, "max_origins": cfg.max_origins,
-                "probs": [float(p) for p in cfg.probs]}
+    probs = [float(p) for p in cfg.probs]
     cells, skipped = [], []
     for ds in cfg.datasets:
         data_spec = {"name": ds.name, "params": ds.params}
-        split = cfg.split_for(ds).model_dump()
         for seed in cfg.seeds:
             for s in all_series[(ds.key, seed)]:
+                horizon = cfg.horizon_for(ds, s)
+                split = cfg.cell_split(ds, s, horizon)
+                settings = {"horizon": horizon, "stride": cfg.stride, "max_origins": cfg.max_origins, "probs": probs}
                 for m in cfg.methods:
                     if ds.methods is not None and m.key not in ds.methods:
                         continue
@@ -150,8 +165,7 @@ def run_cell(cell: CellSpec, series: Series, out: Path, limit_threads: bool = Fa
     try:
         st = cell.settings
         y = series.values
-        split = make_split(len(y), cell.split["train"], cell.split["cal"], cell.split["test"], st["horizon"],
-                           series=f"{cell.dataset}/{series.name}")
+        split = split_cells(cell.split, len(y), st["horizon"], f"{cell.dataset}/{series.name}")
         origins = split.test_origins(st["horizon"], st["stride"], st["max_origins"])
         probs = np.array(st["probs"])
         store = None if fits is None else FitStore(Path(out) / "fits", refit=fits == "refit")
@@ -488,9 +502,12 @@ def aggregate(cfg: Config, out: Path, cells: list[CellSpec]) -> None:
         keep["crps"] = frame["crps"].to_numpy()
         fc_parts.append(keep)
     bs = cfg.bootstrap
-    block = bs.block or default_block(cfg.horizon, cfg.stride)
-    for items in groups.values():
+    horizons = {}  # per dataset: the longest horizon of its cells (auto: per series)
+    for c in cells:
+        horizons[c.dataset] = max(horizons.get(c.dataset, 0), int(c.settings["horizon"]))
+    for (dataset, _), items in groups.items():
         frames, rows, arrays = zip(*items)
+        block = bs.block or default_block(horizons[dataset], cfg.stride)
         metric_parts.append(pooled_metrics(list(frames), levels, all_levels, pd.concat(rows, ignore_index=True),
                                            bs.reps, block, bs.seed, bs.ci, arrays=list(arrays)))
     refs = reference_labels(cfg)
@@ -504,5 +521,5 @@ def aggregate(cfg: Config, out: Path, cells: list[CellSpec]) -> None:
                                   ignore_index=True)
     write_parquet(forecasts, out / "forecasts.parquet")
     write_parquet(metrics, out / "metrics.parquet")
-    summary = summary_table(metrics, levels, cfg.horizon, references=reference_labels(cfg))
+    summary = summary_table(metrics, levels, max(horizons.values()), references=reference_labels(cfg))
     write_text(summary.to_csv(index=False, float_format="%.6g"), out / "summary.csv")

@@ -43,6 +43,9 @@ class Series:
         Time stamps of `values`, where known.
     oracle : callable or None
         ``oracle() -> Forecaster`` giving the true predictive distribution; synthetic series only.
+    horizon : int or None
+        The series' own forecast horizon (a competition's h: its last `horizon` points are the
+        holdout test), read by ``horizon: auto``; None where the dataset has none.
     meta : dict
         Provenance: process parameters, source, licence.
     """
@@ -54,6 +57,7 @@ class Series:
     index: "pd.Index | None" = None
     oracle: "Callable[[], Forecaster] | None" = field(default=None, compare=False)
     meta: dict = field(default_factory=dict, compare=False)
+    horizon: int | None = None
 
     def __post_init__(self) -> None:
         try:
