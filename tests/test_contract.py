@@ -86,3 +86,66 @@ def test_no_look_ahead_and_shapes(name, params, series):
                                    err_msg=f"{name} mean moved")
         np.testing.assert_allclose(fc2.quantiles[: k + 1], fc.quantiles[: k + 1], rtol=1e-7, atol=1e-9,
                                    err_msg=f"{name} quantiles moved")
+
+
+# ---------------------------------------------------------------- global (panel) methods
+#: Methods fitted across every series of a dataset (`registry.register_panel`), with the
+#: params that make them global. A panel method missing here fails the coverage test below.
+PANEL_SPECS = {
+    "conformal": [{"base": {"name": "naive"}, "pool": "series"},
+                  {"base": {"name": "arima", "params": {"order": [1, 0, 0]}}, "pool": "series",
+                   "method": "bonferroni", "score": "signed", "pool_scale": "none"}],
+}
+
+
+def test_every_panel_method_is_covered():
+    registry.entries("method")
+    assert set(registry._PANEL) <= set(PANEL_SPECS)
+
+
+def _panel(n_series=4, n=160, seed=0):
+    from fanlab.data.series import Series
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n_series):  # series of very different size: pooling must scale them
+        s = registry.build_dataset("arma", {"ar": [0.5], "n": n, "sigma": 1.0 + 3 * i}, seed=seed + i)[0]
+        out.append(Series(name=f"s{i}", values=s.values + 10 * i + rng.normal(0, 0.1)))
+    return out
+
+
+def _panel_forecasts(name, params, panel):
+    from fanlab.panel import PanelContext
+
+    splits = tuple(make_split(len(s), 0.5, 0.25, 0.25, horizon=H) for s in panel)
+    ctx = PanelContext(series=tuple(panel), splits=splits, horizon=H, stride=10, levels=(0.5, 0.9))
+    model = registry.build_panel_method(name, params, ctx)
+    ys = [s.values for s in panel]
+    model.fit(ys, [sp.train_end for sp in splits], 0)
+    origins = [sp.test_origins(H, 10) for sp in splits]
+    return model.predict(ys, origins, H, probs_for_levels([0.5, 0.9])), origins, splits
+
+
+@pytest.mark.parametrize("name, params", [pytest.param(n, p, id=f"{n}-{i}") for n, v in PANEL_SPECS.items()
+                                          for i, p in enumerate(v)])
+def test_panel_methods_neither_look_ahead_nor_leak_across_series(name, params):
+    """Perturbing everything after an origin of series 0, or the whole test block of every
+    other series, leaves series 0's forecast at that origin unchanged."""
+    from fanlab.data.series import Series
+
+    panel = _panel()
+    assert registry.is_panel(name, params)
+    base, origins, splits = _panel_forecasts(name, params, panel)
+    t = int(origins[0][len(origins[0]) // 2])
+    rng = np.random.default_rng(1)
+    moved = []
+    for i, s in enumerate(panel):
+        y = s.values.copy()
+        cut = t + 1 if i == 0 else splits[i].cal_end  # series 0: its future; others: their test block
+        y[cut:] += rng.normal(0, 50, y.size - cut)
+        moved.append(Series(name=s.name, values=y))
+    after, _, _ = _panel_forecasts(name, params, moved)
+    k = int(np.flatnonzero(origins[0] == t)[0])
+    for j in range(k + 1):  # every origin of series 0 up to t
+        np.testing.assert_array_equal(after[0].quantiles[j], base[0].quantiles[j])
+        np.testing.assert_array_equal(after[0].mean[j], base[0].mean[j])

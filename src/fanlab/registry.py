@@ -25,6 +25,7 @@ _PLUGIN_MODULES = (
     "fanlab.models.external",
     "fanlab.models.lstm.params",
     "fanlab.intervals.conformal",
+    "fanlab.intervals.pooled",
 )
 
 
@@ -95,6 +96,35 @@ def register_dataset(name: str, params: type[BaseModel] | None = None):
 def register_method(name: str, params: type[BaseModel] | None = None):
     """Decorator: ``factory(params, ctx: BuildContext) -> Forecaster``."""
     return _register("method", name, params)
+
+
+#: Methods fitted across every series of a dataset at once ("global"), for some params:
+#: name -> (when(validated params) -> bool, panel factory(params, PanelContext) -> panel forecaster).
+_PANEL: dict[str, tuple[Callable, Callable]] = {}
+
+
+def register_panel(name: str, when: Callable[[BaseModel], bool]):
+    """Decorator: ``factory(params, ctx: fanlab.panel.PanelContext)`` builds the global form of
+    method `name` for the params where ``when(params)`` holds. Such a method's cell is one
+    dataset x method x seed (every series at once; see `fanlab.panel`)."""
+    def deco(factory):
+        _PANEL[name] = (when, factory)
+        return factory
+
+    return deco
+
+
+def is_panel(name: str, params: dict | None) -> bool:
+    """True where method `name` with `params` is fitted across the series of a dataset."""
+    _ensure_loaded()
+    if name not in _PANEL:
+        return False
+    return bool(_PANEL[name][0](get("method", name).params.model_validate(params or {})))
+
+
+def build_panel_method(name: str, params: dict | None, ctx):
+    _ensure_loaded()
+    return _PANEL[name][1](get("method", name).params.model_validate(params or {}), ctx)
 
 
 def _ensure_loaded() -> None:

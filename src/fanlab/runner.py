@@ -42,6 +42,7 @@ from fanlab.fitstore import FitStore, clean_stale
 from fanlab.metrics.reference import reference_metrics
 from fanlab.metrics.scores import naive_scale
 from fanlab.models.base import BuildContext
+from fanlab.panel import PANEL, run_panel_cell, split_frames
 from fanlab.results import FolderError, cell_path, claim_folder, read_parquet_meta, read_parquet_with_meta, write_json, write_parquet, write_text
 
 
@@ -117,15 +118,25 @@ def expand(cfg: Config, all_series: dict[tuple[str, int], list[Series]]) -> tupl
     """The cells of a config and the ones skipped (oracle on a series without one)."""
     probs = [float(p) for p in cfg.probs]
     cells, skipped = [], []
+    panel_methods = {m.key for m in cfg.methods if registry.is_panel(m.name, m.params)}
     for ds in cfg.datasets:
         data_spec = {"name": ds.name, "params": ds.params}
         for seed in cfg.seeds:
-            for s in all_series[(ds.key, seed)]:
+            members = all_series[(ds.key, seed)]
+            for m in cfg.methods:  # global methods: one cell for every series of the dataset
+                if m.key in panel_methods and (ds.methods is None or m.key in ds.methods):
+                    horizon = cfg.horizon_for(ds, members[0])
+                    split = {"series": {s.name: cfg.cell_split(ds, s, horizon) for s in members}}
+                    settings = {"horizon": horizon, "stride": cfg.stride, "max_origins": cfg.max_origins,
+                                "probs": probs}
+                    cells.append(CellSpec(ds.key, PANEL, m.key, seed, m.name, m.params, split, settings,
+                                          data_spec, tuple(cfg.levels)))
+            for s in members:
                 horizon = cfg.horizon_for(ds, s)
                 split = cfg.cell_split(ds, s, horizon)
                 settings = {"horizon": horizon, "stride": cfg.stride, "max_origins": cfg.max_origins, "probs": probs}
                 for m in cfg.methods:
-                    if ds.methods is not None and m.key not in ds.methods:
+                    if (ds.methods is not None and m.key not in ds.methods) or m.key in panel_methods:
                         continue
                     if m.name == "oracle" and s.oracle is None:
                         skipped.append({"dataset": ds.key, "series": s.name, "method": m.key, "seed": seed,
@@ -159,9 +170,11 @@ def run_cell(cell: CellSpec, series: Series, out: Path, limit_threads: bool = Fa
     `fits`: "reuse" shares fits through the run's fit store (``out/fits``), "refit" fits
     anew and overwrites the stored fit, None uses no store.
     """
-    t0 = time.perf_counter()
     if limit_threads:
         _limit_threads()
+    if cell.series == PANEL:
+        return run_panel_cell(cell, series, out, fits=fits)
+    t0 = time.perf_counter()
     try:
         st = cell.settings
         y = series.values
@@ -282,6 +295,7 @@ def run(cfg: Config, root: str | Path = ".", jobs: int | None = 1, force: bool =
     all_series = load_all_series(cfg)
     cells, skipped = expand(cfg, all_series)
     series_of = {(dk, seed, s.name): s for (dk, seed), ss in all_series.items() for s in ss}
+    series_of.update({(dk, seed, PANEL): tuple(ss) for (dk, seed), ss in all_series.items()})
     git = _git_commit()  # at the start: the code the cells run with
     try:
         with claim_folder(out, cfg.name, stable_hash(config_to_dict(cfg)), force=force):
@@ -376,7 +390,11 @@ def _execute(todo, series_of, out, jobs, progress, engine="local", scheduler=Non
     if not todo:
         return
     # longest first, so that two workers finish together (the order changes no result)
-    todo = sorted(todo, key=lambda c: -cell_cost(c.method_name, c.method_params) * len(series_of[(c.dataset, c.seed, c.series)].values))
+    def size(c):
+        s = series_of[(c.dataset, c.seed, c.series)]
+        return sum(len(x) for x in s) if isinstance(s, tuple) else len(s)
+
+    todo = sorted(todo, key=lambda c: -cell_cost(c.method_name, c.method_params) * size(c))
     key = lambda c: series_of[(c.dataset, c.seed, c.series)]  # noqa: E731
     bar = _Progress(len(todo), jobs, enabled=progress)
     with bar:
@@ -485,13 +503,17 @@ def aggregate(cfg: Config, out: Path, cells: list[CellSpec]) -> None:
     fc_parts, metric_parts = [], []
     groups: dict[tuple[str, str], list] = {}
     by_dataset: dict[str, dict[str, list]] = {}
-    for c in sorted(cells, key=lambda c: (c.dataset, c.method, c.series, c.seed)):
-        frame, meta = read_parquet_with_meta(cell_path(out, c.key))
+    parts = []  # (dataset, method, series, seed, frame, scale): one per series, global cells split
+    for c in cells:
+        whole, meta = read_parquet_with_meta(cell_path(out, c.key))
+        for name, frame, scale in split_frames(whole, meta):
+            parts.append((c.dataset, c.method, name, c.seed, frame, scale))
+    for dataset, method, name, seed, frame, scale in sorted(parts, key=lambda p: p[:4]):
         arr = frame_arrays(frame)
-        rows = cell_metrics(frame, levels, all_levels, meta.get("scale"), arr=arr)
+        rows = cell_metrics(frame, levels, all_levels, scale, arr=arr)
         metric_parts.append(rows)
-        groups.setdefault((c.dataset, c.method), []).append((frame, rows, arr))
-        by_dataset.setdefault(c.dataset, {}).setdefault(c.method, []).append((c.series, c.seed, arr))
+        groups.setdefault((dataset, method), []).append((frame, rows, arr))
+        by_dataset.setdefault(dataset, {}).setdefault(method, []).append((name, seed, arr))
         keep = frame[["dataset", "series", "method", "seed", "origin", "h", "y", "mean"]].copy()
         for level in levels:
             lo_p, hi_p = level_probs(level)

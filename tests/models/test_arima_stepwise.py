@@ -33,9 +33,9 @@ def seasonal_series(n=240, period=12, theta=0.5, phi=0.5, seed=3):
 class CountingForecaster(ARIMAForecaster):
     """Records every (order, seasonal order, trend) actually fitted."""
 
-    def _fit_one(self, z, x, order, sorder, start_params=None, trend="default"):
+    def _fit_one(self, z, x, order, sorder, start_params=None, trend="default", approx=False):
         self.calls = getattr(self, "calls", []) + [(tuple(order), tuple(sorder), trend)]
-        return super()._fit_one(z, x, order, sorder, start_params, trend)
+        return super()._fit_one(z, x, order, sorder, start_params, trend, approx)
 
 
 # --- mechanics on a fake criterion surface (no fitting) -----------------------------------
@@ -147,3 +147,17 @@ def test_long_period_stays_non_seasonal():
     f = ARIMAForecaster({"order": "auto", "grid": {"max_p": 1, "max_q": 1}}, period=52).fit(y, 300)
     assert f.info_["selection"]["seasonal_period"] is None
     assert all(r["seasonal_order"] == [0, 0, 0, 0] for r in f.info_["selection"]["table"])
+
+
+def test_approximation_ranks_loosely_then_fits_the_chosen_order_exactly():
+    y = seasonal_series(n=150)
+    exact = ARIMAForecaster({"order": "auto"}, period=12).fit(y, 150)
+    approx = ARIMAForecaster({"order": "auto", "approximation": True}, period=12).fit(y, 150)
+    order, sorder = tuple(approx.info_["order"]), tuple(approx.info_["seasonal_order"])
+    # the final model is an exact fit of the order it chose: the same likelihood as fitting it directly
+    direct = ARIMAForecaster({"order": list(order), "seasonal_order": list(sorder),
+                              "trend": approx.info_["trend"]}, period=12).fit(y, 150)
+    assert approx.info_["llf"] == pytest.approx(direct.info_["llf"], abs=1e-6)
+    # the search fits were loose: their criterion values differ from exact ones of the same models
+    assert approx.info_["selection"]["table"] != exact.info_["selection"]["table"]
+    assert sorder[1] == exact.info_["seasonal_order"][1]  # the seasonal difference is a test, not a fit

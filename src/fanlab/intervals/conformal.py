@@ -131,10 +131,20 @@ class ConformalParams(BaseModel):
         0.3, gt=0.0, lt=1.0,
         description="joint: share of the calibration origins (the earliest) that estimate the per-step scale; the rest are ranked",
     )
+    pool: Literal["time", "series"] = Field(
+        "time", description="time: each series calibrates on its own calibration block; series: the scores of "
+                            "every series of the dataset are pooled (each divided by its series' scale, "
+                            "`pool_scale`), one band per series from the pooled quantile (split, bonferroni)")
+    pool_scale: Literal["naive", "none"] = Field(
+        "naive", description="pool: series: divide each series' scores by its training block's (seasonal) naive "
+                             "MAE (as MASE), so series of different size pool; none: raw scores")
 
     @model_validator(mode="after")
     def _check_joint_score(self):
         check_method_score(self.method, self.score)
+        if self.pool == "series" and (self.method not in ("split", "bonferroni") or self.score == "cqr"):
+            raise ValueError(f"pool: series supports methods split and bonferroni with scores absolute, signed "
+                             f"or normalized (got method '{self.method}', score '{self.score}')")
         return self
 
     @field_validator("base", mode="before")
@@ -274,12 +284,24 @@ class ConformalForecaster:
         if self.cal_spread_ is not None and not np.all(self.cal_spread_ > 0):
             raise ValueError("score 'normalized' needs a base whose 0.25-0.75 spread is positive")
         self.scores_ = None if self.score == "cqr" else self._scores(self.cal_targets_, fc)
+        self.n_cal_ = int(origins.size)
         if self.method == "joint":
             n_s = joint_split(origins.size, self.scale_frac)
             self.joint_n_scale_ = n_s
             self.joint_scale_ = self.scores_[:n_s].mean(axis=0)  # s_h, (H,)
             self.joint_norm_ = normalise_steps(self.scores_[n_s:], self.joint_scale_)  # (m, H)
         return self
+
+    def adopt_scores(self, scores: np.ndarray) -> None:
+        """Calibrate on `scores` (n, H) instead of this series' own (pooled calibration; split
+        and bonferroni only)."""
+        self._check_fitted()
+        if self.method not in ("split", "bonferroni") or self.score == "cqr":
+            raise ValueError("adopt_scores needs method split or bonferroni and a score other than cqr")
+        scores = np.asarray(scores, dtype=float)
+        if scores.ndim != 2 or scores.shape[1] != self.scores_.shape[1]:
+            raise ValueError(f"scores must be (n, {self.scores_.shape[1]}), got {scores.shape}")
+        self.scores_, self.n_cal_ = scores, int(scores.shape[0])
 
     def joint_scores(self, horizon: int | None = None) -> np.ndarray:
         """Max-scores (m,) of the ranked calibration origins over the first `horizon` steps."""
@@ -345,7 +367,7 @@ class ConformalForecaster:
         probs = np.round(np.asarray(probs, dtype=float), PROB_DECIMALS)
         levels, index, side = split_levels(probs)
         info = {"base": getattr(self.base_, "name", type(self.base_).__name__), "method": self.method,
-                "score": self.score, "n_cal": int(self.cal_origins_.size), "warnings": []}
+                "score": self.score, "n_cal": int(self.n_cal_), "warnings": []}
         alpha = None
         if self.method == "aci":
             from fanlab.intervals.aci import aci_bands
@@ -373,7 +395,7 @@ class ConformalForecaster:
 
     def _split_bands(self, fc: Forecast, levels: np.ndarray, horizon: int, warnings: list):
         """Split / Bonferroni bands: lower, upper (K, L, H) and centre (K, H)."""
-        n = self.cal_origins_.size
+        n = self.n_cal_
         alpha = 1.0 - levels
         if self.method == "bonferroni":
             alpha = alpha / horizon

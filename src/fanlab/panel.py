@@ -1,0 +1,125 @@
+"""Global ("panel") methods: fitted across every series of a dataset at once.
+
+A local method's cell is one dataset x series x method x seed. A global method's cell is one
+dataset x method x seed (series name `PANEL`): it is built from a `PanelContext` holding every
+series of the dataset with its own split, fitted once on all of them, and it forecasts each
+series at that series' own test origins. Its cell file holds the rows of every series (the
+`series` column says which), and its metadata the per-series scales, so the aggregation reads
+it as one frame per series, exactly like local cells.
+
+The panel contract (what `fit` / `predict` of a panel forecaster may read):
+
+- ``fit(ys, train_ends, seed)``: for series i, ``ys[i][:train_ends[i]]`` and, for methods with a
+  calibration block, ``ys[i][:cal_ends[i]]`` (the context holds the splits); never a test block.
+- ``predict(ys, origins, horizon, probs) -> list[Forecast]``: the forecast of series i at origin
+  t reads ``ys[i][: t + 1]`` and what `fit` learnt; nothing of another series' test block.
+
+`tests/test_contract.py` checks both: no look-ahead, and no cross-series leak (perturbing
+another series' test block leaves this series' forecast unchanged).
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from fanlab import registry
+from fanlab.data.series import Series
+from fanlab.data.splits import Split
+from fanlab.errors import DataError
+
+#: The series name of a global method's cell.
+PANEL = "panel"
+
+
+@dataclass(frozen=True)
+class PanelContext:
+    """What a panel factory may know: every series of the dataset with its split."""
+
+    series: tuple[Series, ...]
+    splits: tuple[Split, ...]
+    horizon: int
+    stride: int
+    fit_store: object | None = None
+    levels: tuple[float, ...] = ()
+
+    def member(self, i: int):
+        """The local `BuildContext` of series i (for building per-series bases)."""
+        from fanlab.models.base import BuildContext
+
+        return BuildContext(series=self.series[i], split=self.splits[i], horizon=self.horizon,
+                            stride=self.stride, fit_store=self.fit_store, levels=self.levels)
+
+
+def series_scale(y_train: np.ndarray, period: int | None) -> float | None:
+    """The in-sample (seasonal) naive MAE of a training block, or None where it is 0 or undefined."""
+    from fanlab.metrics.scores import naive_scale
+
+    try:
+        return naive_scale(y_train, m=period or 1)
+    except (ValueError, DataError):
+        return None
+
+
+def run_panel_cell(cell, series: tuple[Series, ...], out: Path, fits: str | None = "reuse") -> dict:
+    """Fit, forecast and write one global cell; never raises (errors are returned as data)."""
+    from fanlab.fitstore import FitStore
+    from fanlab.metrics.aggregate import cell_frame
+    from fanlab.results import cell_path, write_parquet
+    from fanlab.runner import _jsonable, split_cells
+
+    t0 = time.perf_counter()
+    try:
+        st = cell.settings
+        splits = tuple(split_cells(cell.split["series"][s.name], len(s), st["horizon"], f"{cell.dataset}/{s.name}")
+                       for s in series)
+        origins = [sp.test_origins(st["horizon"], st["stride"], st["max_origins"]) for sp in splits]
+        probs = np.array(st["probs"])
+        store = None if fits is None else FitStore(Path(out) / "fits", refit=fits == "refit")
+        ctx = PanelContext(series=series, splits=splits, horizon=st["horizon"], stride=st["stride"],
+                           fit_store=store, levels=tuple(cell.levels))
+        ys = [s.values for s in series]
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model = registry.build_panel_method(cell.method_name, cell.method_params, ctx)
+            model.fit(ys, [sp.train_end for sp in splits], cell.seed)
+            fcs = model.predict(ys, origins, st["horizon"], probs)
+        frames, scales = [], {}
+        for s, sp, o, fc in zip(series, splits, origins, fcs):
+            if not np.array_equal(fc.origins, o) or fc.mean.shape != (o.size, st["horizon"]):
+                raise RuntimeError(f"method '{cell.method}' returned a forecast of series '{s.name}' "
+                                   "for other origins or horizon")
+            frames.append(cell_frame(fc, s.values, {"dataset": cell.dataset, "series": s.name,
+                                                    "method": cell.method, "seed": cell.seed}))
+            scales[s.name] = series_scale(s.values[: sp.train_end], s.period)
+        frame = pd.concat(frames, ignore_index=True)
+        msgs = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
+        if any(v is None for v in scales.values()):
+            msgs.insert(0, "MASE and MSIS not computed for series whose training block has no naive error")
+        info = dict(getattr(model, "info_", {}))
+        fc_warnings = info.pop("warnings", [])
+        meta = {"key": cell.key, "hash": cell.hash, "scale": None, "scales": scales, "info": _jsonable(info),
+                "warnings": _jsonable(list(fc_warnings) + msgs[:20]),
+                "n_origins": int(sum(o.size for o in origins))}
+        write_parquet(frame, cell_path(out, cell.key), meta)
+        return {"status": "done", "seconds": round(time.perf_counter() - t0, 3), "info": meta["info"],
+                "warnings": meta["warnings"], "hash": cell.hash}
+    except Exception as exc:  # a failing cell is recorded, the others run
+        tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
+        return {"status": "failed", "seconds": round(time.perf_counter() - t0, 3),
+                "error": f"{type(exc).__name__}: {exc}", "traceback": "".join(tb[-3:])[-2000:], "hash": cell.hash}
+
+
+def split_frames(frame: pd.DataFrame, meta: dict):
+    """(series name, frame, scale) per series of a cell file (one for a local cell)."""
+    if "scales" not in meta:
+        yield str(frame["series"].iloc[0]), frame, meta.get("scale")
+        return
+    for name, part in frame.groupby("series", sort=False):
+        yield str(name), part.reset_index(drop=True), meta["scales"].get(str(name))
