@@ -11,8 +11,11 @@ The panel contract (what `fit` / `predict` of a panel forecaster may read):
 
 - ``fit(ys, train_ends, seed)``: for series i, ``ys[i][:train_ends[i]]`` and, for methods with a
   calibration block, ``ys[i][:cal_ends[i]]`` (the context holds the splits); never a test block.
-- ``predict(ys, origins, horizon, probs) -> list[Forecast]``: the forecast of series i at origin
-  t reads ``ys[i][: t + 1]`` and what `fit` learnt; nothing of another series' test block.
+- ``predict(ys, origins, horizon, probs) -> list[Forecast | None]``: the forecast of series i at
+  origin t reads ``ys[i][: t + 1]`` and what `fit` learnt; nothing of another forecast series'
+  test block. None: series i is not forecast (it only taught the method, e.g. a calibration
+  series of conformal `cal_series`, whose test block is its calibration data); it is then
+  absent from this method's scores.
 
 `tests/test_contract.py` checks both: no look-ahead, and no cross-series leak (perturbing
 another series' test block leaves this series' forecast unchanged).
@@ -92,6 +95,8 @@ def run_panel_cell(cell, series: tuple[Series, ...], out: Path, fits: str | None
             fcs = model.predict(ys, origins, st["horizon"], probs)
         frames, scales = [], {}
         for s, sp, o, fc in zip(series, splits, origins, fcs):
+            if fc is None:  # a series the method only learnt from (e.g. a calibration series)
+                continue
             if not np.array_equal(fc.origins, o) or fc.mean.shape != (o.size, st["horizon"]):
                 raise RuntimeError(f"method '{cell.method}' returned a forecast of series '{s.name}' "
                                    "for other origins or horizon")

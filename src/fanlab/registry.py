@@ -19,6 +19,7 @@ _PLUGIN_MODULES = (
     "fanlab.data.synthetic",
     "fanlab.data.real",
     "fanlab.data.panels",
+    "fanlab.data.processes_panel",
     "fanlab.models.oracle",
     "fanlab.models.naive",
     "fanlab.models.arima",

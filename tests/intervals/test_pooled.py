@@ -92,3 +92,40 @@ def test_a_pooled_arm_runs_as_one_cell_and_scores_per_series(tmp_path):
     row = summary[summary["method"] == "pooled"].iloc[0]
     assert row["n_series"] == 6 and row["n_origins"] == 6
     assert res.statuses["csv__panel__pooled__s0"]["info"]["n_cal_pooled"] == 6 * 5
+
+
+def _holdout_fit(panel, params, levels=(0.8,)):
+    splits = tuple(make_split(len(s), len(s) - H, 0, H, horizon=H) for s in panel)  # holdout, no cal block
+    ctx = PanelContext(series=tuple(panel), splits=splits, horizon=H, stride=1, levels=levels)
+    model = registry.build_panel_method("conformal", params, ctx)
+    ys = [s.values for s in panel]
+    model.fit(ys, [sp.train_end for sp in splits], 0)
+    origins = [sp.test_origins(H, 1) for sp in splits]
+    return model, model.predict(ys, origins, H, probs_for_levels(list(levels))), splits
+
+
+def test_calibration_series_give_their_test_scores_and_get_no_forecast():
+    from fanlab.intervals.pooled import calibration_members
+
+    assert calibration_members(10, 0.2).tolist() == [4, 9]
+    rng = np.random.default_rng(3)
+    panel = [Series(name=f"s{i}", values=rng.normal(0, 1, 14)) for i in range(40)]
+    params = {"base": {"name": "naive"}, "pool": "series", "cal_series": 0.5, "pool_scale": "none"}
+    model, fcs, splits = _holdout_fit(panel, params)
+    cal = calibration_members(40, 0.5)
+    assert all(fcs[i] is None for i in cal) and sum(f is not None for f in fcs) == 20
+    scores = np.array([np.abs(panel[i].values[-H:] - panel[i].values[-H - 1]) for i in cal])  # (20, H)
+    k = math.ceil(21 * 0.8)
+    Q = np.sort(scores, axis=0)[k - 1]
+    probs = probs_for_levels([0.8])
+    hi_j = int(np.argmin(np.abs(probs - 0.9)))
+    for i, fc in enumerate(fcs):
+        if fc is not None:
+            np.testing.assert_allclose(fc.quantiles[0, hi_j], panel[i].values[-H - 1] + Q, rtol=1e-12)
+    # a test series' test block moves no other test series' forecast
+    moved = [Series(name=s.name, values=s.values + (np.r_[np.zeros(14 - H), np.full(H, 99.0)]
+                                                  if i == 0 else 0.0)) for i, s in enumerate(panel)]
+    _, after, _ = _holdout_fit(moved, params)
+    for i in range(1, 40):
+        if fcs[i] is not None:
+            np.testing.assert_array_equal(after[i].quantiles, fcs[i].quantiles)

@@ -135,6 +135,12 @@ class ConformalParams(BaseModel):
         "time", description="time: each series calibrates on its own calibration block; series: the scores of "
                             "every series of the dataset are pooled (each divided by its series' scale, "
                             "`pool_scale`), one band per series from the pooled quantile (split, bonferroni)")
+    cal_series: float | None = Field(
+        None, gt=0.0, lt=1.0,
+        description="pool: series: this share of the series (evenly spread) only calibrates: each gives its "
+                    "test-block scores and gets no forecast; the others are forecast (CF-RNN's calibration "
+                    "sequences apart from the test sequences). None: every series calibrates on its own "
+                    "calibration block and is forecast")
     pool_scale: Literal["naive", "none"] = Field(
         "naive", description="pool: series: divide each series' scores by its training block's (seasonal) naive "
                              "MAE (as MASE), so series of different size pool; none: raw scores")
@@ -142,6 +148,8 @@ class ConformalParams(BaseModel):
     @model_validator(mode="after")
     def _check_joint_score(self):
         check_method_score(self.method, self.score)
+        if self.cal_series is not None and self.pool != "series":
+            raise ValueError("cal_series needs pool: series")
         if self.pool == "series" and (self.method not in ("split", "bonferroni") or self.score == "cqr"):
             raise ValueError(f"pool: series supports methods split and bonferroni with scores absolute, signed "
                              f"or normalized (got method '{self.method}', score '{self.score}')")
@@ -262,13 +270,17 @@ class ConformalForecaster:
         self.aci_window = aci_window
 
     # ------------------------------------------------------------------ fit
-    def fit(self, y: np.ndarray, train_end: int, seed: int) -> "ConformalForecaster":
+    def fit(self, y: np.ndarray, train_end: int, seed: int, own_scores: bool = True) -> "ConformalForecaster":
+        """Fit the base on ``y[:train_end]`` and score the calibration origins.
+        `own_scores` False: no calibration of its own (scores come later by `adopt_scores`)."""
         y = np.asarray(y, dtype=float)
         H, cal_end = int(self.horizon), int(self.cal_end)
         if not 0 < train_end <= cal_end <= len(y):
             raise ValueError(f"need 0 < train_end={train_end} <= cal_end={cal_end} <= len(y)={len(y)}")
         origins = Split(len(y), train_end, cal_end, len(y)).cal_origins(H, self.cal_stride)
-        if origins.size == 0:
+        if not own_scores:
+            origins = origins[:0]
+        elif origins.size == 0:
             raise ValueError(
                 f"cannot calibrate: calibration block has {cal_end - train_end} points but the "
                 f"horizon is {H}; conformal needs a calibration block of at least {H} points"
@@ -277,6 +289,9 @@ class ConformalForecaster:
         self.train_end_ = int(train_end)
         self.y_cal_ = y[:cal_end].copy()
         self.cal_origins_ = origins
+        if not own_scores:
+            self.scores_, self.n_cal_, self.cal_spread_ = np.empty((0, H)), 0, None
+            return self
         fc = self.base_.predict(self.y_cal_, origins, H, self._base_probs(np.empty(0)))
         self.cal_targets_ = self.y_cal_[origins[:, None] + np.arange(1, H + 1)]  # (n, H)
         self.cal_mean_ = fc.mean

@@ -23,38 +23,70 @@ from fanlab.panel import PanelContext, series_scale
 from fanlab.registry import build_method, register_panel
 
 
+def calibration_members(n: int, share: float | None) -> np.ndarray:
+    """Indices of the series that only calibrate: `share` of `n`, evenly spread (none for None)."""
+    if share is None:
+        return np.empty(0, dtype=np.int64)
+    i = np.arange(n)
+    return np.flatnonzero(np.floor((i + 1) * share) > np.floor(i * share))
+
+
 class PooledConformal:
-    """Split or Bonferroni conformal bands around per-series bases, calibrated across series."""
+    """Split or Bonferroni conformal bands around per-series bases, calibrated across series.
 
-    name = "conformal"
+    `cal_idx`: series that only calibrate (their base forecasts their own test block, whose
+    scores join the pool; they get no forecast). Without them, each series calibrates on its
+    own calibration block and all are forecast.
+    """
 
-    def __init__(self, members: list[ConformalForecaster], periods: list[int | None], scale: str = "naive"):
+    def __init__(self, members: list[ConformalForecaster], periods: list[int | None], scale: str = "naive",
+                 cal_idx: np.ndarray | None = None, test_origins: list[np.ndarray] | None = None):
         self.members = members
         self.periods = periods
         self.scale = scale
+        self.cal_idx = set(int(i) for i in (cal_idx if cal_idx is not None else []))
+        self.test_origins = test_origins
+        if self.cal_idx and len(self.cal_idx) == len(members):
+            raise ValueError("cal_series leaves no series to forecast")
+
+    def _scale(self, m, y, te, period) -> float:
+        if self.scale != "naive" or m.score == "normalized":
+            return 1.0
+        s = series_scale(np.asarray(y, dtype=float)[:te], period)
+        if s is None:
+            raise ValueError("pool_scale naive: a series' training block has no naive error (constant); "
+                             "use pool_scale: none")
+        return float(s)
 
     def fit(self, ys: list[np.ndarray], train_ends: list[int], seed: int) -> "PooledConformal":
         scales, parts = [], []
-        for m, y, te, period in zip(self.members, ys, train_ends, self.periods):
-            m.fit(y, te, seed)
-            s = 1.0
-            if self.scale == "naive" and m.score != "normalized":
-                s = series_scale(np.asarray(y, dtype=float)[:te], period)
-                if s is None:
-                    raise ValueError("pool_scale naive: a series' training block has no naive error "
-                                     "(constant); use pool_scale: none")
-            scales.append(float(s))
-            parts.append(m.scores_ / s)
+        for i, (m, y, te, period) in enumerate(zip(self.members, ys, train_ends, self.periods)):
+            s = self._scale(m, y, te, period)
+            scales.append(s)
+            if i in self.cal_idx:  # a calibration series: the scores of its own test block
+                m.fit(y, te, seed, own_scores=False)
+                o = self.test_origins[i]
+                fc = m.base_.predict(y, o, m.horizon, m._base_probs(np.empty(0)))
+                targets = np.asarray(y, dtype=float)[o[:, None] + np.arange(1, m.horizon + 1)]
+                parts.append(m._scores(targets, fc) / s)
+            elif self.cal_idx:  # a test series: calibrated by the calibration series only
+                m.fit(y, te, seed, own_scores=False)
+            else:
+                m.fit(y, te, seed)
+                parts.append(m.scores_ / s)
         pooled = np.concatenate(parts, axis=0)
-        for m, s in zip(self.members, scales):
-            m.adopt_scores(pooled * s)
+        for i, (m, s) in enumerate(zip(self.members, scales)):
+            if i not in self.cal_idx:
+                m.adopt_scores(pooled * s)
         self.scales_ = np.array(scales)
-        self.info_ = {"n_series": len(self.members), "n_cal_pooled": int(pooled.shape[0]),
-                      "scale": self.scale}
+        self.info_ = {"n_series": len(self.members), "n_calibration_series": len(self.cal_idx),
+                      "n_cal_pooled": int(pooled.shape[0]), "scale": self.scale}
         return self
 
-    def predict(self, ys, origins, horizon: int, probs: np.ndarray) -> list[Forecast]:
-        return [m.predict(y, o, horizon, probs) for m, y, o in zip(self.members, ys, origins)]
+    def predict(self, ys, origins, horizon: int, probs: np.ndarray) -> list[Forecast | None]:
+        """One forecast per series; None for a calibration series."""
+        return [None if i in self.cal_idx else m.predict(y, o, horizon, probs)
+                for i, (m, y, o) in enumerate(zip(self.members, ys, origins))]
 
 
 @register_panel("conformal", when=lambda p: p.pool == "series")
@@ -67,4 +99,6 @@ def build_pooled_conformal(params: ConformalParams, ctx: PanelContext) -> Pooled
         members.append(ConformalForecaster(base, cal_end=mctx.split.cal_end, horizon=ctx.horizon,
                                            method=params.method, score=params.score,
                                            cal_stride=params.cal_stride))
-    return PooledConformal(members, [s.period for s in ctx.series], params.pool_scale)
+    test_origins = [sp.test_origins(ctx.horizon, ctx.stride) for sp in ctx.splits]
+    return PooledConformal(members, [s.period for s in ctx.series], params.pool_scale,
+                           calibration_members(len(ctx.series), params.cal_series), test_origins)
