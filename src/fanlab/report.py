@@ -1,13 +1,12 @@
-"""One self-contained HTML report (figures embedded) and a markdown summary of a run.
+"""The report of a run: an interactive self-contained HTML page and a markdown summary.
 
-Both are made from the results files only (summary.csv, config.yaml, manifest.json and the
-PNGs in figures/), so `fanlab report DIR` can redo them at any time.
+Both are made from the results files only (summary.csv, metrics.parquet, forecasts.parquet,
+config.yaml, manifest.json and the PNGs in figures/), so `fanlab report DIR` can redo them at
+any time. The page itself is built by `report_page`.
 """
 
 from __future__ import annotations
 
-import base64
-import html
 import json
 from pathlib import Path
 
@@ -21,6 +20,18 @@ STEP_COLS = ["coverage_h1", "coverage_h5", "coverage_h10", "coverage_h50", "cove
 #: Skill and sharpness beside coverage: coverage alone is never the verdict.
 SKILL_COLS = {"crps_skill_h1": "skill h1", "crps_skill": "skill", "width_ratio": "width/oracle",
               "mae_ratio": "MAE/oracle", "cond_coverage_low": "cov calm", "cond_coverage_high": "cov volatile"}
+
+
+#: One text for the page and the markdown summary, so they cannot drift apart.
+INTRO = ("Horizon {horizon}, levels {levels}, seeds {seeds}, stride {stride}. "
+         "Coverage is pooled over series and seeds, with a 95% CI: a t interval between replications "
+         "where there are two or more, else a moving-block bootstrap over one series' origins (too "
+         "narrow; see ci_method in summary.csv). joint = share of origins whose whole path stayed "
+         "inside the band; h1 ... h100 = coverage at that step. n/a: the method has no interval "
+         "(zero width) or an infinite one. skill = 1 - CRPS / CRPS of climatology (0: learnt "
+         "nothing; h1: at step 1); width/oracle and MAE/oracle read the method against the truth; "
+         "cov calm / cov volatile = coverage in the calmest and most volatile third of origins "
+         "(by the oracle's spread, else recent volatility).")
 
 
 def _fmt(v, digits: int = 3) -> str:
@@ -74,62 +85,26 @@ def _markdown(df: pd.DataFrame) -> str:
 
 
 def make_report(results_dir: str | Path) -> tuple[Path, Path]:
-    """Write report.html and summary.md into `results_dir`; returns their paths."""
+    """Write report.html (interactive, see `report_page`) and summary.md into `results_dir`;
+    returns their paths."""
+    from fanlab.report_page import write_report
+
     out = Path(results_dir)
     summary = pd.read_csv(out / "summary.csv")
     cfg = yaml.safe_load((out / "config.yaml").read_text())
     manifest = json.loads((out / "manifest.json").read_text()) if (out / "manifest.json").is_file() else {}
     levels = cfg["levels"]
     title = f"fanlab: {cfg['name']}"
-    # one text for both outputs, so the page and the markdown cannot drift apart
-    intro = (f"Horizon {cfg['horizon']}, levels {levels}, seeds {cfg['seeds']}, stride {cfg['stride']}. "
-             "Coverage is pooled over series and seeds, with a 95% CI: a t interval between replications "
-             "where there are two or more, else a moving-block bootstrap over one series' origins (too "
-             "narrow; see ci_method in summary.csv). joint = share of origins whose whole path stayed "
-             "inside the band; h1 ... h100 = coverage at that step. n/a: the method has no interval "
-             "(zero width) or an infinite one. skill = 1 - CRPS / CRPS of climatology (0: learnt "
-             "nothing; h1: at step 1); width/oracle and MAE/oracle read the method against the truth; "
-             "cov calm / cov volatile = coverage in the calmest and most volatile third of origins "
-             "(by the oracle's spread, else recent volatility).")
+    intro = INTRO.format(horizon=cfg["horizon"], levels=levels, seeds=cfg["seeds"], stride=cfg["stride"])
     md = [f"# {title}", "", cfg.get("description", ""), "", intro, ""]
-    body = [f"<h1>{html.escape(title)}</h1>", f"<p>{html.escape(cfg.get('description', ''))}</p>",
-            f"<p>{html.escape(intro)}</p>"]
     for level in levels:
-        table = coverage_table(summary, level)
-        md += [f"## Level {level:g}", "", _markdown(table), ""]
-        body += [f"<h2>Level {level:g}</h2>", table.to_html(index=False, escape=True, border=0)]
+        md += [f"## Level {level:g}", "", _markdown(coverage_table(summary, level)), ""]
     warns = cell_warnings(manifest)
     if len(warns):
         md += ["## Cell warnings", "", _markdown(warns), ""]
-        body += ["<h2>Cell warnings</h2>", warns.to_html(index=False, escape=True, border=0)]
     failed = {k: v for k, v in manifest.get("cells", {}).items() if v.get("status") == "failed"}
     if failed:
         md += ["## Failed cells", ""] + [f"- `{k}`: {v.get('error', '')}" for k, v in sorted(failed.items())] + [""]
-        body += ["<h2>Failed cells</h2><ul>"] + [
-            f"<li><code>{html.escape(k)}</code>: {html.escape(str(v.get('error', '')))}</li>"
-            for k, v in sorted(failed.items())] + ["</ul>"]
-    figs = sorted((out / "figures").glob("*.png")) if (out / "figures").is_dir() else []
-    by_dataset: dict[str, list[Path]] = {}
-    for f in figs:
-        by_dataset.setdefault(f.stem.split("_", 1)[1], []).append(f)
-    order = ("coverage", "width", "reliability", "pit", "fan")
-    for ds, files in sorted(by_dataset.items()):
-        body.append(f"<h2>{html.escape(ds)}</h2>")
-        for f in sorted(files, key=lambda p: order.index(p.stem.split("_", 1)[0]) if p.stem.split("_", 1)[0] in order else 99):
-            data = base64.b64encode(f.read_bytes()).decode()
-            body.append(f'<figure><img alt="{html.escape(f.stem)}" src="data:image/png;base64,{data}">'
-                        f"<figcaption>{html.escape(f.stem)}</figcaption></figure>")
-    versions = manifest.get("versions", {})
-    body.append("<p class=small>" + html.escape(", ".join(f"{k} {v}" for k, v in versions.items() if v))
-                + (f"; commit {html.escape(str(manifest.get('git_commit')))}" if manifest.get("git_commit") else "")
-                + "</p>")
-    style = ("body{font-family:sans-serif;max-width:1400px;margin:2em auto;padding:0 1em}"
-             "table{border-collapse:collapse;font-size:13px}td,th{padding:3px 8px;border-bottom:1px solid #ddd;"
-             "text-align:right}td:first-child,td:nth-child(2){text-align:left}img{max-width:100%}"
-             ".small{color:#666;font-size:12px}")
-    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            f"<style>{style}</style></head><body>{''.join(body)}</body></html>\n")
-    html_path, md_path = out / "report.html", out / "summary.md"
-    write_text(page, html_path)
+    html_path, md_path = write_report(out, intro), out / "summary.md"
     write_text("\n".join(md) + "\n", md_path)
     return html_path, md_path
