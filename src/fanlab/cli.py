@@ -183,13 +183,15 @@ def list_(kind: str = typer.Argument("all", help="datasets | methods | metrics |
 
 @app.command()
 def report(results: Path = typer.Argument(..., help="a results folder")) -> None:
-    """Redraw the figures and the report of a results folder from its files."""
+    """Redraw the figures and the report (interactive report.html, summary.md) of a results folder."""
     from fanlab.plots import make_figures
     from fanlab.report import make_report
+    from fanlab.report_data import NotResults, check_folder
 
-    if not (results / "metrics.parquet").is_file():
-        err.print(f"[red]error:[/red] {results}: no metrics.parquet (run the config first)")
-        raise typer.Exit(2)
+    try:
+        check_folder(results)
+    except NotResults as exc:
+        _fail(str(exc))
     paths = make_figures(results)
     html_path, md_path = make_report(results)
     out.print(f"{len(paths)} figures in {results / 'figures'}; {html_path}; {md_path}", highlight=False)
@@ -197,23 +199,34 @@ def report(results: Path = typer.Argument(..., help="a results folder")) -> None
 
 @app.command()
 def compare(
-    results: list[Path] = typer.Argument(..., help="results folders"),
-    level: float = typer.Option(0.95, help="level to compare"),
+    results: list[Path] = typer.Argument(..., help="results folders (the first is the baseline)"),
+    level: float = typer.Option(0.95, help="level of the table printed here"),
+    out_file: Optional[Path] = typer.Option(None, "--out", help="also write an interactive page of all levels here (.html)"),
 ) -> None:
-    """Side-by-side coverage of several runs at one level."""
+    """Side-by-side coverage of several runs: a table here, and with --out an interactive page
+    (coverage, its difference to the first run with CIs, width, reliability, summary)."""
     import pandas as pd
 
+    from fanlab.report_data import NotResults, check_folder
+
+    for r in results:
+        try:
+            check_folder(r)
+        except NotResults as exc:
+            _fail(str(exc))
+    if out_file is not None and out_file.is_dir():
+        _fail(f"--out: {out_file} is a folder; give a file name such as compare.html")
     rows = []
     for r in results:
-        path = r / "summary.csv"
-        if not path.is_file():
-            err.print(f"[red]error:[/red] {r}: no summary.csv")
-            raise typer.Exit(2)
-        df = pd.read_csv(path)
+        df = pd.read_csv(r / "summary.csv")
         df.insert(0, "run", r.name)
         rows.append(df[abs(df["level"] - level) < 1e-9])
     _print_coverage(pd.concat(rows, ignore_index=True), f"coverage at level {level:g}",
                     lead=("run", "dataset", "method"), with_crps=False)
+    if out_file is not None:
+        from fanlab.report_compare import write_compare
+
+        out.print(f"{write_compare(results, out_file)}", highlight=False)
 
 
 def main() -> None:  # pragma: no cover
