@@ -1,0 +1,184 @@
+"""Running cells: in this process, in a pool of local worker processes, or on dask.
+
+The order of the cells changes no result (every cell is seeded by its own spec); they start
+longest first so that the workers finish together. `fanlab.runner` decides what the cells
+are and aggregates them; this module only executes them.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+from fanlab import registry
+
+
+def _limit_threads() -> None:
+    # several cells share the 2 cores: one thread each, for torch and BLAS alike
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)
+    except ImportError:  # pragma: no cover
+        pass
+    import sys
+
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
+
+
+@contextmanager
+def _one_thread_workers():
+    """Worker processes started inside read OMP_NUM_THREADS=1 (torch reads it at import)."""
+    old = os.environ.get("OMP_NUM_THREADS")
+    os.environ["OMP_NUM_THREADS"] = "1"
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = old
+
+
+#: Rough relative cost of one cell per method (measured order of magnitude, article study),
+#: used only to start the longest cells first so parallel workers finish together.
+_COST = {"oracle": 0.2, "climatology": 0.1, "naive": 0.3, "seasonal_naive": 0.3, "arima": 2.5,
+         "lstm": 8.0, "lstm_ensemble": 40.0}
+
+
+def cell_cost(name: str, params: dict) -> float:
+    """Estimated seconds of a cell of method `name` with `params` (wrappers: their base's)."""
+    if name == "conformal":
+        base = params.get("base", {}) if isinstance(params, dict) else {}
+        return 1.2 * cell_cost(base.get("name", ""), base.get("params", {}) or {}) + 0.5
+    cost = _COST.get(name, 1.0)
+    if name.startswith("lstm"):
+        p = params or {}
+        if p.get("strategy") == "recursive":
+            cost *= 2.0
+        if p.get("head") == "quantile":
+            cost *= 1.5
+    return cost
+
+
+def default_jobs() -> int:
+    """The cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _execute(todo, series_of, out, jobs, progress, engine="local", scheduler=None, fits="reuse"):
+    """Yield (cell, result) for every cell of `todo` as it finishes."""
+    from fanlab.runner import run_cell
+
+    if not todo:
+        return
+    # longest first, so that two workers finish together (the order changes no result)
+    def size(c):
+        s = series_of[(c.dataset, c.seed, c.series)]
+        return sum(len(x) for x in s) if isinstance(s, tuple) else len(s)
+
+    todo = sorted(todo, key=lambda c: -cell_cost(c.method_name, c.method_params) * size(c))
+    key = lambda c: series_of[(c.dataset, c.seed, c.series)]  # noqa: E731
+    bar = _Progress(len(todo), jobs, enabled=progress)
+    with bar:
+        if engine == "dask":
+            yield from _execute_dask(todo, key, out, jobs, scheduler, bar, fits)
+        elif jobs <= 1:
+            for c in todo:
+                bar.start(c)
+                res = run_cell(c, key(c), out, fits=fits)
+                bar.finish(c, res)
+                yield c, res
+        else:
+            from fanlab.pool import imap_unordered
+
+            args = [(c, key(c), out, fits) for c in todo]
+            for i, res in imap_unordered(_run_worker, args, jobs, env={"OMP_NUM_THREADS": "1"},
+                                         plugins=registry.plugin_modules()):
+                res.setdefault("hash", todo[i].hash)
+                bar.finish(todo[i], res)
+                yield todo[i], res
+
+
+def _execute_dask(todo, key, out, jobs, scheduler, bar, fits="reuse"):
+    try:
+        from distributed import Client, LocalCluster, as_completed
+    except ImportError:
+        raise RuntimeError("engine 'dask' needs dask.distributed: pip install 'fanlab[dask]'") from None
+    cluster = None
+    with _one_thread_workers():
+        if scheduler:
+            client = Client(scheduler)
+        else:
+            cluster = LocalCluster(n_workers=max(1, jobs), threads_per_worker=1, processes=True,
+                                   dashboard_address=None)
+            client = Client(cluster)
+        try:
+            futures = [client.submit(_run_indexed, i, c, key(c), Path(out).resolve(), fits, pure=False)
+                       for i, c in enumerate(todo)]
+            for fut in as_completed(futures):
+                i, res = fut.result()
+                bar.finish(todo[i], res)
+                yield todo[i], res
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+
+
+def _run_worker(cell, series, out, fits="reuse"):
+    from fanlab.runner import run_cell
+
+    return run_cell(cell, series, out, limit_threads=True, fits=fits)
+
+
+def _run_indexed(i, cell, series, out, fits="reuse"):
+    from fanlab.runner import run_cell
+
+    return i, run_cell(cell, series, out, limit_threads=True, fits=fits)
+
+
+class _Progress:
+    """A rich progress bar: cells done, running and failed."""
+
+    def __init__(self, total: int, jobs: int, enabled: bool):
+        self.total, self.jobs, self.enabled = total, jobs, enabled
+        self.done = self.failed = 0
+        self._p = None
+
+    def __enter__(self):
+        if self.enabled:
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                                       TimeRemainingColumn)
+
+            self._p = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                               TextColumn("eta"), TimeRemainingColumn())
+            self._p.__enter__()
+            self._task = self._p.add_task(self._desc(None), total=self.total)
+        return self
+
+    def _desc(self, current) -> str:
+        running = min(self.jobs, self.total - self.done - self.failed)
+        now = f" [{current}]" if current else ""
+        return f"cells: {self.done} done, {running} running, {self.failed} failed{now}"
+
+    def start(self, cell) -> None:
+        if self._p:
+            self._p.update(self._task, description=self._desc(cell.key))
+
+    def finish(self, cell, res) -> None:
+        if res["status"] == "failed":
+            self.failed += 1
+        else:
+            self.done += 1
+        if self._p:
+            self._p.update(self._task, advance=1, description=self._desc(None))
+
+    def __exit__(self, *exc):
+        if self._p:
+            self._p.__exit__(*exc)
