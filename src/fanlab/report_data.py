@@ -134,8 +134,10 @@ def pit_per_h(forecasts: pd.DataFrame | None, bins: int = PIT_BINS) -> dict:
     return out
 
 
-def fan_cap(forecasts: pd.DataFrame, levels: list[float], budget: int = FAN_BUDGET) -> int:
-    """Origins shown per dataset so that the fan data of the page fits `budget` numbers."""
+def fan_cap(forecasts: pd.DataFrame, levels: list[float], budget: int | None = None) -> int:
+    """Origins shown per dataset so that the fan data of the page fits `budget` numbers
+    (default FAN_BUDGET)."""
+    budget = FAN_BUDGET if budget is None else budget
     pairs = max(forecasts.groupby(["dataset", "method"], observed=True).ngroups, 1)
     horizon = max(int(forecasts["h"].max()), 1)
     per = budget // (pairs * horizon * (1 + 2 * len(levels)))
