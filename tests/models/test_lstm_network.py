@@ -1,4 +1,4 @@
-"""LSTM internals: hand-written BPTT against autograd, the fused prediction path against the
+"""LSTM internals: the training path against a textbook LSTM, the prediction path against the
 training path, quantile interpolation, Gaussian-mixture quantiles, params."""
 
 import subprocess
@@ -12,13 +12,14 @@ from scipy.stats import norm
 
 from fanlab.models.lstm.ensemble import mixture_quantiles
 from fanlab.models.lstm.forecaster import quantile_interp
-from fanlab.models.lstm.network import MemberLSTM, RowRandom, Workspace, _LayerSequence
+from fanlab.models.lstm.network import MemberLSTM, RowRandom
 from fanlab.models.lstm.params import DEFAULT_QUANTILE_PROBS, LSTMParams
 from fanlab.registry import parse_params
 
 
-def _reference(net: MemberLSTM, x: torch.Tensor) -> torch.Tensor:
-    """Textbook LSTM with torch autograd (tanh, gates [i, f, o, g]); x (M, B, T) -> (M, B, out)."""
+def _reference(net: MemberLSTM, x: torch.Tensor, rmasks=None) -> torch.Tensor:
+    """Textbook LSTM with torch autograd (gates [i, f, g, o]); x (M, B, T) -> (M, B, out).
+    rmasks: per layer, masks (M, 1, Hd) on the recurrent state h_{t-1}, or None."""
     hd = net.hidden
     z = x.unsqueeze(-1)
     for k in range(net.layers):
@@ -26,10 +27,12 @@ def _reference(net: MemberLSTM, x: torch.Tensor) -> torch.Tensor:
         c = torch.zeros_like(h)
         outs = []
         for t in range(x.shape[2]):
-            a = torch.bmm(z[:, :, t], net.w_ih[k]) + net.bias[k] + torch.bmm(h, net.w_hh[k])
-            i, f, o = torch.sigmoid(a[..., : 3 * hd]).chunk(3, -1)
-            c = f * c + i * torch.tanh(a[..., 3 * hd :])
-            h = o * torch.tanh(c)
+            hr = h if rmasks is None else h * rmasks[k]
+            a = (torch.bmm(z[:, :, t], net.w_ih[k].transpose(1, 2)) + net.bias[k].unsqueeze(1)
+                 + torch.bmm(hr, net.w_hh[k].transpose(1, 2)))
+            i, f, g, o = a.chunk(4, -1)
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            h = torch.sigmoid(o) * torch.tanh(c)
             outs.append(h)
         z = torch.stack(outs, 2)
     return torch.baddbmm(net.b_out, z[:, :, -1], net.w_out)
@@ -42,7 +45,7 @@ def _net(layers: int, members: int = 2, steps: int = 3, outputs: int = 2) -> Mem
 
 
 @pytest.mark.parametrize("layers", [1, 2])
-def test_bptt_matches_autograd_reference(layers):
+def test_training_path_matches_textbook_lstm(layers):
     net = _net(layers)
     x = torch.randn(2, 4, 9, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     ours = net(x).reshape(2, 4, -1)
@@ -55,16 +58,26 @@ def test_bptt_matches_autograd_reference(layers):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
 
 
-def test_layer_gradcheck_with_input_gradient():
-    g = torch.Generator().manual_seed(1)
-    z = torch.randn(5, 2, 3, 4, dtype=torch.float64, generator=g, requires_grad=True)
-    w_ih = (0.5 * torch.randn(2, 4, 12, dtype=torch.float64, generator=g)).requires_grad_()
-    b = torch.randn(2, 1, 12, dtype=torch.float64, generator=g, requires_grad=True)
-    w_hh = (0.5 * torch.randn(2, 3, 12, dtype=torch.float64, generator=g)).requires_grad_()
-    for last_only in (False, True):
-        # a fresh workspace per call: gradcheck re-runs backward on one graph
-        fn = lambda *a: _LayerSequence.apply(*a, Workspace(), last_only)  # noqa: E731
-        assert torch.autograd.gradcheck(fn, (z, w_ih, b, w_hh))
+@pytest.mark.parametrize("layers", [1, 2])
+def test_weight_drop_is_a_recurrent_state_mask_shared_by_the_batch(layers):
+    """Variational training drops columns of W_hh: the textbook LSTM with h_{t-1} * r, one r
+    per member and layer for the whole batch, in value and gradient."""
+    net = MemberLSTM(2, 5, layers, 3, 2, variational=True, dropout_recurrent=0.5).double()
+    net.reset_parameters([torch.Generator().manual_seed(m) for m in range(2)])
+    x = torch.randn(2, 4, 9, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    ours = net(x, [torch.Generator().manual_seed(20 + m) for m in range(2)]).reshape(2, 4, -1)
+    replay = [torch.Generator().manual_seed(20 + m) for m in range(2)]  # the same draws, in order
+    draws = [[torch.empty(5, dtype=torch.float64).bernoulli_(0.5, generator=g) * 2.0 for _ in range(layers)]
+             for g in replay]
+    rmasks = [torch.stack([d[k] for d in draws]).unsqueeze(1) for k in range(layers)]  # (M, 1, Hd)
+    assert 0 < float(torch.cat(rmasks).mean()) < 2  # some units dropped, some kept
+    ref = _reference(net, x, rmasks)
+    torch.testing.assert_close(ours, ref, rtol=1e-12, atol=1e-12)
+    w = torch.randn_like(ref)
+    g_ours = torch.autograd.grad((ours * w).sum(), list(net.parameters()))
+    g_ref = torch.autograd.grad((ref * w).sum(), list(net.parameters()))
+    for a, b in zip(g_ours, g_ref):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("layers", [1, 2])

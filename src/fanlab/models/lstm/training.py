@@ -238,7 +238,6 @@ def train(net: MemberLSTM, head: Head, train_w: torch.Tensor, val_w: torch.Tenso
         if np.all(epoch - best_epoch >= cfg.patience):
             break
     net.load_state_dict(best_state)
-    net.workspace.clear()
     return TrainResult(epochs=epoch, best_epoch=best_epoch, best_val=best_val, history=history)
 
 
