@@ -202,3 +202,25 @@ def test_dask_engine_gives_the_same_numbers(tmp_path):
     assert (a / "metrics.parquet").read_bytes() == (b / "metrics.parquet").read_bytes()
     with pytest.raises(ValueError, match="engine"):
         run(_cfg(tmp_path / "c"), progress=False, figures=False, engine="spark")
+
+
+def test_dask_without_a_scheduler_is_one_line_exit_2(tmp_path):
+    """A scheduler that cannot be reached (as inside a network namespace without loopback) is
+    a clear error naming the engine, not a minute of retries and a long traceback."""
+    import time
+
+    from typer.testing import CliRunner
+
+    from fanlab.cli import app
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("name: d\nhorizon: 5\nsplit: {train: 0.6, cal: 0.2, test: 0.2}\n"
+                   "datasets: [{name: arma, params: {n: 200}}]\nmethods: [{name: naive}]\n")
+    t0 = time.time()
+    res = CliRunner().invoke(app, ["run", str(cfg), "--out", str(tmp_path / "o"), "--engine", "dask",
+                                   "--scheduler", "tcp://127.0.0.1:9", "--no-progress", "--no-figures"])
+    assert res.exit_code == 2, res.output
+    lines = [ln for ln in res.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: --engine dask: could not reach the scheduler at "
+                                                   "tcp://127.0.0.1:9"), lines
+    assert time.time() - t0 < 60

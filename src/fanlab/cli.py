@@ -70,7 +70,7 @@ def run(
     scheduler: Optional[str] = typer.Option(None, help="dask scheduler address (default: a local cluster)"),
 ) -> None:
     """Run a config: fit, forecast, score, write results and figures."""
-    from fanlab.errors import DataError
+    from fanlab.errors import DataError, EngineError
     from fanlab.runner import run as run_config
 
     if engine not in ("local", "joblib", "dask"):
@@ -90,6 +90,8 @@ def run(
     try:
         res = run_config(cfg, jobs=jobs, force=force, progress=progress and sys.stderr.isatty(), figures=figures,
                          out=out_dir, engine=engine, scheduler=scheduler)
+    except EngineError as exc:
+        _fail(str(exc))
     except DataError as exc:
         _fail(f"{config}: {_dataset_path(cfg, exc)}: {exc}")
     counts = {s: sum(v["status"] == s for v in res.statuses.values()) for s in ("done", "cached", "failed")}

@@ -16,3 +16,7 @@ class ConfigError(FanlabError):
 
 class DataError(FanlabError):
     """Data that cannot be used: names the dataset, file, column, row or series."""
+
+
+class EngineError(FanlabError):
+    """The execution engine cannot run (e.g. dask cannot reach its scheduler); names the option."""

@@ -105,19 +105,35 @@ def _execute(todo, series_of, out, jobs, progress, engine="local", scheduler=Non
                 yield todo[i], res
 
 
+#: Seconds dask may take to connect to (or start) its scheduler before the run gives up.
+DASK_CONNECT_S = 10
+
+
 def _execute_dask(todo, key, out, jobs, scheduler, bar, fits="reuse"):
     try:
         from distributed import Client, LocalCluster, as_completed
     except ImportError:
         raise RuntimeError("engine 'dask' needs dask.distributed: pip install 'fanlab[dask]'") from None
+    import dask
+
+    from fanlab.errors import EngineError
+
     cluster = None
-    with _one_thread_workers():
-        if scheduler:
-            client = Client(scheduler)
-        else:
-            cluster = LocalCluster(n_workers=max(1, jobs), threads_per_worker=1, processes=True,
-                                   dashboard_address=None)
-            client = Client(cluster)
+    with _one_thread_workers(), dask.config.set({"distributed.comm.timeouts.connect": f"{DASK_CONNECT_S}s"}):
+        try:
+            if scheduler:
+                client = Client(scheduler, timeout=DASK_CONNECT_S)
+            else:
+                cluster = LocalCluster(n_workers=max(1, jobs), threads_per_worker=1, processes=True,
+                                       dashboard_address=None, host="127.0.0.1")
+                client = Client(cluster, timeout=DASK_CONNECT_S)
+        except Exception as exc:  # no loopback, a wrong address, a scheduler that is down
+            if cluster is not None:
+                cluster.close()
+            what = f"reach the scheduler at {scheduler}" if scheduler else "start a local dask cluster on 127.0.0.1"
+            first = " ".join(str(exc).split())[:160] or type(exc).__name__
+            raise EngineError(f"--engine dask: could not {what} within {DASK_CONNECT_S} s "
+                            f"({type(exc).__name__}: {first}); use --engine local") from None
         try:
             futures = [client.submit(_run_indexed, i, c, key(c), Path(out).resolve(), fits, pure=False)
                        for i, c in enumerate(todo)]
