@@ -11,8 +11,8 @@ Printed ratios:
 - MC dropout: the forecaster's chunked batched passes (all origins x samples) against
   (a) a loop of S dropout passes, each over all K origins, and (b) K * S single-row passes
   (timed on a subset, scaled up).
-- Ensemble of M = 5: members trained together (one batched network) against one member and
-  against M members trained one after the other.
+- Ensemble of M = 5: members trained together (one network with a member axis, one pass
+  over the batches) against one member and against M separate fits one after the other.
 """
 
 from __future__ import annotations
@@ -128,9 +128,9 @@ def ensemble(y, epochs):
 
     _, seq_s = timed(sequential)
     print(f"one member                         {one_s:7.2f} s   1.00x")
-    print(f"{M} members together (batched)       {ens_s:7.2f} s   {ens_s / one_s:5.2f}x one member")
+    print(f"{M} members together (one network)   {ens_s:7.2f} s   {ens_s / one_s:5.2f}x one member")
     print(f"{M} members one after the other     {seq_s:7.2f} s   {seq_s / one_s:5.2f}x one member")
-    print(f"batched vs sequential: {seq_s / ens_s:.2f}x faster")
+    print(f"together vs separate fits: {seq_s / ens_s:.2f}x faster")
 
 
 def main() -> None:

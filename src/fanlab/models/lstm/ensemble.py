@@ -3,7 +3,8 @@
 M members differ only in their seeds (initialisation, batch order, dropout masks); member m
 uses seed ``member_seeds(seed, M)[m]`` and is the network a single `LSTMForecaster` with
 ``head="gaussian"`` would fit from that seed. The members are trained together, as one
-batched network (see `network.py`), not one after the other.
+network with a member axis (one optimiser, one pass over the batches, each member's LSTM a
+fused-kernel call of its own; see `network.py`).
 
 The predictive distribution is the equal-weight MIXTURE of the members' predictives, not an
 average of their quantiles (which would be too narrow whenever the members disagree):
