@@ -9,15 +9,17 @@ where no Chromium binary is found (Debian: apt-get install chromium chromium-dri
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from fanlab.plot_helpers import coverage_curves, pit_counts, reliability_curves, width_curves
+from fanlab.plots import make_figures
+from fanlab.report import make_report
 from fanlab.report_compare import write_compare
 from tests.chromium import DRAWN, Browser, find_chromium
-from tests.report_fixture import make_run
 
 EXE = find_chromium()
 pytestmark = pytest.mark.skipif(EXE is None, reason="Chromium not found: install the Debian packages "
@@ -26,8 +28,12 @@ LEVELS = ["0.8", "0.95"]
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    return make_run(tmp_path_factory.mktemp("browser") / "res")
+def run_dir(report_run, tmp_path_factory):
+    # the shared tiny run, with the static figures drawn (the page embeds them)
+    copy = shutil.copytree(report_run, tmp_path_factory.mktemp("browser") / "res")
+    make_figures(copy)
+    make_report(copy)
+    return copy
 
 
 @pytest.fixture(scope="module")

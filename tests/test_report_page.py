@@ -18,13 +18,12 @@ from fanlab import report_data
 from fanlab.cli import app
 from fanlab.plot_helpers import coverage_curves
 from fanlab.report_page import fmt, summary_table
-from tests.report_fixture import make_run
 
 
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    # no figures: --no-figures must still give a working page (and it keeps this test quick)
-    return make_run(tmp_path_factory.mktemp("page") / "res", figures=False)
+@pytest.fixture
+def run_dir(report_run):
+    # a run without figures: --no-figures must still give a working page
+    return report_run
 
 
 class Refs(HTMLParser):
@@ -143,12 +142,13 @@ def test_fans_are_thinned_to_the_budget_and_say_so(run_dir, monkeypatch, tmp_pat
 
 
 def test_cli_report_regenerates_and_refuses_other_folders(run_dir, tmp_path):
+    run_dir = shutil.copytree(run_dir, tmp_path / "copy")
     (run_dir / "report.html").unlink()
     res = CliRunner().invoke(app, ["report", str(run_dir)])
     assert res.exit_code == 0, res.output
     assert (run_dir / "report.html").is_file() and (run_dir / "figures" / "coverage_ar1.png").is_file()
-    res = CliRunner().invoke(app, ["report", str(tmp_path)])
-    assert res.exit_code == 2 and str(tmp_path) in res.output
+    res = CliRunner().invoke(app, ["report", str(tmp_path / "copy" / "figures")])
+    assert res.exit_code == 2 and str(tmp_path / "copy" / "figures") in res.output
 
 
 def test_cli_compare_writes_a_page_and_names_a_bad_folder(run_dir, tmp_path):

@@ -86,8 +86,9 @@ def write_compare(folders: list[str | Path], out_file: str | Path) -> Path:
                "run_colors": palette, "refs": {}, "colors": {}}
     frames = []
     base = data[0]["summary"]
+    cols = rp.summary_columns(*(d["summary"] for d in data))
     for d, name in zip(data, names):
-        frames.append(rp.summary_table(d["summary"], run=name, base=None if d is data[0] else base))
+        frames.append(rp.summary_table(d["summary"], run=name, base=None if d is data[0] else base, cols=cols))
     # one table: the first run has an empty difference column
     headers = frames[-1][0] if len(frames) > 1 else frames[0][0]
     rows, attrs = [], []

@@ -205,12 +205,15 @@ def fans(forecasts: pd.DataFrame | None, levels: list[float], oracle: str | None
 def method_table(cfg: dict, methods_run: set[str]) -> list[dict]:
     """Each config method: key, registry name, description, parameters as given and resolved
     (registry defaults filled in). A registry that cannot be loaded leaves those fields '-'."""
-    try:
-        from fanlab import registry
+    from fanlab import registry
 
+    try:
         registry.load_plugins(cfg.get("plugins") or [])
+    except Exception:  # a plugin missing on this machine: its methods show '-', the rest still show
+        pass
+    try:
         entries = registry.entries("method")
-    except Exception:  # a plugin missing on this machine must not lose the report
+    except Exception:  # the report must never be lost to the registry
         entries = {}
     rows = []
     for m in method_keys(cfg):

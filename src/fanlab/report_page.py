@@ -84,10 +84,17 @@ def _coverage_cell(r) -> tuple[str, str]:
     return f"{fmt(c)} [{fmt(r.get('coverage_lo', np.nan))}, {fmt(r.get('coverage_hi', np.nan))}]", _sort_key(c)
 
 
-def summary_table(summary: pd.DataFrame, run: str | None = None, base: pd.DataFrame | None = None) -> tuple[list, list, list]:
+def summary_columns(*summaries: pd.DataFrame) -> list[tuple[str, str, str]]:
+    """The SUMMARY_COLS that any of `summaries` holds (older runs may lack some)."""
+    return [c for c in SUMMARY_COLS if any(c[0] in s for s in summaries)]
+
+
+def summary_table(summary: pd.DataFrame, run: str | None = None, base: pd.DataFrame | None = None,
+                  cols: list[tuple[str, str, str]] | None = None) -> tuple[list, list, list]:
     """Headers, rows and row attributes of summary.csv (every dataset and level; the page
-    shows the selected ones). With `base`, a column of the coverage difference to it."""
-    cols = [c for c in SUMMARY_COLS if c[0] in summary]
+    shows the selected ones). With `base`, a column of the coverage difference to it; `cols`
+    (default: those `summary` holds) keeps several runs' tables aligned."""
+    cols = summary_columns(summary) if cols is None else cols
     headers = (["run"] if run is not None else []) + ["method"] + [c[1] for c in cols]
     headers += (["coverage - first run [CI]"] if base is not None else []) + ["note"]
     rows, attrs = [], []
@@ -96,7 +103,7 @@ def summary_table(summary: pd.DataFrame, run: str | None = None, base: pd.DataFr
     for _, r in summary.iterrows():
         tag = level_tag(float(r["level"]))
         row = ([run] if run is not None else []) + [str(r["method"])]
-        row += [_coverage_cell(r) if name == "coverage" else (fmt(r[name], kind), _sort_key(r[name]))
+        row += [_coverage_cell(r) if name == "coverage" else (fmt(r.get(name, np.nan), kind), _sort_key(r.get(name)))
                 for name, _, kind in cols]
         if base is not None:
             b = index.get((str(r["dataset"]), tag, str(r["method"])))
