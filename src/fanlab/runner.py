@@ -320,7 +320,11 @@ def _run_claimed(cfg, out, cells, skipped, series_of, git, jobs, force, progress
     if finished:
         from fanlab.report import make_report
 
-        make_report(out)
+        try:
+            make_report(out)
+        except Exception as exc:  # the page must never lose the numbers: record why it is missing
+            manifest["report_error"] = f"{type(exc).__name__}: {exc}"
+            write_json(manifest, out / "manifest.json")
     return RunResult(out=out, statuses=statuses, skipped=skipped)
 
 

@@ -129,3 +129,30 @@ def test_calibration_series_give_their_test_scores_and_get_no_forecast():
     for i in range(1, 40):
         if fcs[i] is not None:
             np.testing.assert_array_equal(after[i].quantiles, fcs[i].quantiles)
+
+
+def test_a_failing_series_leaves_the_pool_with_a_warning_and_the_others_are_forecast():
+    from fanlab.intervals.pooled import PooledConformal
+
+    rng = np.random.default_rng(4)
+    panel = [Series(name=f"s{i}", values=rng.normal(0, 1, 18)) for i in range(6)]
+    model, fcs, _ = _fit(panel, {"base": {"name": "naive"}, "pool": "series"})
+    assert isinstance(model, PooledConformal) and model.info_["n_failed_series"] == 0
+
+    class Broken:
+        def __init__(self, member):
+            self.member = member
+
+        def __getattr__(self, name):
+            return getattr(self.member, name)
+
+        def fit(self, *a, **k):
+            raise ValueError("no fit")
+
+    model.members[2] = Broken(model.members[2])
+    ys = [s.values for s in panel]
+    model.fit(ys, [10] * 6, 0)
+    out = model.predict(ys, [np.array([13])] * 6, H, probs_for_levels([0.8]))
+    assert out[2] is None and all(out[i] is not None for i in (0, 1, 3, 4, 5))
+    assert model.info_["n_failed_series"] == 1 and model.info_["n_cal_pooled"] == 5 * 2
+    assert "series 2: base failed" in model.info_["warnings"][0]

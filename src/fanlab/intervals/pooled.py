@@ -59,33 +59,46 @@ class PooledConformal:
         return float(s)
 
     def fit(self, ys: list[np.ndarray], train_ends: list[int], seed: int) -> "PooledConformal":
-        scales, parts = [], []
+        scales, parts, self.failed_ = [], [], {}
         for i, (m, y, te, period) in enumerate(zip(self.members, ys, train_ends, self.periods)):
-            s = self._scale(m, y, te, period)
-            scales.append(s)
-            if i in self.cal_idx:  # a calibration series: the scores of its own test block
-                m.fit(y, te, seed, own_scores=False)
-                o = self.test_origins[i]
-                fc = m.base_.predict(y, o, m.horizon, m._base_probs(np.empty(0)))
-                targets = np.asarray(y, dtype=float)[o[:, None] + np.arange(1, m.horizon + 1)]
-                parts.append(m._scores(targets, fc) / s)
-            elif self.cal_idx:  # a test series: calibrated by the calibration series only
-                m.fit(y, te, seed, own_scores=False)
-            else:
-                m.fit(y, te, seed)
-                parts.append(m.scores_ / s)
+            try:
+                scales.append(self._fit_member(i, m, y, te, period, seed, parts))
+            except Exception as exc:  # one series' base fails: it leaves the pool and gets no forecast
+                scales.append(np.nan)
+                self.failed_[i] = f"{type(exc).__name__}: {exc}"
+        if not parts:
+            raise ValueError(f"every series failed; first: {next(iter(self.failed_.values()), '')}")
         pooled = np.concatenate(parts, axis=0)
         for i, (m, s) in enumerate(zip(self.members, scales)):
-            if i not in self.cal_idx:
+            if i not in self.cal_idx and i not in self.failed_:
                 m.adopt_scores(pooled * s)
         self.scales_ = np.array(scales)
+        warns = [f"series {i}: base failed, left out of the pool and not forecast ({msg[:160]})"
+                 for i, msg in list(self.failed_.items())[:10]]
         self.info_ = {"n_series": len(self.members), "n_calibration_series": len(self.cal_idx),
-                      "n_cal_pooled": int(pooled.shape[0]), "scale": self.scale}
+                      "n_failed_series": len(self.failed_), "n_cal_pooled": int(pooled.shape[0]),
+                      "scale": self.scale, "warnings": warns}
         return self
+
+    def _fit_member(self, i, m, y, te, period, seed, parts) -> float:
+        """Fit member i; append its scaled scores to `parts` (if it calibrates); its scale."""
+        s = self._scale(m, y, te, period)
+        if i in self.cal_idx:  # a calibration series: the scores of its own test block
+            m.fit(y, te, seed, own_scores=False)
+            o = self.test_origins[i]
+            fc = m.base_.predict(y, o, m.horizon, m._base_probs(np.empty(0)))
+            targets = np.asarray(y, dtype=float)[o[:, None] + np.arange(1, m.horizon + 1)]
+            parts.append(m._scores(targets, fc) / s)
+        elif self.cal_idx:  # a test series: calibrated by the calibration series only
+            m.fit(y, te, seed, own_scores=False)
+        else:
+            m.fit(y, te, seed)
+            parts.append(m.scores_ / s)
+        return s
 
     def predict(self, ys, origins, horizon: int, probs: np.ndarray) -> list[Forecast | None]:
         """One forecast per series; None for a calibration series."""
-        return [None if i in self.cal_idx else m.predict(y, o, horizon, probs)
+        return [None if i in self.cal_idx or i in self.failed_ else m.predict(y, o, horizon, probs)
                 for i, (m, y, o) in enumerate(zip(self.members, ys, origins))]
 
 

@@ -263,8 +263,12 @@ class ARIMAForecaster:
                                     f"failed ({exc})") from exc
             *found, self.trend_ = found
             best = tuple(found)
-            if p.approximation:  # the chosen order, fitted exactly
-                best = (*self._fit_one(z, x, best[3], best[4], trend=self.trend_), best[3], best[4])
+            if p.approximation:  # the chosen order, fitted exactly (the loose fit if that fails)
+                try:
+                    best = (*self._fit_one(z, x, best[3], best[4], trend=self.trend_), best[3], best[4])
+                except ARIMAFitError as exc:
+                    best = (best[0], best[1], best[2] + [f"exact refit failed, loose search fit kept: {exc}"],
+                            best[3], best[4])
         else:
             best, table = self._grid_select(z, x, d, D, s, fixed, seasonal, trends)
         selection = {"unit_root": p.unit_root, "d": d, "d_pvalues": d_pvalues, "D": D,
