@@ -3,8 +3,9 @@
     python experiments/m3/tables.py results/m3
 
 Per subset: the summary's pooled coverage (t interval between series), median width, MSIS,
-CRPS skill against climatology and MASE. Over all 3,003 series: coverage of every test
-target pooled, with a cluster (series) robust 95% interval, from forecasts.parquet.
+CRPS skill against climatology and MASE. Over every series of the run's
+subsets: coverage of every test target pooled, with a cluster (series) robust 95% interval,
+from forecasts.parquet.
 """
 
 from __future__ import annotations
@@ -58,7 +59,9 @@ def main(run: str) -> None:
     fc = pd.read_parquet(Path(run) / "forecasts.parquet")
     print("## Per subset (each series' last h points; t interval between series)\n")
     print(subset_table(s, [x for x in SUBSETS if x in set(s["dataset"])]))
-    print("\n## All 3,003 series\n")
+    present = [x for x in SUBSETS if x in set(s["dataset"])]
+    n = int(s[s["dataset"].isin(present) & (s["method"] == "arima")].groupby("dataset")["n_series"].first().sum())
+    print(f"\n## Every target of the {n:,} series of {', '.join(present)} pooled\n")
     for m in ("arima", "naive", "climatology"):
         print(all_series(fc, m, SUBSETS))
         print()
