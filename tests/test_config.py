@@ -97,3 +97,10 @@ def test_every_shipped_config_validates():
     for path in configs:
         cfg = load_config(path)
         assert cfg.datasets and cfg.methods
+
+
+def test_list_shows_the_allowed_values_of_a_parameter():
+    res = CliRunner().invoke(app, ["list", "methods"], env={"COLUMNS": "250"})
+    assert res.exit_code == 0
+    assert "uncertainty = 'none'  (none | mc_dropout)" in res.output
+    assert "pool = 'time'  (time | series)" in res.output

@@ -224,3 +224,21 @@ def test_dask_without_a_scheduler_is_one_line_exit_2(tmp_path):
     assert len(lines) == 1 and lines[0].startswith("error: --engine dask: could not reach the scheduler at "
                                                    "tcp://127.0.0.1:9"), lines
     assert time.time() - t0 < 60
+
+
+def test_forecasts_carry_the_time_of_each_target_where_the_series_has_one(tmp_path):
+    import pandas as pd
+
+    from fanlab import registry
+    from fanlab.config import parse_config
+
+    cfg = parse_config({"name": "ts", "horizon": 12, "stride": 50, "split": {"train": 0.6, "cal": 0.2, "test": 0.2},
+                        "datasets": [{"name": "retail_employment"}, {"name": "arma", "params": {"n": 300}}],
+                        "methods": [{"name": "naive"}]})
+    res = run(cfg, root=tmp_path, jobs=1, progress=False, figures=False)
+    assert not res.failed
+    fc = pd.read_parquet(res.out / "forecasts.parquet")
+    real = fc[fc["dataset"] == "retail_employment"]
+    index = registry.build_dataset("retail_employment", {}, 0)[0].index
+    assert (real["time"].to_numpy() == index[real["origin"] + real["h"]].to_numpy()).all()
+    assert fc[fc["dataset"] == "arma"]["time"].isna().all()  # a synthetic series has no time stamps

@@ -152,6 +152,21 @@ def validate(configs: list[Path] = typer.Argument(..., help="YAML configs")) -> 
                   f"{len(cfg.seeds)} seeds, horizon {cfg.horizon}, levels {cfg.levels})", highlight=False)
 
 
+def _allowed(annotation) -> str:
+    """The values a parameter allows where they are a fixed set ("none | mc_dropout"), else ''."""
+    import typing
+
+    values = []
+    stack = [annotation]
+    while stack:
+        a = stack.pop()
+        if typing.get_origin(a) is typing.Literal:
+            values += [str(v) for v in typing.get_args(a)]
+        elif typing.get_origin(a) in (typing.Union, getattr(__import__("types"), "UnionType", typing.Union)):
+            stack += [x for x in typing.get_args(a) if x is not type(None)]
+    return " | ".join(dict.fromkeys(values))
+
+
 @app.command("list")
 def list_(kind: str = typer.Argument("all", help="datasets | methods | metrics | all")) -> None:
     """Datasets, methods and metrics, with their parameters and defaults."""
@@ -169,7 +184,8 @@ def list_(kind: str = typer.Argument("all", help="datasets | methods | metrics |
             params = []
             for fname, f in entry.params.model_fields.items():
                 default = "required" if f.is_required() else repr(f.get_default(call_default_factory=True))
-                params.append(f"{fname} = {default}")
+                allowed = _allowed(f.annotation)
+                params.append(f"{fname} = {default}" + (f"  ({allowed})" if allowed else ""))
             table.add_row(name, entry.summary, "\n".join(params) or "-")
         out.print(table)
     if kind in ("all", "metrics"):

@@ -193,6 +193,8 @@ def run_cell(cell: CellSpec, series: Series, out: Path, limit_threads: bool = Fa
         if not np.allclose(fc.probs, probs):
             raise RuntimeError(f"method '{cell.method}' returned quantiles at other probabilities")
         frame = cell_frame(fc, y, {"dataset": cell.dataset, "series": series.name, "method": cell.method, "seed": cell.seed})
+        if series.index is not None:  # the time stamp of each target, where the series has them
+            frame["time"] = np.asarray(series.index)[frame["origin"].to_numpy() + frame["h"].to_numpy()]
         scale_note = []
         try:
             scale = naive_scale(y[: split.train_end], m=series.period or 1)
@@ -356,7 +358,8 @@ def aggregate(cfg: Config, out: Path, cells: list[CellSpec]) -> None:
         metric_parts.append(rows)
         groups.setdefault((dataset, method), []).append((frame, rows, arr))
         by_dataset.setdefault(dataset, {}).setdefault(method, []).append((name, seed, arr))
-        keep = frame[["dataset", "series", "method", "seed", "origin", "h", "y", "mean"]].copy()
+        keep = frame[["dataset", "series", "method", "seed", "origin", "h"] + (["time"] if "time" in frame else [])
+                     + ["y", "mean"]].copy()
         for level in levels:
             lo_p, hi_p = level_probs(level)
             lo_c, hi_c = level_cols(level)
