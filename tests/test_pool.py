@@ -60,3 +60,27 @@ def test_plugins_key_imports_user_methods(tmp_path):
         parse_config({**raw, "plugins": ["no_such_module_here"]})
     with pytest.raises(ConfigError, match="plugins"):
         parse_config({**raw, "plugins": ["../evil"]})
+
+
+def test_a_task_that_cannot_be_pickled_fails_alone_instead_of_hanging():
+    def hung(signum, frame):
+        raise TimeoutError("imap_unordered hung on an unpicklable task")
+
+    old = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(120)  # it used to wait forever
+    try:
+        args = [(2,), (lambda: 0,), (4,)]  # the lambda cannot travel to a worker process
+        out = dict(imap_unordered(square_or_die, args, jobs=2))
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+    assert out[0] == 4 and out[2] == 16
+    assert out[1]["status"] == "failed" and out[1]["error"].startswith("NotPicklable")
+
+
+def test_panel_series_with_oracles_run_in_worker_processes(tmp_path):
+    cfg = parse_config({"name": "arp", "horizon": 3, "protocol": "holdout", "levels": [0.8],
+                        "datasets": [{"name": "ar_panel", "params": {"n": 12, "n_series": 4}}],
+                        "methods": [{"name": "oracle"}, {"name": "climatology"}]})
+    res = run(cfg, root=tmp_path, jobs=2, progress=False, figures=False)
+    assert not res.failed and len(res.statuses) == 8

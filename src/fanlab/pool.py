@@ -100,11 +100,21 @@ def imap_unordered(fn: Callable, argsets: list[tuple], jobs: int, env: dict | No
                     os.environ[k] = v
         workers[slot] = (p, q)
 
+    refused: list[tuple[int, Any]] = []  # tasks whose arguments cannot be sent to a worker
+
     def feed(slot: int) -> None:
-        if pending:
+        while pending:
             i = pending.pop()
+            try:  # a Queue drops an unpicklable item in its feeder thread and the run would hang
+                pickle.dumps(argsets[i])
+            except Exception as exc:
+                refused.append((i, {"status": "failed", "seconds": 0.0,
+                                    "error": f"NotPicklable: this cell's inputs cannot be sent to a worker process "
+                                             f"({type(exc).__name__}: {exc}); run it with --jobs 1"}))
+                continue
             busy[slot] = i
             workers[slot][1].put((i, argsets[i]))
+            return
 
     def death(i: int, code: int) -> Any:
         if on_death is not None:
@@ -118,6 +128,11 @@ def imap_unordered(fn: Callable, argsets: list[tuple], jobs: int, env: dict | No
             start(slot)
             feed(slot)
         while done < len(argsets):
+            while refused:
+                done += 1
+                yield refused.pop(0)
+            if done >= len(argsets):
+                break
             try:
                 i, res = results.get(timeout=_POLL_S)
             except queue.Empty:

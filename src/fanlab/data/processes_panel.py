@@ -11,6 +11,7 @@ per-step bands and the joint coverage of the whole path are known.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Literal
 
 import numpy as np
@@ -103,5 +104,6 @@ def simulate_ar_panel(params: ARPanelParams, rng: np.random.Generator, length: i
 def ar_panel(params: ARPanelParams, seed: int) -> list:
     """Many short AR(p) sequences from a zero start, static or growing noise (CF-RNN's synthetic
     setting), each with an exact closed-form oracle."""
+    # the oracle travels to worker processes with its series: a partial of a module-level class pickles
     return replicate("ar_panel", params, seed, lambda rng, length: simulate_ar_panel(params, rng, length),
-                     lambda: ARPanelOracle(params), {"oracle": "exact", "noise": params.noise})
+                     partial(ARPanelOracle, params), {"oracle": "exact", "noise": params.noise})
