@@ -24,7 +24,6 @@ another series' test block leaves this series' forecast unchanged).
 from __future__ import annotations
 
 import time
-import traceback
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,8 +73,7 @@ def run_panel_cell(cell, series: tuple[Series, ...], out: Path, fits: str | None
     """Fit, forecast and write one global cell; never raises (errors are returned as data)."""
     from fanlab.fitstore import FitStore
     from fanlab.metrics.aggregate import cell_frame
-    from fanlab.results import cell_path, write_parquet
-    from fanlab.runner import _jsonable, split_cells
+    from fanlab.runner import _jsonable, cell_failed, cell_written, split_cells
 
     t0 = time.perf_counter()
     try:
@@ -112,13 +110,9 @@ def run_panel_cell(cell, series: tuple[Series, ...], out: Path, fits: str | None
         meta = {"key": cell.key, "hash": cell.hash, "scale": None, "scales": scales, "info": _jsonable(info),
                 "warnings": _jsonable(list(fc_warnings) + msgs[:20]),
                 "n_origins": int(sum(o.size for o in origins))}
-        write_parquet(frame, cell_path(out, cell.key), meta)
-        return {"status": "done", "seconds": round(time.perf_counter() - t0, 3), "info": meta["info"],
-                "warnings": meta["warnings"], "hash": cell.hash}
+        return cell_written(cell, frame, meta, out, t0)
     except Exception as exc:  # a failing cell is recorded, the others run
-        tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
-        return {"status": "failed", "seconds": round(time.perf_counter() - t0, 3),
-                "error": f"{type(exc).__name__}: {exc}", "traceback": "".join(tb[-3:])[-2000:], "hash": cell.hash}
+        return cell_failed(cell, exc, t0)
 
 
 def split_frames(frame: pd.DataFrame, meta: dict):

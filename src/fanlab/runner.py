@@ -206,13 +206,23 @@ def run_cell(cell: CellSpec, series: Series, out: Path, limit_threads: bool = Fa
         fc_warnings = info.pop("warnings", [])
         meta = {"key": cell.key, "hash": cell.hash, "scale": scale, "info": _jsonable(info),
                 "warnings": _jsonable(list(fc_warnings) + msgs[:20]), "n_origins": int(origins.size)}
-        write_parquet(frame, cell_path(out, cell.key), meta)
-        return {"status": "done", "seconds": round(time.perf_counter() - t0, 3), "info": meta["info"],
-                "warnings": meta["warnings"], "hash": cell.hash}
+        return cell_written(cell, frame, meta, out, t0)
     except Exception as exc:  # a failing cell is recorded, the others run
-        tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
-        return {"status": "failed", "seconds": round(time.perf_counter() - t0, 3),
-                "error": f"{type(exc).__name__}: {exc}", "traceback": "".join(tb[-3:])[-2000:], "hash": cell.hash}
+        return cell_failed(cell, exc, t0)
+
+
+def cell_written(cell, frame: pd.DataFrame, meta: dict, out: Path, t0: float) -> dict:
+    """Write a finished cell's file; its status record."""
+    write_parquet(frame, cell_path(out, cell.key), meta)
+    return {"status": "done", "seconds": round(time.perf_counter() - t0, 3), "info": meta["info"],
+            "warnings": meta["warnings"], "hash": cell.hash}
+
+
+def cell_failed(cell, exc: Exception, t0: float) -> dict:
+    """The status record of a cell that raised: the error and the end of its traceback."""
+    tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
+    return {"status": "failed", "seconds": round(time.perf_counter() - t0, 3),
+            "error": f"{type(exc).__name__}: {exc}", "traceback": "".join(tb[-3:])[-2000:], "hash": cell.hash}
 
 
 def _cached_meta(cell: CellSpec, out: Path) -> dict | None:
