@@ -242,3 +242,24 @@ def test_forecasts_carry_the_time_of_each_target_where_the_series_has_one(tmp_pa
     index = registry.build_dataset("retail_employment", {}, 0)[0].index
     assert (real["time"].to_numpy() == index[real["origin"] + real["h"]].to_numpy()).all()
     assert fc[fc["dataset"] == "arma"]["time"].isna().all()  # a synthetic series has no time stamps
+
+
+def test_quantiles_file_holds_every_fine_grid_quantile_of_each_forecast_row(tmp_path):
+    from fanlab.metrics.aggregate import prob_col
+
+    cfg = _cfg(tmp_path, quantiles=True, seeds=[0])
+    res = run(cfg, jobs=1, progress=False, figures=False)
+    fc = pd.read_parquet(res.out / "forecasts.parquet")
+    q = pd.read_parquet(res.out / "quantiles.parquet")
+    keys = ["dataset", "series", "method", "seed", "origin", "h"]
+    assert q[keys].equals(fc[keys])  # the same rows, in the same order: joinable on the keys
+    assert [c for c in q.columns if c.startswith("q_")] == [prob_col(p) for p in cfg.probs]
+    cell = pd.read_parquet(cell_path(res.out, "ar1__arma_0__arima__s0")).sort_values(["origin", "h"], ignore_index=True)
+    mine = q[q["method"] == "arima"].sort_values(["origin", "h"], ignore_index=True)
+    for p in cfg.probs:
+        np.testing.assert_array_equal(mine[prob_col(p)].to_numpy(), cell[prob_col(p)].to_numpy())
+    np.testing.assert_array_equal(q.loc[fc["method"] == "arima", prob_col(0.9)].to_numpy(),
+                                  fc.loc[fc["method"] == "arima", "hi_0.8"].to_numpy())
+    # the same folder rerun without the key: no stale file of the earlier run stays behind
+    again = run(_cfg(tmp_path, seeds=[0]), jobs=1, progress=False, figures=False)
+    assert not (again.out / "quantiles.parquet").exists()

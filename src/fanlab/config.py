@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator, model_validator
 from pydantic.functional_validators import BeforeValidator
 
 from fanlab import registry
@@ -163,6 +163,8 @@ class Config(_Strict):
     methods: list[MethodSpec] = Field(min_length=1)
     bootstrap: BootstrapSpec = Field(default_factory=BootstrapSpec)
     plugins: list[str] = Field(default_factory=list)  # importable modules that register user methods
+    #: also write quantiles.parquet: every quantile of the fine grid (q_<p>), one row per forecasts.parquet row
+    quantiles: StrictBool = False
 
     @field_validator("plugins")
     @classmethod

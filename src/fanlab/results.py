@@ -6,6 +6,7 @@
 | manifest.json | versions, git commit, seeds, timings, host, each cell's status and error |
 | cells/<key>.parquet | one finished cell: one row per (origin, h), every quantile, pit, crps |
 | forecasts.parquet | dataset, series, method, seed, origin, h, y, mean, lo_<L>, hi_<L>, pit, crps |
+| quantiles.parquet | with `quantiles: true`: the rows of forecasts.parquet (same keys) with every quantile q_<p> of the fine grid |
 | metrics.parquet | tidy: dataset, series, method, seed, h, level, metric, value |
 | summary.csv | per dataset, method and level: coverage with bootstrap CI, width, scores |
 | figures/*.png | made from the files above only |

@@ -354,7 +354,8 @@ def reference_labels(cfg: Config) -> dict[str, str | None]:
 def aggregate(cfg: Config, out: Path, cells: list[CellSpec]) -> None:
     """forecasts.parquet, metrics.parquet and summary.csv from the finished cells' files."""
     levels, all_levels = cfg.levels, cfg.all_levels
-    fc_parts, metric_parts = [], []
+    fc_parts, metric_parts, q_parts = [], [], []
+    q_cols = [prob_col(p) for p in cfg.probs] if cfg.quantiles else []
     groups: dict[tuple[str, str], list] = {}
     by_dataset: dict[str, dict[str, list]] = {}
     parts = []  # (dataset, method, series, seed, frame, scale): one per series, global cells split
@@ -368,8 +369,10 @@ def aggregate(cfg: Config, out: Path, cells: list[CellSpec]) -> None:
         metric_parts.append(rows)
         groups.setdefault((dataset, method), []).append((frame, rows, arr))
         by_dataset.setdefault(dataset, {}).setdefault(method, []).append((name, seed, arr))
-        keep = frame[["dataset", "series", "method", "seed", "origin", "h"] + (["time"] if "time" in frame else [])
-                     + ["y", "mean"]].copy()
+        ids = ["dataset", "series", "method", "seed", "origin", "h"] + (["time"] if "time" in frame else [])
+        keep = frame[ids + ["y", "mean"]].copy()
+        if q_cols:
+            q_parts.append(frame[ids + q_cols])
         for level in levels:
             lo_p, hi_p = level_probs(level)
             lo_c, hi_c = level_cols(level)
@@ -397,6 +400,10 @@ def aggregate(cfg: Config, out: Path, cells: list[CellSpec]) -> None:
     metrics = metrics.sort_values(["dataset", "method", "series", "seed", "metric", "level", "h"], kind="stable",
                                   ignore_index=True)
     write_parquet(forecasts, out / "forecasts.parquet")
+    if q_cols:
+        write_parquet(pd.concat(q_parts, ignore_index=True), out / "quantiles.parquet")
+    else:  # a run without `quantiles: true` leaves no file of an earlier run's that it does not match
+        (out / "quantiles.parquet").unlink(missing_ok=True)
     write_parquet(metrics, out / "metrics.parquet")
     summary = summary_table(metrics, levels, max(horizons.values()), references=reference_labels(cfg))
     write_text(summary.to_csv(index=False, float_format="%.6g"), out / "summary.csv")
