@@ -100,10 +100,26 @@ def band_degenerate(width: np.ndarray) -> bool:
     return bool(np.all(width == 0) or np.all(np.isinf(width)))
 
 
-def _rows(ids: dict, metric: str, values: np.ndarray | float, level: float = np.nan, h0: bool = False) -> pd.DataFrame:
+def _rows(ids: dict, metric: str, values: np.ndarray | float, level: float = np.nan, h0: bool = False) -> tuple:
+    """One metric's rows (per h, or one row at h = 0), as a light record; `_tidy` makes the frame.
+
+    `ids` is accepted for the call sites' readability; every record of one `_tidy` call shares them.
+    """
     values = np.atleast_1d(np.asarray(values, dtype=float))
     hs = np.zeros(1, dtype=np.int64) if h0 else np.arange(1, values.size + 1, dtype=np.int64)
-    df = pd.DataFrame({"h": hs, "level": float(level), "metric": metric, "value": values})
+    return hs, float(level), metric, values
+
+
+def _tidy(ids: dict, records: list[tuple]) -> pd.DataFrame:
+    """One tidy frame (ids, h, level, metric, value) from `_rows` records, built in one go: a
+    small DataFrame per metric cost 0.25 s per cell, most of the aggregation of a panel run."""
+    sizes = [r[3].size for r in records]
+    df = pd.DataFrame({
+        "h": np.concatenate([r[0] for r in records]),
+        "level": np.repeat(np.array([r[1] for r in records], dtype=float), sizes),
+        "metric": pd.array(np.repeat(np.array([r[2] for r in records], dtype=object), sizes), dtype="str"),
+        "value": np.concatenate([r[3] for r in records]),
+    })
     for i, (key, val) in enumerate(ids.items()):
         df.insert(i, key, val)
     return df
@@ -155,7 +171,7 @@ def cell_metrics(frame: pd.DataFrame, levels: list[float], all_levels: list[floa
         cal_err = (np.nan if np.isnan(emp).any() else
                    calibration.calibration_error(np.array(all_levels), emp))
         parts.append(_rows(ids, "calibration_error", cal_err, h0=True))
-    return pd.concat(parts, ignore_index=True)
+    return _tidy(ids, parts)
 
 
 def pooled_metrics(
@@ -251,8 +267,8 @@ def pooled_metrics(
         agg = rest.groupby(["h", "level", "metric"], dropna=False, sort=True)["value"].mean().reset_index()
         for i, (key, val) in enumerate(ids.items()):
             agg.insert(i, key, val)
-        parts.append(agg)
-    return pd.concat(parts, ignore_index=True)
+        return pd.concat([_tidy(ids, parts), agg], ignore_index=True)
+    return _tidy(ids, parts)
 
 
 def _between_units_ci(groups: list[np.ndarray], ci: float):
