@@ -23,7 +23,7 @@ from fanlab import registry
 from fanlab.data.splits import make_split
 from fanlab.forecast import FINE_LEVELS, probs_for_levels
 from fanlab.metrics.scores import crps
-from fanlab.models.base import BuildContext
+from fanlab.context import BuildContext
 
 H, STRIDE = 100, 10
 PROCESSES = {"arma": ("arma", {"ar": [0.5, -0.2], "ma": [0.3], "sigma": 1.0, "n": 2000}),

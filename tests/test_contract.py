@@ -14,7 +14,7 @@ import pytest
 from fanlab import registry
 from fanlab.data.splits import make_split
 from fanlab.forecast import probs_for_levels
-from fanlab.models.base import BuildContext
+from fanlab.context import BuildContext
 
 H = 12
 _EXTERNAL = Path(tempfile.mkdtemp(prefix="fanlab-ext-")) / "forecasts.csv"

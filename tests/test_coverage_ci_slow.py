@@ -15,7 +15,7 @@ from fanlab.data.splits import make_split
 from fanlab.metrics.aggregate import _between_units_ci
 from fanlab.forecast import probs_for_levels
 from fanlab.metrics.calibration import binomial_band
-from fanlab.models.base import BuildContext
+from fanlab.context import BuildContext
 
 H, STRIDE, LEVEL, REPS = 100, 10, 0.95, 200
 

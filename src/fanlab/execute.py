@@ -12,6 +12,18 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from fanlab import registry
+from fanlab.cells import PANEL, run_local_cell
+from fanlab.panel import run_panel_cell
+
+
+def run_cell(cell, series, out: Path, limit_threads: bool = False, fits: str | None = "reuse") -> dict:
+    """Fit, forecast and write one cell, local (`fanlab.cells.run_local_cell`) or global
+    (`fanlab.panel.run_panel_cell`); never raises. `limit_threads`: one thread (a worker)."""
+    if limit_threads:
+        _limit_threads()
+    if cell.series == PANEL:
+        return run_panel_cell(cell, series, out, fits=fits)
+    return run_local_cell(cell, series, out, fits=fits)
 
 
 def _limit_threads() -> None:
@@ -73,8 +85,6 @@ def default_jobs() -> int:
 
 def _execute(todo, series_of, out, jobs, progress, engine="local", scheduler=None, fits="reuse"):
     """Yield (cell, result) for every cell of `todo` as it finishes."""
-    from fanlab.runner import run_cell
-
     if not todo:
         return
     # longest first, so that two workers finish together (the order changes no result)
@@ -148,14 +158,10 @@ def _execute_dask(todo, key, out, jobs, scheduler, bar, fits="reuse"):
 
 
 def _run_worker(cell, series, out, fits="reuse"):
-    from fanlab.runner import run_cell
-
     return run_cell(cell, series, out, limit_threads=True, fits=fits)
 
 
 def _run_indexed(i, cell, series, out, fits="reuse"):
-    from fanlab.runner import run_cell
-
     return i, run_cell(cell, series, out, limit_threads=True, fits=fits)
 
 

@@ -153,3 +153,17 @@ def sample_forecast(
     if mean is None:
         mean = samples.mean(axis=1)
     return Forecast(origins=origins, mean=mean, probs=probs, quantiles=q, samples=samples, info=info or {})
+
+
+def check_origins(y: np.ndarray, origins: np.ndarray, horizon: int, train_end: int | None = None) -> np.ndarray:
+    """Validate origins (K,) against a series; returns them as int64."""
+    origins = np.asarray(origins, dtype=np.int64)
+    if origins.ndim != 1:
+        raise ValueError(f"origins must be (K,), got shape {origins.shape}")
+    if origins.size and (origins.min() < 0 or origins.max() >= len(y)):
+        raise ValueError(f"origins must lie in [0, {len(y) - 1}]")
+    if train_end is not None and origins.size and origins.min() < train_end - 1:
+        raise ValueError(f"origin {origins.min()} lies inside the training block (train_end={train_end})")
+    if horizon < 1:
+        raise ValueError(f"horizon must be >= 1, got {horizon}")
+    return origins

@@ -32,12 +32,10 @@ import numpy as np
 import pandas as pd
 
 from fanlab import registry
+from fanlab.cells import PANEL, cell_failed, cell_written, jsonable, split_cells
 from fanlab.data.series import Series
 from fanlab.data.splits import Split
 from fanlab.errors import DataError
-
-#: The series name of a global method's cell.
-PANEL = "panel"
 
 
 @dataclass(frozen=True)
@@ -53,7 +51,7 @@ class PanelContext:
 
     def member(self, i: int):
         """The local `BuildContext` of series i (for building per-series bases)."""
-        from fanlab.models.base import BuildContext
+        from fanlab.context import BuildContext
 
         return BuildContext(series=self.series[i], split=self.splits[i], horizon=self.horizon,
                             stride=self.stride, fit_store=self.fit_store, levels=self.levels)
@@ -73,7 +71,6 @@ def run_panel_cell(cell, series: tuple[Series, ...], out: Path, fits: str | None
     """Fit, forecast and write one global cell; never raises (errors are returned as data)."""
     from fanlab.fitstore import FitStore
     from fanlab.metrics.aggregate import cell_frame
-    from fanlab.runner import _jsonable, cell_failed, cell_written, split_cells
 
     t0 = time.perf_counter()
     try:
@@ -107,8 +104,8 @@ def run_panel_cell(cell, series: tuple[Series, ...], out: Path, fits: str | None
             msgs.insert(0, "MASE and MSIS not computed for series whose training block has no naive error")
         info = dict(getattr(model, "info_", {}))
         fc_warnings = info.pop("warnings", [])
-        meta = {"key": cell.key, "hash": cell.hash, "scale": None, "scales": scales, "info": _jsonable(info),
-                "warnings": _jsonable(list(fc_warnings) + msgs[:20]),
+        meta = {"key": cell.key, "hash": cell.hash, "scale": None, "scales": scales, "info": jsonable(info),
+                "warnings": jsonable(list(fc_warnings) + msgs[:20]),
                 "n_origins": int(sum(o.size for o in origins))}
         return cell_written(cell, frame, meta, out, t0)
     except Exception as exc:  # a failing cell is recorded, the others run

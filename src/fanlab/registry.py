@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 _PLUGIN_MODULES = (
     "fanlab.data.synthetic",
     "fanlab.data.real",
+    "fanlab.data.csv_loader",
     "fanlab.data.panels",
     "fanlab.data.processes_panel",
     "fanlab.models.oracle",

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from fanlab.report_data import cell_warnings
 from fanlab.results import write_text
 
 STEP_COLS = ["coverage_h1", "coverage_h5", "coverage_h10", "coverage_h50", "coverage_h100"]
@@ -64,17 +65,6 @@ def coverage_table(summary: pd.DataFrame, level: float) -> pd.DataFrame:
             out[name] = [_fmt(v) for v in df[col]]
     out["note"] = notes.to_numpy()
     return out.reset_index(drop=True)
-
-
-def cell_warnings(manifest: dict) -> pd.DataFrame:
-    """Distinct warnings of the finished cells: method, warning, number of cells that gave it."""
-    counts: dict[tuple[str, str], int] = {}
-    for key, cell in manifest.get("cells", {}).items():
-        for w in cell.get("warnings", []) or []:
-            k = (f"{cell.get('dataset', '?')} / {cell.get('method', key)}", str(w)[:300])
-            counts[k] = counts.get(k, 0) + 1
-    rows = [{"dataset / method": k[0], "warning": k[1], "cells": n} for k, n in sorted(counts.items())]
-    return pd.DataFrame(rows, columns=["dataset / method", "warning", "cells"])
 
 
 def _markdown(df: pd.DataFrame) -> str:

@@ -264,3 +264,14 @@ def run_payload(data: dict) -> dict:
                for ds in datasets}
     return {"label": Path(data["path"]).name, "levels": [level_tag(lv) for lv in levels],
             "datasets": datasets, "methods": methods, **curves(metrics, datasets, levels)}
+
+
+def cell_warnings(manifest: dict) -> pd.DataFrame:
+    """Distinct warnings of the finished cells: method, warning, number of cells that gave it."""
+    counts: dict[tuple[str, str], int] = {}
+    for key, cell in manifest.get("cells", {}).items():
+        for w in cell.get("warnings", []) or []:
+            k = (f"{cell.get('dataset', '?')} / {cell.get('method', key)}", str(w)[:300])
+            counts[k] = counts.get(k, 0) + 1
+    rows = [{"dataset / method": k[0], "warning": k[1], "cells": n} for k, n in sorted(counts.items())]
+    return pd.DataFrame(rows, columns=["dataset / method", "warning", "cells"])

@@ -201,7 +201,6 @@ TEXT = {
 
 def _run_sections(data: dict, summary_html: str) -> list[str]:
     """The tables of one results folder: methods, warnings, failed cells, facts, config."""
-    from fanlab.report import cell_warnings
 
     cfg, man = data["config"], data["manifest"]
     out = []
@@ -210,7 +209,7 @@ def _run_sections(data: dict, summary_html: str) -> list[str]:
                         "given in config.yaml and resolved with the registry defaults.",
                         table(["method", "registry name", "what", "params (config)", "params (resolved)", "in results"],
                               [list(r.values()) for r in mt], text_cols=6, code_cols=(3, 4))))
-    warns = cell_warnings(man)
+    warns = rd.cell_warnings(man)
     failed = rd.failed_cells(man)
     inner = (table(list(warns.columns), [[a, b, (str(c), str(c))] for a, b, c in warns.itertuples(index=False)], text_cols=2)
              if len(warns) else "<p>No cell warnings.</p>")

@@ -17,9 +17,7 @@ from __future__ import annotations
 import platform
 import subprocess
 import time
-import traceback
-import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
@@ -28,46 +26,20 @@ import pandas as pd
 import yaml
 
 from fanlab import __version__, registry
+from fanlab.cells import PANEL, CellSpec, cell_failed, cell_written, jsonable, split_cells  # noqa: F401 (re-exported)
 from fanlab.config import Config, config_to_dict, stable_hash
-from fanlab.data.series import Series
-from fanlab.data.splits import make_split
 from fanlab.errors import DataError
+from fanlab.data.series import Series
+from fanlab.execute import _execute, default_jobs, run_cell  # noqa: F401 (re-exported)
+from fanlab.fitstore import clean_stale
 from fanlab.forecast import level_probs
-from fanlab.metrics.aggregate import (cell_frame, cell_metrics, frame_arrays, level_cols, pooled_metrics, prob_col,
-                             summary_table)
+from fanlab.metrics.aggregate import (cell_metrics, frame_arrays, level_cols, pooled_metrics, prob_col,
+                                      summary_table)
 from fanlab.metrics.bootstrap import default_block
-from fanlab.fitstore import FitStore, clean_stale
 from fanlab.metrics.reference import reference_metrics
-from fanlab.metrics.scores import naive_scale
-from fanlab.models.base import BuildContext
-from fanlab.execute import _execute, _limit_threads, default_jobs
-from fanlab.panel import PANEL, run_panel_cell, split_frames
-from fanlab.results import FolderError, cell_path, claim_folder, read_parquet_meta, read_parquet_with_meta, write_json, write_parquet, write_text
-
-
-@dataclass(frozen=True)
-class CellSpec:
-    dataset: str  # dataset label
-    series: str
-    method: str  # method label
-    seed: int
-    method_name: str
-    method_params: dict = field(hash=False)
-    split: dict = field(hash=False)
-    settings: dict = field(hash=False)  # horizon, stride, max_origins, probs
-    data_spec: dict = field(hash=False)
-    levels: tuple = ()  # the config's levels (the probs in settings cover them)
-
-    @property
-    def key(self) -> str:
-        return f"{self.dataset}__{self.series}__{self.method}__s{self.seed}"
-
-    @property
-    def hash(self) -> str:
-        return stable_hash({
-            "data": self.data_spec, "series": self.series, "method": [self.method_name, self.method_params],
-            "seed": self.seed, "split": self.split, "settings": self.settings,
-        })
+from fanlab.panel import split_frames
+from fanlab.results import (FolderError, cell_path, claim_folder, read_parquet_meta, read_parquet_with_meta,
+                            write_json, write_parquet, write_text)
 
 
 @dataclass
@@ -107,12 +79,6 @@ def load_all_series(cfg: Config) -> dict[tuple[str, int], list[Series]]:
     return out
 
 
-def split_cells(spec: dict, n: int, horizon: int, name: str):
-    """The `Split` of a series of `n` points from a cell's block sizes (DataError if too short)."""
-    return make_split(n, spec["train"], spec["cal"], spec["test"], horizon, series=name,
-                      **({"min_train": spec["min_train"]} if "min_train" in spec else {}))
-
-
 def expand(cfg: Config, all_series: dict[tuple[str, int], list[Series]]) -> tuple[list[CellSpec], list[dict]]:
     """The cells of a config and the ones skipped (oracle on a series without one)."""
     probs = [float(p) for p in cfg.probs]
@@ -144,85 +110,6 @@ def expand(cfg: Config, all_series: dict[tuple[str, int], list[Series]]) -> tupl
                     cells.append(CellSpec(ds.key, s.name, m.key, seed, m.name, m.params, split, settings, data_spec,
                                           tuple(cfg.levels)))
     return cells, skipped
-
-
-def _jsonable(obj):
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (np.floating,)):
-        return float(obj)
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    if obj is None or isinstance(obj, (str, int, float, bool)):
-        return obj
-    return str(obj)
-
-
-def run_cell(cell: CellSpec, series: Series, out: Path, limit_threads: bool = False,
-             fits: str | None = "reuse") -> dict:
-    """Fit, forecast and write one cell; never raises (errors are returned as data).
-
-    `fits`: "reuse" shares fits through the run's fit store (``out/fits``), "refit" fits
-    anew and overwrites the stored fit, None uses no store.
-    """
-    if limit_threads:
-        _limit_threads()
-    if cell.series == PANEL:
-        return run_panel_cell(cell, series, out, fits=fits)
-    t0 = time.perf_counter()
-    try:
-        st = cell.settings
-        y = series.values
-        split = split_cells(cell.split, len(y), st["horizon"], f"{cell.dataset}/{series.name}")
-        origins = split.test_origins(st["horizon"], st["stride"], st["max_origins"])
-        probs = np.array(st["probs"])
-        store = None if fits is None else FitStore(Path(out) / "fits", refit=fits == "refit")
-        ctx = BuildContext(series=series, split=split, horizon=st["horizon"], stride=st["stride"], fit_store=store,
-                           levels=tuple(cell.levels))
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            model = registry.build_method(cell.method_name, cell.method_params, ctx)
-            model.fit(y, split.train_end, cell.seed)
-            fc = model.predict(y, origins, st["horizon"], probs)
-        if not np.array_equal(fc.origins, origins) or fc.mean.shape != (origins.size, st["horizon"]):
-            raise RuntimeError(f"method '{cell.method}' returned a forecast for other origins or horizon")
-        if not np.allclose(fc.probs, probs):
-            raise RuntimeError(f"method '{cell.method}' returned quantiles at other probabilities")
-        frame = cell_frame(fc, y, {"dataset": cell.dataset, "series": series.name, "method": cell.method, "seed": cell.seed})
-        if series.index is not None:  # the time stamp of each target, where the series has them
-            frame["time"] = np.asarray(series.index)[frame["origin"].to_numpy() + frame["h"].to_numpy()]
-        scale_note = []
-        try:
-            scale = naive_scale(y[: split.train_end], m=series.period or 1)
-        except (ValueError, DataError) as exc:  # e.g. a constant training block: no scaled scores
-            scale = None
-            scale_note = [f"MASE and MSIS not computed: {exc}"]
-        msgs = scale_note + sorted({f"{w.category.__name__}: {w.message}" for w in caught})
-        info = {**getattr(model, "info_", {}), **fc.info}
-        fc_warnings = info.pop("warnings", [])
-        meta = {"key": cell.key, "hash": cell.hash, "scale": scale, "info": _jsonable(info),
-                "warnings": _jsonable(list(fc_warnings) + msgs[:20]), "n_origins": int(origins.size)}
-        return cell_written(cell, frame, meta, out, t0)
-    except Exception as exc:  # a failing cell is recorded, the others run
-        return cell_failed(cell, exc, t0)
-
-
-def cell_written(cell, frame: pd.DataFrame, meta: dict, out: Path, t0: float) -> dict:
-    """Write a finished cell's file; its status record."""
-    write_parquet(frame, cell_path(out, cell.key), meta)
-    return {"status": "done", "seconds": round(time.perf_counter() - t0, 3), "info": meta["info"],
-            "warnings": meta["warnings"], "hash": cell.hash}
-
-
-def cell_failed(cell, exc: Exception, t0: float) -> dict:
-    """The status record of a cell that raised: the error and the end of its traceback."""
-    tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
-    return {"status": "failed", "seconds": round(time.perf_counter() - t0, 3),
-            "error": f"{type(exc).__name__}: {exc}", "traceback": "".join(tb[-3:])[-2000:], "hash": cell.hash}
 
 
 def _cached_meta(cell: CellSpec, out: Path) -> dict | None:

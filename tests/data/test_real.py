@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from fanlab import registry
-from fanlab.data.real import fill_missing
+from fanlab.data.windowing import fill_missing
 from fanlab.errors import DataError
 
 # name -> (length, period, periods, first time stamp, last time stamp, first value, last value);

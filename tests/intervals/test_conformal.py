@@ -15,7 +15,7 @@ from fanlab.intervals.conformal import (
     conformal_quantile,
     conformal_rank,
 )
-from fanlab.models.base import BuildContext
+from fanlab.context import BuildContext
 
 from .toys import GaussianAR1, ar1_series
 

@@ -10,7 +10,7 @@ from fanlab import registry
 from fanlab.data.series import Series
 from fanlab.data.splits import Split
 from fanlab.intervals.conformal import ConformalForecaster, ConformalParams, joint_split
-from fanlab.models.base import BuildContext
+from fanlab.context import BuildContext
 
 from .toys import GaussianAR1, ar1_series
 

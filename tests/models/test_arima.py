@@ -15,7 +15,7 @@ from fanlab.data.series import Series
 from fanlab.data.splits import Split
 from fanlab.models.arima import ARIMAFitError, ARIMAForecaster, ARIMAParams, fourier_terms
 from fanlab.models.arima_select import n_diffs, n_seasonal_diffs
-from fanlab.models.base import BuildContext
+from fanlab.context import BuildContext
 from fanlab.registry import build_method
 
 PROBS = np.array([0.025, 0.1, 0.5, 0.9, 0.975])

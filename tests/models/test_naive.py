@@ -5,7 +5,7 @@ import pytest
 
 from fanlab.data.series import Series
 from fanlab.data.splits import Split
-from fanlab.models.base import BuildContext
+from fanlab.context import BuildContext
 from fanlab.models.naive import SeasonalNaiveForecaster, empirical_errors
 from fanlab.registry import build_method
 

@@ -20,8 +20,9 @@ from fanlab.data.series import Series
 from fanlab.data.splits import make_split
 from fanlab.data.synthetic import GarchOracle, SetarOracle
 from fanlab.forecast import probs_for_levels
-from fanlab.models.base import BuildContext
-from fanlab.models.oracle import KalmanOracle, Oracle
+from fanlab.context import BuildContext
+from fanlab.data.oracles import KalmanOracle
+from fanlab.models.oracle import Oracle
 
 NAMES = ["arma", "arima", "seasonal", "break", "student_t", "garch", "setar"]
 MONTE_CARLO = {"student_t", "garch", "setar"}

@@ -24,7 +24,7 @@ import pandas as pd
 from pandas.tseries.frequencies import to_offset
 from pydantic import Field, field_validator, model_validator
 
-from fanlab.data.real import RealParams, finish, window_slice
+from fanlab.data.windowing import RealParams, finish, window_slice
 from fanlab.data.series import MAX_ABS_VALUE, MAX_SERIES_LENGTH, Series
 from fanlab.errors import DataError
 from fanlab.registry import register_dataset

@@ -22,7 +22,7 @@ from fanlab.data.processes_common import (
     replicate,
 )
 from fanlab.data.series import Series
-from fanlab.models.oracle import KalmanOracle
+from fanlab.data.oracles import KalmanOracle
 from fanlab.registry import register_dataset
 
 

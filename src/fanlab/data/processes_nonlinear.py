@@ -17,7 +17,7 @@ from scipy.signal import lfilter
 from fanlab.data.processes_common import MonteCarloParams, arma_filter, arma_innovations, replicate
 from fanlab.data.processes_linear import ArmaParams
 from fanlab.data.series import Series
-from fanlab.models.oracle import MonteCarloOracle
+from fanlab.data.oracles import MonteCarloOracle
 from fanlab.registry import register_dataset
 
 

@@ -18,8 +18,7 @@ import numpy as np
 from pydantic import Field, field_validator, model_validator
 
 from fanlab.data.processes_common import SyntheticParams, check_ar, psi_weights, replicate
-from fanlab.forecast import Forecast, gaussian_forecast
-from fanlab.models.base import check_origins
+from fanlab.forecast import Forecast, check_origins, gaussian_forecast
 from fanlab.registry import register_dataset
 
 

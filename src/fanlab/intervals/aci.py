@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fanlab.intervals.conformal import conformal_rank, symmetric_band
+from fanlab.intervals.ranks import conformal_rank, symmetric_band
 
 
 class OrderTree:
@@ -96,26 +96,24 @@ class OrderTree:
         return self.sorted[rows, pos]
 
 
-def aci_bands(cf, y: np.ndarray, origins: np.ndarray, horizon: int, levels: np.ndarray):
-    """ACI bands of a fitted `ConformalForecaster` `cf`.
+def aci_bands(y: np.ndarray, timeline: np.ndarray, t0: int, origins: np.ndarray, scores: np.ndarray,
+              mean: np.ndarray, references: tuple, levels: np.ndarray, *, score: str, gamma: float,
+              window: int | None):
+    """ACI bands from arrays (the conformal wrapper's `_aci` builds them).
 
-    Returns mean (K, H), lower and upper (K, L, H), centre (K, H), alpha (K, L, H) (the miss
-    rate a_t each band used), a list of warning strings and the base forecast's info.
+    `timeline` (M,): the calibration grid, then every origin from `t0` (the first test origin)
+    to the last of `origins`; `scores` (M, H), or (M, L, H) for ``score='cqr'``, NaN where the
+    target is not observed by the last origin; `mean` (M, H) the base forecast's; `references`
+    (ref_lo, ref_hi, scale, centre) of `band_reference` over the timeline. Returns mean (K, H),
+    lower and upper (K, L, H), centre (K, H), alpha (K, L, H) (the miss rate a_t each band
+    used) and a list of warning strings.
     """
-    H, L, K = horizon, levels.size, origins.size
-    t0 = cf.cal_end - 1
+    H, L, K = scores.shape[-1], levels.size, origins.size
     t_max = int(origins.max()) if K else t0
-    grid = np.arange(cf.train_end_ - 1, t0, cf.cal_stride)
-    timeline = np.concatenate([grid, np.arange(t0, t_max + 1)])
-    M, i0 = timeline.size, grid.size
-    fc = cf.base_.predict(y, timeline, H, cf._base_probs(levels))
-
-    # targets observed by t_max only, so nothing later can enter a pool (or the tree's ranks)
-    tgt = timeline[:, None] + np.arange(1, H + 1)
-    targets = np.where(tgt <= t_max, y[np.minimum(tgt, len(y) - 1)], np.nan)
-    scores = cf._scores(targets, fc, levels)
-    signed = cf.score == "signed"
-    if cf.score == "cqr":  # one pool per (level, step)
+    M = timeline.size
+    i0 = int(np.searchsorted(timeline, t0))
+    signed = score == "signed"
+    if score == "cqr":  # one pool per (level, step)
         rows = scores.transpose(1, 2, 0).reshape(L * H, M)
         row_h = np.tile(np.arange(1, H + 1), L)
         row_of = np.arange(L * H).reshape(L, H)
@@ -123,13 +121,12 @@ def aci_bands(cf, y: np.ndarray, origins: np.ndarray, horizon: int, levels: np.n
         rows = scores.T
         row_h = np.arange(1, H + 1)
         row_of = np.broadcast_to(np.arange(H), (L, H))
-    ref_lo, ref_hi, scale, center_ref = cf.band_reference(fc, levels)
+    ref_lo, ref_hi, scale, center_ref = references
     online = slice(i0, M)
-    ref_lo, ref_hi, center_ref, mean = ref_lo[online], ref_hi[online], center_ref[online], fc.mean[online]
+    ref_lo, ref_hi, center_ref, mean = ref_lo[online], ref_hi[online], center_ref[online], mean[online]
     scale = None if scale is None else scale[online]
 
     tree = OrderTree(rows)
-    window = cf.aci_window
     hi_ptr = np.searchsorted(timeline, t0 - row_h, side="right")
     lo_ptr = np.maximum(hi_ptr - window, 0) if window else np.zeros_like(hi_ptr)
     tree.build(lo_ptr, hi_ptr)
@@ -152,7 +149,7 @@ def aci_bands(cf, y: np.ndarray, origins: np.ndarray, horizon: int, levels: np.n
             if jh.size:
                 src = (t - hs[jh]) % (H + 1)
                 err = (y[t] < ring_lo[src, :, jh]) | (y[t] > ring_hi[src, :, jh])  # (n, L)
-                alpha[:, jh] += cf.gamma * (target - err.T)
+                alpha[:, jh] += gamma * (target - err.T)
             # the score of origin t - h at step h has just been observed
             cand = np.flatnonzero(hi_ptr < M)
             cand = cand[timeline[hi_ptr[cand]] == t - row_h[cand]]
@@ -197,4 +194,4 @@ def aci_bands(cf, y: np.ndarray, origins: np.ndarray, horizon: int, levels: np.n
             notes.append(f"aci: level {lv:g}: {n_inf} of {K * H} bands infinite (a_t < 1/(n+1))")
         if n_zero:
             notes.append(f"aci: level {lv:g}: {n_zero} of {K * H} bands of zero width (a_t >= 1)")
-    return mean[origins - t0], lo, hi, center, alpha_out, notes, fc.info
+    return mean[origins - t0], lo, hi, center, alpha_out, notes

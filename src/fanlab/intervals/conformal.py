@@ -100,9 +100,12 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from fanlab.context import BuildContext
 from fanlab.data.splits import Split
-from fanlab.forecast import PROB_DECIMALS, Forecast, level_probs
-from fanlab.models.base import BuildContext, Forecaster, check_origins
+from fanlab.forecast import PROB_DECIMALS, Forecast, check_origins, level_probs
+from fanlab.intervals.aci import aci_bands
+from fanlab.intervals.ranks import _RANK_EPS, conformal_rank, symmetric_band
+from fanlab.models.base import Forecaster
 from fanlab.registry import build_method, register_method, validate_method_spec
 
 Method = Literal["split", "bonferroni", "joint", "aci"]
@@ -110,7 +113,6 @@ Score = Literal["absolute", "signed", "normalized", "cqr"]
 
 # (n + 1)(1 - a) is an integer in exact arithmetic for many (n, a) pairs (n = 9, a = 0.1) but
 # lands a hair above it in floating point; the ceiling is taken after removing that noise.
-_RANK_EPS = 1e-9
 _SPREAD_PROBS = (0.25, 0.75)
 
 
@@ -190,16 +192,6 @@ def normalise_steps(scores: np.ndarray, scale: np.ndarray) -> np.ndarray:
     out = np.where(scores > 0, np.inf, 0.0)
     np.divide(scores, scale, out=out, where=pos)
     return out
-
-
-def conformal_rank(n, alpha) -> np.ndarray:
-    """1-based rank k = ceil((n + 1)(1 - alpha)) of the finite-sample conformal quantile.
-
-    `n` and `alpha` broadcast. k > n means the band is infinite; k <= 0 (alpha >= 1) means
-    an empty (zero-width) band.
-    """
-    x = (np.asarray(n, dtype=float) + 1.0) * (1.0 - np.asarray(alpha, dtype=float))
-    return np.ceil(x - _RANK_EPS * np.maximum(1.0, np.abs(x))).astype(np.int64)
 
 
 def order_stat(sorted_scores: np.ndarray, k: np.ndarray) -> np.ndarray:
@@ -385,9 +377,7 @@ class ConformalForecaster:
                 "score": self.score, "n_cal": int(self.n_cal_), "warnings": []}
         alpha = None
         if self.method == "aci":
-            from fanlab.intervals.aci import aci_bands
-
-            mean, lo, hi, center, alpha, notes, base_info = aci_bands(self, y, origins, horizon, levels)
+            mean, lo, hi, center, alpha, notes, base_info = self._aci(y, origins, horizon, levels)
             info["warnings"].extend(notes)
         else:
             fc = self.base_.predict(y, origins, horizon, self._base_probs(levels))
@@ -463,6 +453,24 @@ class ConformalForecaster:
         lo, hi = symmetric_band(ref_lo, ref_hi, scale, Q[None])
         return lo, hi, center
 
+    def _aci(self, y: np.ndarray, origins: np.ndarray, horizon: int, levels: np.ndarray):
+        """ACI's inputs as arrays (see `fanlab.intervals.aci`): the timeline of origins from the
+        calibration grid to the last test origin, one batched base forecast over it, its scores
+        (targets past the last origin masked) and band references; then the online bands."""
+        t0 = self.cal_end - 1
+        t_max = int(origins.max()) if origins.size else t0
+        grid = np.arange(self.train_end_ - 1, t0, self.cal_stride)
+        timeline = np.concatenate([grid, np.arange(t0, t_max + 1)])
+        fc = self.base_.predict(y, timeline, horizon, self._base_probs(levels))
+        # targets observed by t_max only, so nothing later can enter a pool (or the tree's ranks)
+        tgt = timeline[:, None] + np.arange(1, horizon + 1)
+        targets = np.where(tgt <= t_max, y[np.minimum(tgt, len(y) - 1)], np.nan)
+        scores = self._scores(targets, fc, levels)
+        ref_lo, ref_hi, scale, center = self.band_reference(fc, levels)
+        out = aci_bands(y, timeline, t0, origins, scores, fc.mean, (ref_lo, ref_hi, scale, center), levels,
+                        score=self.score, gamma=self.gamma, window=self.aci_window)
+        return (*out, fc.info)
+
     def band_reference(self, fc: Forecast, levels: np.ndarray):
         """What the score offsets are added to: ref_lo, ref_hi (K, L|1, H), scale (K, 1, H) and
         the centre (K, H) used for p = 0.5."""
@@ -476,15 +484,6 @@ class ConformalForecaster:
     def _check_fitted(self) -> None:
         if not hasattr(self, "base_"):
             raise RuntimeError("ConformalForecaster is not fitted; call fit first")
-
-
-def symmetric_band(ref_lo, ref_hi, scale, Q):
-    """[ref_lo - Q s, ref_hi + Q s], infinite where Q is +inf (whatever s is)."""
-    off = Q if scale is None else Q * scale
-    inf = np.broadcast_to(np.isposinf(Q), np.broadcast_shapes(np.shape(ref_lo), np.shape(off)))
-    lo = np.where(inf, -np.inf, ref_lo - np.where(inf, 0.0, off))
-    hi = np.where(inf, np.inf, ref_hi + np.where(inf, 0.0, off))
-    return lo, hi
 
 
 def _spread(fc: Forecast) -> np.ndarray:

@@ -44,10 +44,9 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, model_validator
 
-from fanlab.forecast import Forecast, gaussian_forecast
+from fanlab.forecast import Forecast, check_origins, gaussian_forecast
 from fanlab.models import arima_select as sel
-from fanlab.models.base import check_origins
-from fanlab.models.statespace import filtered_forecast
+from fanlab.statespace import filtered_forecast
 from fanlab.models.transforms import Transform
 from fanlab.registry import register_method
 

@@ -29,8 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from scipy.special import ndtri
 
 from fanlab.errors import DataError
-from fanlab.forecast import PROB_DECIMALS, Forecast
-from fanlab.models.base import check_origins
+from fanlab.forecast import PROB_DECIMALS, Forecast, check_origins
 from fanlab.registry import register_method
 
 

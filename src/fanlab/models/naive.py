@@ -24,8 +24,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from fanlab.forecast import Forecast
-from fanlab.models.base import check_origins
+from fanlab.forecast import Forecast, check_origins
 from fanlab.registry import register_method
 
 
