@@ -57,7 +57,12 @@ def series():
 
 
 def test_every_method_is_covered():
-    assert set(registry.entries("method")) <= set(SPECS)
+    """Every method fanlab ships is in SPECS (methods that other tests register from their own
+    plugin modules, e.g. tests.killer_plugin, are not fanlab's: whatever order tests run in)."""
+    shipped = {name for name, e in registry.entries("method").items()
+               if getattr(e.factory, "__module__", "").startswith("fanlab.")}
+    assert shipped <= set(SPECS)
+    assert {"arima", "lstm", "conformal", "oracle"} <= shipped  # the check sees the real registry
 
 
 @pytest.mark.parametrize("name, params", list(_cases()))

@@ -263,3 +263,21 @@ def test_quantiles_file_holds_every_fine_grid_quantile_of_each_forecast_row(tmp_
     # the same folder rerun without the key: no stale file of the earlier run stays behind
     again = run(_cfg(tmp_path, seeds=[0]), jobs=1, progress=False, figures=False)
     assert not (again.out / "quantiles.parquet").exists()
+
+
+def test_a_series_named_like_the_global_cell_is_refused_before_anything_runs(tmp_path):
+    import numpy as np
+
+    path = tmp_path / "long.csv"
+    rng = np.random.default_rng(0)
+    rows = ["id,y"] + [f"{name},{v:.4f}" for name in ("panel", "b") for v in rng.normal(size=120)]
+    path.write_text("\n".join(rows) + "\n")
+    cfg = parse_config({"name": "clash", "horizon": 5, "stride": 5, "out": str(tmp_path / "res"),
+                        "datasets": [{"name": "csv", "label": "mine",
+                                      "params": {"path": str(path), "series_id": "id", "value": "y"}}],
+                        "methods": [{"name": "naive"}]})
+    from fanlab.errors import DataError
+
+    with pytest.raises(DataError, match="dataset 'mine': a series is named 'panel'"):
+        run(cfg, jobs=1, progress=False, figures=False)
+    assert not (tmp_path / "res" / "cells").exists()

@@ -68,6 +68,9 @@ def load_all_series(cfg: Config) -> dict[tuple[str, int], list[Series]]:
             if len(set(names)) != len(names):
                 dup = next(n for n in names if names.count(n) > 1)
                 raise DataError(f"dataset '{ds.key}': two series are named '{dup}'")
+            if PANEL in names:  # a global method's cell of this dataset is named so
+                raise DataError(f"dataset '{ds.key}': a series is named '{PANEL}', the name of a global method's "
+                                "cell; rename that series")
             horizons = sorted({cfg.horizon_for(ds, s) for s in series})
             if len(horizons) > 1:  # per-step pooling needs one horizon per dataset
                 raise DataError(f"dataset '{ds.key}': horizon: auto gives horizons {horizons} across its series; "
