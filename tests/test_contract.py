@@ -99,7 +99,12 @@ def test_no_look_ahead_and_shapes(name, params, series):
 PANEL_SPECS = {
     "conformal": [{"base": {"name": "naive"}, "pool": "series"},
                   {"base": {"name": "arima", "params": {"order": [1, 0, 0]}}, "pool": "series",
-                   "method": "bonferroni", "score": "signed", "pool_scale": "none"}],
+                   "method": "bonferroni", "score": "signed", "pool_scale": "none"},
+                  {"base": {"name": "lstm", "params": {"scope": "global", "hidden": 8, "epochs": 2}}, "pool": "series"}],
+    "lstm": [{"scope": "global", "head": "gaussian", "hidden": 8, "epochs": 2},
+             {"scope": "global", "head": "quantile", "uncertainty": "mc_dropout", "dropout_head": 0.2, "hidden": 8,
+              "epochs": 2, "samples": 16, "scaling": "window"}],
+    "lstm_ensemble": [{"scope": "global", "members": 2, "hidden": 8, "epochs": 2, "scaling": "global"}],
 }
 
 

@@ -52,6 +52,12 @@ class FitStore:
         spec = {"name": name, "params": {k: v for k, v in params.items() if k not in drop}, "horizon": horizon}
         return StoredFit(model, self, spec)
 
+    def wrap_panel(self, model, name: str, params: dict, horizon: int):
+        """`model` (a global method) with its fit going through the store."""
+        drop = PREDICT_ONLY.get(name, frozenset())
+        spec = {"name": name, "params": {k: v for k, v in params.items() if k not in drop}, "horizon": horizon}
+        return StoredPanelFit(model, self, spec)
+
     @contextmanager
     def _lock(self, key: str):
         self.root.mkdir(parents=True, exist_ok=True)
@@ -66,7 +72,19 @@ class FitStore:
         """The fitted model: loaded from the store, or fitted and stored."""
         data = hashlib.sha256(np.ascontiguousarray(np.asarray(y, dtype=float)[:train_end]).tobytes()).hexdigest()
         key = stable_hash({**spec, "seed": int(seed), "train_end": int(train_end), "data": data}, n=20)
-        path = self.root / f"{spec['name']}-{key}.pkl"
+        return self._load_or_fit(spec["name"], key, lambda: model.fit(y, train_end, seed))
+
+    def fit_panel(self, model, spec: dict, ys: list[np.ndarray], train_ends: list[int], seed: int):
+        """The fitted global (panel) model, keyed by every series' training block."""
+        h = hashlib.sha256()
+        for y, te in zip(ys, train_ends):
+            h.update(np.int64(te).tobytes())
+            h.update(np.ascontiguousarray(np.asarray(y, dtype=float)[:te]).tobytes())
+        key = stable_hash({**spec, "seed": int(seed), "n_series": len(ys), "data": h.hexdigest()}, n=20)
+        return self._load_or_fit(f"panel-{spec['name']}", key, lambda: model.fit(ys, train_ends, seed))
+
+    def _load_or_fit(self, name: str, key: str, fit):
+        path = self.root / f"{name}-{key}.pkl"
         with self._lock(key):
             if path.is_file() and not self.refit:
                 try:
@@ -76,7 +94,7 @@ class FitStore:
                     return fitted
                 except Exception:  # an unreadable fit is refitted
                     pass
-            fitted = model.fit(y, train_end, seed)
+            fitted = fit()
             with atomic_path(path) as tmp:
                 with open(tmp, "wb") as fh:
                     pickle.dump(fitted, fh, protocol=pickle.HIGHEST_PROTOCOL)
@@ -119,3 +137,31 @@ def clean_stale(root: Path) -> None:
                 os.unlink(tmp)
             except OSError:
                 pass
+
+
+class StoredPanelFit:
+    """A global (panel) forecaster whose `fit` goes through a `FitStore` (the global LSTM and
+    the pooled conformal bands around it share one fit)."""
+
+    def __init__(self, inner, store: FitStore, spec: dict):
+        self._inner, self._store, self._spec = inner, store, spec
+
+    @property
+    def name(self) -> str:
+        return self._inner.name
+
+    def fit(self, ys, train_ends, seed: int) -> "StoredPanelFit":
+        fitted = self._store.fit_panel(self._inner, self._spec, ys, train_ends, seed)
+        adopt = getattr(fitted, "adopt_predict_params", None)
+        if adopt is not None:
+            adopt(self._inner)
+        self._inner = fitted
+        return self
+
+    def predict(self, ys, origins, horizon, probs):
+        return self._inner.predict(ys, origins, horizon, probs)
+
+    def __getattr__(self, attr):
+        if attr.startswith("_"):
+            raise AttributeError(attr)
+        return getattr(self._inner, attr)

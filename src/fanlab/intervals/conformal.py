@@ -106,7 +106,7 @@ from fanlab.forecast import PROB_DECIMALS, Forecast, check_origins, level_probs
 from fanlab.intervals.aci import aci_bands
 from fanlab.intervals.ranks import _RANK_EPS, conformal_rank, symmetric_band
 from fanlab.models.base import Forecaster
-from fanlab.registry import build_method, register_method, validate_method_spec
+from fanlab.registry import build_method, is_panel, register_method, validate_method_spec
 
 Method = Literal["split", "bonferroni", "joint", "aci"]
 Score = Literal["absolute", "signed", "normalized", "cqr"]
@@ -152,6 +152,9 @@ class ConformalParams(BaseModel):
         check_method_score(self.method, self.score)
         if self.cal_series is not None and self.pool != "series":
             raise ValueError("cal_series needs pool: series")
+        if self.pool != "series" and is_panel(self.base["name"], self.base.get("params")):
+            raise ValueError(f"base '{self.base['name']}' is global (fitted across the series of a dataset): "
+                             "conformal around it needs pool: series")
         if self.pool == "series" and (self.method not in ("split", "bonferroni") or self.score == "cqr"):
             raise ValueError(f"pool: series supports methods split and bonferroni with scores absolute, signed "
                              f"or normalized (got method '{self.method}', score '{self.score}')")

@@ -9,6 +9,9 @@ at step h is its base mean +- s_i Q_h with Q_h the conformal quantile of the poo
 scores. With n pooled scores per step the split band needs n >= 1/a - 1 (19 at 95%), so a
 competition whose series have one calibration origin each calibrates on the whole panel.
 
+The base may itself be global (``scope: global`` LSTM): it is fitted once on every series'
+training block, and each series' member forecasts through a view of it (`SeriesView`).
+
 Exchangeability is then across series (CF-RNN's setting: calibration sequences apart from the
 test sequences), not across time; no series' test block enters another series' band.
 """
@@ -20,7 +23,7 @@ import numpy as np
 from fanlab.forecast import Forecast
 from fanlab.intervals.conformal import ConformalForecaster, ConformalParams
 from fanlab.panel import PanelContext, series_scale
-from fanlab.registry import build_method, register_panel
+from fanlab.registry import build_method, build_panel_method, is_panel, register_panel
 
 
 def calibration_members(n: int, share: float | None) -> np.ndarray:
@@ -29,6 +32,21 @@ def calibration_members(n: int, share: float | None) -> np.ndarray:
         return np.empty(0, dtype=np.int64)
     i = np.arange(n)
     return np.flatnonzero(np.floor((i + 1) * share) > np.floor(i * share))
+
+
+class SeriesView:
+    """Series i of a global base, as a local Forecaster: `fit` learns nothing (the global fit,
+    done first by `PooledConformal.fit`, does), `predict` forecasts series i."""
+
+    def __init__(self, net, i: int):
+        self.net, self.i = net, int(i)
+        self.name = net.name
+
+    def fit(self, y: np.ndarray, train_end: int, seed: int) -> "SeriesView":
+        return self
+
+    def predict(self, y: np.ndarray, origins: np.ndarray, horizon: int, probs: np.ndarray) -> Forecast:
+        return self.net.predict_series(self.i, y, origins, horizon, probs)
 
 
 class PooledConformal:
@@ -40,8 +58,10 @@ class PooledConformal:
     """
 
     def __init__(self, members: list[ConformalForecaster], periods: list[int | None], scale: str = "naive",
-                 cal_idx: np.ndarray | None = None, test_origins: list[np.ndarray] | None = None):
+                 cal_idx: np.ndarray | None = None, test_origins: list[np.ndarray] | None = None,
+                 panel_base=None):
         self.members = members
+        self.panel_base = panel_base  # a global base: fitted on every series first, members view it
         self.periods = periods
         self.scale = scale
         self.cal_idx = set(int(i) for i in (cal_idx if cal_idx is not None else []))
@@ -59,6 +79,8 @@ class PooledConformal:
         return float(s)
 
     def fit(self, ys: list[np.ndarray], train_ends: list[int], seed: int) -> "PooledConformal":
+        if self.panel_base is not None:  # one global fit on every training block; members read it
+            self.panel_base.fit(ys, train_ends, seed)
         scales, parts, self.failed_ = [], [], {}
         for i, (m, y, te, period) in enumerate(zip(self.members, ys, train_ends, self.periods)):
             try:
@@ -106,12 +128,14 @@ class PooledConformal:
 def build_pooled_conformal(params: ConformalParams, ctx: PanelContext) -> PooledConformal:
     """Conformal around per-series bases with scores pooled over the panel's series."""
     members = []
+    name, bparams = params.base["name"], params.base.get("params")
+    panel_base = build_panel_method(name, bparams, ctx) if is_panel(name, bparams) else None
     for i in range(len(ctx.series)):
         mctx = ctx.member(i)
-        base = build_method(params.base["name"], params.base.get("params"), mctx)
+        base = SeriesView(panel_base, i) if panel_base is not None else build_method(name, bparams, mctx)
         members.append(ConformalForecaster(base, cal_end=mctx.split.cal_end, horizon=ctx.horizon,
                                            method=params.method, score=params.score,
                                            cal_stride=params.cal_stride))
     test_origins = [sp.test_origins(ctx.horizon, ctx.stride) for sp in ctx.splits]
     return PooledConformal(members, [s.period for s in ctx.series], params.pool_scale,
-                           calibration_members(len(ctx.series), params.cal_series), test_origins)
+                           calibration_members(len(ctx.series), params.cal_series), test_origins, panel_base)

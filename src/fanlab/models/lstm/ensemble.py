@@ -84,8 +84,11 @@ class LSTMEnsemble(NetworkForecaster):
 
     def fit(self, y: np.ndarray, train_end: int, seed: int) -> "LSTMEnsemble":
         """Train the M members together on ``y[:train_end]``; returns self."""
-        self._fit_members(y, train_end, member_seeds(seed, self.params.members))
+        self._fit_members(y, train_end, self._member_seeds(seed))
         return self
+
+    def _member_seeds(self, seed: int) -> list[int]:
+        return member_seeds(seed, self.params.members)
 
     def member_forecasts(self, y: np.ndarray, origins: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray]:
         """Each member's Gaussian forecast (direct strategy): mean, sd, each (M, K, H)."""

@@ -84,6 +84,14 @@ def input_windows(y: np.ndarray, origins: np.ndarray, context: int, mu, scale) -
     return torch.from_numpy(((raw - mu) / scale).astype(np.float32))
 
 
+def train_block_scale(y_train: np.ndarray, scaling: str) -> tuple[float, float]:
+    """(mu, scale) of a training block: its mean, and its sd (last_value: the sd of its first
+    differences); a zero sd gives scale 1. Read by `window_loc_scale`."""
+    mu = float(y_train.mean())
+    sd = float(y_train.std()) if scaling != "last_value" else float(np.diff(y_train).std())
+    return mu, (sd if sd > 0 else 1.0)
+
+
 def window_loc_scale(raw: np.ndarray, kind: str, mu: float, scale: float) -> tuple[np.ndarray, np.ndarray]:
     """Location and scale (K,) of input windows raw (K, C), from each window alone.
 
@@ -145,9 +153,7 @@ class NetworkForecaster:
         if not 0 < train_end <= y.shape[0]:
             raise ValueError(f"train_end={train_end} outside [1, {y.shape[0]}]")
         y_train = y[:train_end]  # nothing past train_end is read from here on
-        self.mu_ = float(y_train.mean())
-        sd = float(y_train.std()) if p.scaling != "last_value" else float(np.diff(y_train).std())
-        self.scale_ = sd if sd > 0 else 1.0
+        self.mu_, self.scale_ = train_block_scale(y_train, p.scaling)
         train_o, val_o = window_origins(train_end, p.context, self.horizon, p.val_frac)
         self.noise_origins_ = np.empty(0, dtype=np.int64)
         self.noise_shares_val_ = False
@@ -158,6 +164,17 @@ class NetworkForecaster:
             except ValueError as err:  # a tail shorter than 2 H: the old estimate, on the same windows
                 self.noise_origins_, self.noise_shares_val_ = val_o, True
                 warnings.warn(f"{err}; the noise term is estimated on the early-stopping windows")
+        self._fit_windows(self.scaled_windows(y_train, train_o), self.scaled_windows(y_train, val_o), seeds)
+        self.train_end_, self.val_origins_ = train_end, val_o
+
+    def _member_seeds(self, seed: int) -> list[int]:
+        """The seeds of the networks `fit(..., seed)` trains (one per member)."""
+        return [seed]
+
+    def _fit_windows(self, train_w: torch.Tensor, val_w: torch.Tensor, seeds: list[int]) -> None:
+        """Build the head and the M = len(seeds) networks and train them on scaled windows
+        (N, context + H), early-stopped on `val_w`: the one trainer of both scopes."""
+        p = self.params
         self.head_ = self._head()
         recursive = p.strategy == "recursive"
         self.head_.weights = None if recursive else step_weights(self.horizon, p.step_weights_power)
@@ -167,12 +184,11 @@ class NetworkForecaster:
                                dropout_recurrent=p.dropout_recurrent)
         cfg = TrainConfig(max_epochs=p.epochs, batch_size=p.batch_size, lr=p.lr, patience=p.patience,
                           grad_clip=p.grad_clip)
-        train_w = self.scaled_windows(y_train, train_o)
         if self.head_.weights is not None and self.head_.kind != "gaussian":
             self.head_.step_scale = step_scales(train_w, self.horizon, self.head_.kind)
-        self.train_ = train(self.net_, self.head_, train_w, self.scaled_windows(y_train, val_o), self.horizon,
-                            recursive, cfg, [generators(s) for s in seeds])
-        self.seeds_, self.train_end_, self.val_origins_ = list(seeds), train_end, val_o
+        self.train_ = train(self.net_, self.head_, train_w, val_w, self.horizon, recursive, cfg,
+                            [generators(s) for s in seeds])
+        self.seeds_ = list(seeds)
         self.horizon_ = self.horizon
 
     def _holds_out_noise(self) -> bool:
@@ -324,7 +340,7 @@ class LSTMForecaster(NetworkForecaster):
 
     def fit(self, y: np.ndarray, train_end: int, seed: int) -> "LSTMForecaster":
         """Learn from ``y[:train_end]`` only; returns self."""
-        self._fit_members(y, train_end, [seed])
+        self._fit_members(y, train_end, self._member_seeds(seed))
         p = self.params
         self.noise_var_ = None
         if p.uncertainty == "mc_dropout" and p.head == "point":

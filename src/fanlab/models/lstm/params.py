@@ -8,15 +8,19 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
 
 from fanlab.forecast import FINE_LEVELS, probs_for_levels
-from fanlab.registry import register_method
+from fanlab.registry import register_method, register_panel
 
 #: The quantile head's default probabilities: 0.025, 0.05, ..., 0.975 (39 values, with 0.5).
 #: They hold both ends of every central interval of the fine grid 0.05 ... 0.95, which
 #: includes the usual levels 0.5, 0.8, 0.9 and 0.95.
 DEFAULT_QUANTILE_PROBS: tuple[float, ...] = tuple(float(p) for p in probs_for_levels(FINE_LEVELS))
+
+#: The default `context` under ``scope: global`` (where `context` is not given): short panels
+#: such as M3 yearly (training blocks of 14+ points, H = 6) need a short input window.
+GLOBAL_CONTEXT = 6
 
 
 class NetworkParams(BaseModel):
@@ -65,6 +69,24 @@ class NetworkParams(BaseModel):
                     "picked the epoch). Each part needs at least H points")
     grad_clip: float | None = Field(1.0, gt=0.0, description="gradient norm clip per member; None: off")
     samples: int = Field(200, ge=2, description="sample paths S per origin, where the method samples")
+    scope: Literal["local", "global"] = Field(
+        "local", description="local: one network per series; global: one network trained on the windows of "
+                             f"every series of the dataset (a panel method; default context {GLOBAL_CONTEXT}; "
+                             "early stopping on held-out series, see fanlab.models.lstm.panel)")
+
+    @model_validator(mode="after")
+    def _global_context(self):
+        if self.scope == "global" and "context" not in self.model_fields_set:
+            self.context = GLOBAL_CONTEXT
+        return self
+
+    @model_serializer(mode="wrap")
+    def _drop_default_scope(self, handler):
+        # scope at its default leaves the dump (fit-store keys, reports) exactly as before it existed
+        out = handler(self)
+        if isinstance(out, dict) and out.get("scope") == "local":
+            out.pop("scope")
+        return out
 
 
 class LSTMParams(NetworkParams):
@@ -94,6 +116,9 @@ class LSTMParams(NetworkParams):
             [self.dropout_recurrent] if self.dropout_kind == "variational" else [])
         if self.uncertainty == "mc_dropout" and max(rates) <= 0.0:
             raise ValueError("uncertainty 'mc_dropout' needs a dropout rate > 0")
+        if self.scope == "global" and self.head == "point" and self.uncertainty == "mc_dropout":
+            raise ValueError("scope global: the point head with mc_dropout is not supported (its noise term "
+                             "needs windows of its own); use head gaussian or quantile")
         return self
 
 
@@ -110,6 +135,7 @@ def build_lstm(params: LSTMParams, ctx):
     """LSTM: point, Gaussian or quantile head; direct or recursive; optional MC dropout."""
     from fanlab.models.lstm.forecaster import LSTMForecaster
 
+    _local_only(params)
     return LSTMForecaster(horizon=ctx.horizon, params=params)
 
 
@@ -118,4 +144,35 @@ def build_lstm_ensemble(params: EnsembleParams, ctx):
     """Deep ensemble of Gaussian-head LSTMs; predictive = the mixture of the members."""
     from fanlab.models.lstm.ensemble import LSTMEnsemble
 
+    _local_only(params)
     return LSTMEnsemble(horizon=ctx.horizon, params=params)
+
+
+def _local_only(params: NetworkParams) -> None:
+    if params.scope == "global":
+        raise ValueError("scope global is fitted across the series of a dataset (a panel method); it cannot "
+                         "be built for one series (e.g. as a conformal base)")
+
+
+@register_panel("lstm", when=lambda p: p.scope == "global")
+def build_global_lstm(params: LSTMParams, ctx):
+    """One LSTM trained on every series of the dataset (scope: global)."""
+    from fanlab.models.lstm.forecaster import LSTMForecaster
+    from fanlab.models.lstm.panel import GlobalNetwork
+
+    return _stored(GlobalNetwork(LSTMForecaster(horizon=ctx.horizon, params=params)), "lstm", params, ctx)
+
+
+@register_panel("lstm_ensemble", when=lambda p: p.scope == "global")
+def build_global_lstm_ensemble(params: EnsembleParams, ctx):
+    """A deep ensemble whose members are each trained on every series of the dataset (scope: global)."""
+    from fanlab.models.lstm.ensemble import LSTMEnsemble
+    from fanlab.models.lstm.panel import GlobalNetwork
+
+    return _stored(GlobalNetwork(LSTMEnsemble(horizon=ctx.horizon, params=params)), "lstm_ensemble", params, ctx)
+
+
+def _stored(model, name: str, params: NetworkParams, ctx):
+    """`model` with its fit shared through the run's fit store, where there is one."""
+    store = getattr(ctx, "fit_store", None)
+    return model if store is None else store.wrap_panel(model, name, params.model_dump(mode="json"), ctx.horizon)
