@@ -308,3 +308,21 @@ def test_stale_figures_of_other_datasets_are_removed(tmp_path):
     paths = make_figures(results)
     assert not stale.exists()
     assert sorted(p.name for p in (results / "figures").glob("*.png")) == sorted(p.name for p in paths)
+
+
+def test_series_coverage_averages_steps_then_seeds_and_skips_no_interval():
+    from fanlab.plots import series_coverage
+
+    rows = []
+    # series a: seed 0 covers h1, h2 = 1, 0 -> 0.5; seed 1: 1, 1 -> 1.0; mean 0.75. series b: 0.25
+    for series, seed, vals in [("a", 0, [1, 0]), ("a", 1, [1, 1]), ("b", 0, [0.5, 0.0])]:
+        for h, v in enumerate(vals, start=1):
+            rows.append({"dataset": "d", "series": series, "method": "m", "seed": seed, "h": h, "level": 0.9,
+                         "metric": "coverage", "value": float(v)})
+            rows.append({"dataset": "d", "series": series, "method": "point", "seed": seed, "h": h,
+                         "level": 0.9, "metric": "coverage", "value": np.nan})
+    rows.append({"dataset": "d", "series": "*", "method": "m", "seed": -1, "h": 1, "level": 0.9,
+                 "metric": "coverage", "value": 0.0})  # pooled rows are not a series
+    out = series_coverage(pd.DataFrame(rows), "d", 0.9)
+    assert list(out) == ["m"]
+    np.testing.assert_allclose(out["m"], [0.25, 0.75])

@@ -11,6 +11,9 @@
 - ``pit_<dataset>.png``: PIT histogram (10 bins) per method against the uniform density.
 - ``fan_<dataset>.png``: fan charts of the first series and seed at up to 3 origins (rows)
   for each method (columns), the oracle's widest band outlined in every panel.
+- ``series_<dataset>.png`` (panels of at least `MIN_PANEL_SERIES` series): the distribution
+  (empirical CDF) of per-series coverage over all steps at each config level, a line per
+  method: a pooled 0.95 can hide series at 0.5 and series at 1.
 
 Figures are `matplotlib.figure.Figure` objects rendered by Agg, never registered with pyplot
 (so nothing changes the caller's backend and nothing is left open); size and dpi are fixed
@@ -46,6 +49,7 @@ RELIABILITY_SIZE = (7.5, 5.0)
 PIT_W, PIT_H, PIT_COLS = 2.5, 2.0, 4
 FAN_W, FAN_H, FAN_ORIGINS = 3.5, 2.5, 3
 TITLE_H = 0.5
+MIN_PANEL_SERIES = 10
 PIT_BINS = 10
 ORACLE = "oracle"
 CLIMATOLOGY = "climatology"
@@ -192,6 +196,39 @@ def conditional_figure(metrics: pd.DataFrame, dataset: str, level: float,
     _legend(fig, [Patch(color="0.3", alpha=a, label=f"{t} third") for a, t in
                   zip((0.35, 0.65, 1.0), ("calm", "middle", "volatile"))]
             + [Line2D([], [], color="0.3", ls="--", label="nominal level")])
+    return fig
+
+
+def series_coverage(metrics: pd.DataFrame, dataset: str, level: float) -> dict[str, np.ndarray]:
+    """Per method, the sorted coverage over all steps of each series (mean over h, then over
+    seeds) at `level`; methods without an interval (coverage n/a) are left out."""
+    rows = metrics[(metrics["dataset"] == dataset) & (metrics["metric"] == "coverage") & (metrics["h"] > 0)
+                   & (metrics["series"] != "*") & np.isclose(metrics["level"], level)]
+    out = {}
+    for method, grp in rows.groupby("method", sort=True):
+        per = grp.groupby(["series", "seed"])["value"].mean().groupby(level="series").mean().dropna()
+        if len(per):
+            out[str(method)] = np.sort(per.to_numpy())
+    return out
+
+
+def series_figure(metrics: pd.DataFrame, dataset: str, levels: list[float], colors: dict | None = None) -> Figure:
+    """Empirical CDF of per-series coverage at each config level (a panel each), a line per method."""
+    colors = colors or method_colors(metrics["method"].unique())
+    fig = _new_figure(PANEL_W * len(levels) + LEGEND_W, PANEL_H)
+    axes = np.atleast_1d(fig.subplots(1, len(levels), squeeze=False)[0])
+    for ax, level in zip(axes, levels):
+        for method, v in series_coverage(metrics, dataset, level).items():
+            style = {"lw": 1.4, **REF_STYLE.get(method, {})}
+            ax.step(np.r_[0.0, v, 1.0], np.r_[0.0, np.arange(1, v.size + 1) / v.size, 1.0], where="post",
+                    color=colors.get(method, "grey"), label=method, **style)
+        ax.axvline(level, color="0.3", ls="--", lw=1.0)
+        ax.set(xlim=(0, 1.0), ylim=(0, 1.02), xlabel=f"coverage of a series at {level:g} (all h)",
+               ylabel="share of series at or below")
+        ax.grid(alpha=0.3)
+    fig.suptitle(f"{dataset}: coverage per series (ECDF)", fontsize=10)
+    handles = axes[0].get_legend_handles_labels()[0]
+    _legend(fig, handles)
     return fig
 
 
@@ -372,6 +409,9 @@ def make_figures(results_dir: str | Path) -> list[Path]:
             has = set(metrics.loc[metrics["dataset"] == dataset, "metric"].unique())
             if "crps_skill" in has:
                 builders.append(("skill", lambda: skill_figure(metrics, dataset, colors)))
+            n_series = metrics.loc[(metrics["dataset"] == dataset) & (metrics["series"] != "*"), "series"].nunique()
+            if n_series >= MIN_PANEL_SERIES:
+                builders.append(("series", lambda: series_figure(metrics, dataset, levels, colors)))
             if "cond_coverage_low" in has:
                 builders.append(("conditional", lambda: conditional_figure(metrics, dataset, max(levels), colors)))
         if dataset in in_forecasts:

@@ -57,7 +57,7 @@ def coverage_table(summary: pd.DataFrame, level: float) -> pd.DataFrame:
     for col in STEP_COLS:
         if col in df:
             out[col.replace("coverage_", "")] = [_fmt(v) for v in df[col]]
-    for col in ("width", "width_median", "crps", "mase"):
+    for col in ("width", "width_median", "crps", "mase", "msis", "scaled_crps"):
         if col in df:
             out[col] = [_fmt(v) for v in df[col]]
     for col, name in SKILL_COLS.items():

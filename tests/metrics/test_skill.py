@@ -133,3 +133,15 @@ def test_reference_rows_by_hand():
     # the oracle's spread is the same at every origin: no state bins
     assert not rows["metric"].str.startswith("cond_coverage").any()
     assert isinstance(rows, pd.DataFrame)
+
+
+def test_scaled_crps_is_crps_over_the_naive_scale_and_absent_without_one():
+    y = np.arange(20, dtype=float)
+    fc = _fc(np.array([5, 8]), np.zeros((2, 3)), 1.0)
+    frame = cell_frame(fc, y, {"dataset": "d", "series": "s", "method": "m", "seed": 0})
+    rows = cell_metrics(frame, [0.9], [0.9], scale=2.5)
+    crps = rows[rows["metric"] == "crps"].sort_values("h")["value"].to_numpy()
+    scaled = rows[rows["metric"] == "scaled_crps"].sort_values("h")["value"].to_numpy()
+    np.testing.assert_allclose(scaled, crps / 2.5)
+    assert crps.shape == (3,) and np.all(crps > 0)
+    assert "scaled_crps" not in set(cell_metrics(frame, [0.9], [0.9], scale=None)["metric"])

@@ -131,7 +131,8 @@ def cell_metrics(frame: pd.DataFrame, levels: list[float], all_levels: list[floa
 
     Per (h, level) for every level in `all_levels`: coverage, width, interval_score; per level
     of `levels`: msis (per h) and joint_coverage (h = 0). Per h: crps, pinball, mae, rmse,
-    mase. Per cell: calibration_error (h = 0) over the fine grid. `arr` is `frame_arrays(frame)`
+    mase, scaled_crps (these two where the series has a naive scale). Per cell: calibration_error
+    (h = 0) over the fine grid. `arr` is `frame_arrays(frame)`
     where the caller already has it.
     """
     arr = frame_arrays(frame) if arr is None else arr
@@ -162,6 +163,8 @@ def cell_metrics(frame: pd.DataFrame, levels: list[float], all_levels: list[floa
                 if scale is not None:
                     parts.append(_rows(ids, "msis", scores.msis(y, lo, hi, level, scale), level))
         parts.append(_rows(ids, "crps", arr["crps"].mean(axis=0)))
+        if scale is not None:
+            parts.append(_rows(ids, "scaled_crps", arr["crps"].mean(axis=0) / scale))
         parts.append(_rows(ids, "pinball", scores.pinball(y, arr["quantiles"], arr["probs"]).mean(axis=0)))
         parts.append(_rows(ids, "mae", scores.mae(y, arr["mean"])))
         parts.append(_rows(ids, "rmse", scores.rmse(y, arr["mean"])))
@@ -360,7 +363,7 @@ def summary_table(metrics: pd.DataFrame, levels: list[float], horizon: int,
             row.update({
                 "width": hmean("width", level), "width_median": val("width_median", level),
                 "inf_share": inf, "interval_score": hmean("interval_score", level),
-                "msis": hmean("msis", level), "crps": hmean("crps"),
+                "msis": hmean("msis", level), "crps": hmean("crps"), "scaled_crps": hmean("scaled_crps"),
                 "crps_skill": val("crps_skill"),
             })
             for s in steps:
@@ -396,6 +399,7 @@ METRICS = {
     "interval_score": "Winkler interval score per h and level (width + 2/alpha * miss distance)",
     "msis": "interval score scaled by the in-sample (seasonal) naive MAE",
     "crps": "continuous ranked probability score per h (closed form, samples or quantiles)",
+    "scaled_crps": "CRPS scaled by the in-sample (seasonal) naive MAE (as MASE), so series of any size average",
     "pinball": "mean pinball loss over all forecast probabilities per h",
     "mae": "mean absolute error of the point forecast per h",
     "rmse": "root mean squared error of the point forecast per h",
