@@ -151,7 +151,7 @@ def test_pooled_conformal_around_a_global_lstm_uses_pooled_quantiles():
 def test_config_refuses_a_global_base_without_pooling_and_the_point_mc_head():
     with pytest.raises(ValidationError, match="needs pool: series"):
         registry.parse_params("method", "conformal", {"base": {"name": "lstm", "params": {"scope": "global"}}})
-    with pytest.raises(ValidationError, match="scope global"):
+    with pytest.raises(ValidationError, match="noise: true is not supported"):
         registry.parse_params("method", "lstm", {"scope": "global", "uncertainty": "mc_dropout",
                                                  "dropout_head": 0.2})
     assert registry.parse_params("method", "lstm", {"scope": "global"}).context == 6  # short-panel default

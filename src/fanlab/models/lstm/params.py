@@ -116,9 +116,9 @@ class LSTMParams(NetworkParams):
             [self.dropout_recurrent] if self.dropout_kind == "variational" else [])
         if self.uncertainty == "mc_dropout" and max(rates) <= 0.0:
             raise ValueError("uncertainty 'mc_dropout' needs a dropout rate > 0")
-        if self.scope == "global" and self.head == "point" and self.uncertainty == "mc_dropout":
-            raise ValueError("scope global: the point head with mc_dropout is not supported (its noise term "
-                             "needs windows of its own); use head gaussian or quantile")
+        if self.scope == "global" and self.head == "point" and self.uncertainty == "mc_dropout" and self.noise:
+            raise ValueError("scope global: the point head with mc_dropout and noise: true is not supported (its "
+                             "noise term needs windows of its own); use noise: false, or head gaussian or quantile")
         return self
 
 
