@@ -157,3 +157,16 @@ def test_config_refuses_a_global_base_without_pooling_and_the_point_mc_head():
     assert registry.parse_params("method", "lstm", {"scope": "global"}).context == 6  # short-panel default
     assert registry.parse_params("method", "lstm", {"scope": "global", "context": 30}).context == 30
     assert "scope" not in registry.parse_params("method", "lstm", {}).model_dump()  # local dumps as before
+
+
+def test_a_series_too_short_to_forecast_gets_none_and_a_warning_the_others_are_forecast():
+    panel = _panel(lengths=[120, 100, 30, 140, 90])
+    ctx = _ctx(panel)
+    model = registry.build_panel_method("lstm", {**SMALL, "context": 20, "head": "gaussian"}, ctx)
+    ys = [s.values for s in panel]
+    model.fit(ys, [sp.train_end for sp in ctx.splits], 0)
+    origins = [sp.test_origins(H, 4) for sp in ctx.splits]
+    origins[2] = np.array([10])  # 11 points < context 20
+    with pytest.warns(UserWarning, match=r"1 series not forecast.*series index 2"):
+        fcs = model.predict(ys, origins, H, PROBS)
+    assert fcs[2] is None and all(fcs[i] is not None for i in (0, 1, 3, 4))

@@ -23,6 +23,7 @@ the fit seed and i, so series that share an origin index do not share draws.
 
 from __future__ import annotations
 
+import warnings
 from contextlib import contextmanager
 
 import numpy as np
@@ -109,8 +110,21 @@ class GlobalNetwork:
             return m.predict(y, origins, horizon, probs)
 
     def predict(self, ys, origins, horizon: int, probs: np.ndarray) -> list[Forecast | None]:
-        """One forecast per series, series i from ``ys[i][: t + 1]`` at each of its origins t."""
-        return [self.predict_series(i, y, o, horizon, probs) for i, (y, o) in enumerate(zip(ys, origins))]
+        """One forecast per series, series i from ``ys[i][: t + 1]`` at each of its origins t.
+        A series that cannot be forecast (fewer than `context` points before an origin) gets
+        None and a warning naming it; the other series are forecast."""
+        out, short, c = [], [], self.model.params.context
+        for i, (y, o) in enumerate(zip(ys, origins)):
+            if np.size(o) and int(np.min(o)) < c - 1:
+                out.append(None)
+                short.append(i)
+            else:
+                out.append(self.predict_series(i, y, o, horizon, probs))
+        if short:
+            warnings.warn(f"{len(short)} series not forecast, fewer than context={self.model.params.context} "
+                          f"points before an origin (series index {', '.join(map(str, short[:10]))}"
+                          f"{', ...' if len(short) > 10 else ''})")
+        return out
 
     def adopt_predict_params(self, other: "GlobalNetwork") -> None:
         """Take `other`'s prediction-only settings (a stored fit shared by arms differing in them)."""
