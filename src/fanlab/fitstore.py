@@ -56,7 +56,7 @@ class FitStore:
         """`model` (a global method) with its fit going through the store."""
         drop = PREDICT_ONLY.get(name, frozenset())
         spec = {"name": name, "params": {k: v for k, v in params.items() if k not in drop}, "horizon": horizon}
-        return StoredPanelFit(model, self, spec)
+        return StoredFit(model, self, spec, panel=True)
 
     @contextmanager
     def _lock(self, key: str):
@@ -103,17 +103,20 @@ class FitStore:
 
 
 class StoredFit:
-    """A forecaster whose `fit` goes through a `FitStore`; everything else is the inner one's."""
+    """A forecaster whose `fit` goes through a `FitStore`; everything else is the inner one's.
+    `panel`: a global forecaster, ``fit(ys, train_ends, seed)`` keyed by every training block."""
 
-    def __init__(self, inner, store: FitStore, spec: dict):
-        self._inner, self._store, self._spec = inner, store, spec
+    def __init__(self, inner, store: FitStore, spec: dict, panel: bool = False):
+        self._inner, self._store, self._spec, self._panel = inner, store, spec, panel
 
     @property
     def name(self) -> str:
         return self._inner.name
 
-    def fit(self, y: np.ndarray, train_end: int, seed: int) -> "StoredFit":
-        fitted = self._store.fit(self._inner, self._spec, y, train_end, seed)
+    def fit(self, y, train_end, seed: int) -> "StoredFit":
+        """Local: ``fit(y, train_end, seed)``; panel: ``fit(ys, train_ends, seed)``."""
+        fit = self._store.fit_panel if self._panel else self._store.fit
+        fitted = fit(self._inner, self._spec, y, train_end, seed)
         adopt = getattr(fitted, "adopt_predict_params", None)
         if adopt is not None:  # the stored fit may come from an arm with other predict-only params
             adopt(self._inner)
@@ -138,30 +141,3 @@ def clean_stale(root: Path) -> None:
             except OSError:
                 pass
 
-
-class StoredPanelFit:
-    """A global (panel) forecaster whose `fit` goes through a `FitStore` (the global LSTM and
-    the pooled conformal bands around it share one fit)."""
-
-    def __init__(self, inner, store: FitStore, spec: dict):
-        self._inner, self._store, self._spec = inner, store, spec
-
-    @property
-    def name(self) -> str:
-        return self._inner.name
-
-    def fit(self, ys, train_ends, seed: int) -> "StoredPanelFit":
-        fitted = self._store.fit_panel(self._inner, self._spec, ys, train_ends, seed)
-        adopt = getattr(fitted, "adopt_predict_params", None)
-        if adopt is not None:
-            adopt(self._inner)
-        self._inner = fitted
-        return self
-
-    def predict(self, ys, origins, horizon, probs):
-        return self._inner.predict(ys, origins, horizon, probs)
-
-    def __getattr__(self, attr):
-        if attr.startswith("_"):
-            raise AttributeError(attr)
-        return getattr(self._inner, attr)
