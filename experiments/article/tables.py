@@ -4,6 +4,7 @@ Every number in the study's text comes from here (or from summary.csv beside the
 a copy of the run's), so the text follows the files:
 
     python experiments/article/tables.py results/article [results/article_datasize]
+    python experiments/article/tables.py --panel results/article_panel
 """
 
 from __future__ import annotations
@@ -103,5 +104,21 @@ def main(run: str, datasize: str | None = None) -> None:
                   f"{f3(r['coverage_h100'])} | {f2(r['width_ratio'])} | {f2(r['width_ratio_h100'])} | "
                   f"{f2(r['mae_ratio_h1'])} | {f2(r['mae_ratio'])} | {f2(r['crps_skill_h1'])} |")
 
+def panel(run: str) -> None:
+    """The panel arm (configs/article_panel.yaml): per process, the 100-series panel (global
+    LSTMs, local ARIMA, references) and its first 20 series (local Gaussian LSTM, ARIMA)."""
+    s = pd.read_csv(Path(run) / "summary.csv")
+    for proc in ("arima110", "ar99", "arma21"):
+        for suffix in ("x100", "x20"):
+            ds = f"{proc}_{suffix}"
+            if ds in set(s["dataset"]):
+                for level in (0.95, 0.8):
+                    print(f"\n## {ds} at {level:g}\n")
+                    print(detail(s, ds, level))
+
+
 if __name__ == "__main__":
-    main(*sys.argv[1:3])
+    if sys.argv[1:2] == ["--panel"]:
+        panel(sys.argv[2])
+    else:
+        main(*sys.argv[1:3])

@@ -161,3 +161,58 @@ def test_approximation_ranks_loosely_then_fits_the_chosen_order_exactly():
     # the search fits were loose: their criterion values differ from exact ones of the same models
     assert approx.info_["selection"]["table"] != exact.info_["selection"]["table"]
     assert sorder[1] == exact.info_["seasonal_order"][1]  # the seasonal difference is a test, not a fit
+
+
+# --- approximation: CSS search fits -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("presample", ["zero", "conditional"])
+@pytest.mark.parametrize("order, sorder, mean", [((2, 0, 1), (1, 0, 1, 12), True), ((1, 1, 2), (2, 1, 1, 12), False),
+                                                 ((0, 0, 2), (0, 0, 2, 4), True), ((3, 0, 0), (0, 0, 0, 0), True)])
+def test_css_jacobian_matches_finite_differences(order, sorder, mean, presample):
+    rng = np.random.default_rng(0)
+    z = np.cumsum(rng.normal(size=120)) + 3 * np.sin(np.arange(120) * 2 * np.pi / 12)
+    residuals, jacobian, k = sel.css_fit(z, order, sorder, mean, presample=presample, _problem=True)
+    theta = 0.2 * rng.normal(size=k)
+    h = 1e-6
+    numeric = np.column_stack([(residuals(theta + h * np.eye(k)[i]) - residuals(theta - h * np.eye(k)[i])) / (2 * h)
+                               for i in range(k)])
+    np.testing.assert_allclose(jacobian(theta), numeric, atol=1e-7)
+
+
+def test_css_estimates_a_seasonal_arma_near_the_truth():
+    y = seasonal_series(n=480, theta=0.5, phi=0.5, seed=5)  # (1 - 0.5 B)(1 - B^12) y = (1 + 0.5 B^12) e
+    fit = sel.css_fit(y, (1, 0, 0), (0, 1, 1, 12), mean=False)
+    ar, sma, sigma2 = fit.params
+    assert ar == pytest.approx(0.5, abs=0.1) and sma == pytest.approx(0.5, abs=0.15)
+    assert sigma2 == pytest.approx(1.0, rel=0.2) and fit.converged
+    # a near-unit-root AR stays a stationary candidate (the optimiser works inside the region)
+    walk = np.cumsum(np.random.default_rng(1).normal(size=200))
+    near = sel.css_fit(walk, (1, 0, 0), (0, 0, 0, 0), mean=True)
+    assert 0.8 < near.params[1] < 1.0
+
+
+def test_approximation_fits_only_the_chosen_order_exactly():
+    y = seasonal_series(n=150)
+    f = CountingForecaster({"order": "auto", "approximation": True}, period=12).fit(y, 150)
+    # every search candidate was a CSS fit: the one statsmodels fit is the chosen order's
+    assert f.calls == [(tuple(f.order_), tuple(f.seasonal_order_), f.trend_)]
+    assert f.info_["selection"]["n_candidates"] > 1 and f.info_["converged"]
+
+
+def test_approximation_falls_back_to_the_next_candidate_when_the_exact_fit_fails():
+    from fanlab.models.arima import ARIMAFitError
+
+    y = seasonal_series(n=150)
+    chosen = ARIMAForecaster({"order": "auto", "approximation": True}, period=12).fit(y, 150)
+    bad = (tuple(chosen.order_), tuple(chosen.seasonal_order_))
+
+    class Failing(CountingForecaster):
+        def _fit_one(self, z, x, order, sorder, start_params=None, trend="default", approx=False):
+            if (tuple(order), tuple(sorder)) == bad:
+                raise ARIMAFitError("boom")
+            return super()._fit_one(z, x, order, sorder, start_params, trend, approx)
+
+    f = Failing({"order": "auto", "approximation": True}, period=12).fit(y, 150)
+    assert (tuple(f.order_), tuple(f.seasonal_order_)) != bad
+    assert any("boom" in w for w in f.info_["warnings"])
