@@ -45,18 +45,14 @@ class FitStore:
         self.hits = 0
         self.misses = 0
 
-    def wrap(self, model, name: str, params: dict, horizon: int):
+    def wrap(self, model, name: str, params: dict, horizon: int, panel: bool = False):
+        """`model` with its fit going through the store (`panel`: a global method, keyed by
+        every series' training block); methods outside `STORED` are returned as they are."""
         if name not in STORED:
             return model
         drop = PREDICT_ONLY.get(name, frozenset())
         spec = {"name": name, "params": {k: v for k, v in params.items() if k not in drop}, "horizon": horizon}
-        return StoredFit(model, self, spec)
-
-    def wrap_panel(self, model, name: str, params: dict, horizon: int):
-        """`model` (a global method) with its fit going through the store."""
-        drop = PREDICT_ONLY.get(name, frozenset())
-        spec = {"name": name, "params": {k: v for k, v in params.items() if k not in drop}, "horizon": horizon}
-        return StoredFit(model, self, spec, panel=True)
+        return StoredFit(model, self, spec, panel=panel)
 
     @contextmanager
     def _lock(self, key: str):

@@ -121,7 +121,7 @@ class GlobalNetwork:
             else:
                 out.append(self.predict_series(i, y, o, horizon, probs))
         if short:
-            warnings.warn(f"{len(short)} series not forecast, fewer than context={self.model.params.context} "
+            warnings.warn(f"{len(short)} series not forecast, fewer than context={c} "
                           f"points before an origin (series index {', '.join(map(str, short[:10]))}"
                           f"{', ...' if len(short) > 10 else ''})")
         return out
@@ -131,4 +131,3 @@ class GlobalNetwork:
         adopt = getattr(self.model, "adopt_predict_params", None)
         if adopt is not None:
             adopt(other.model)
-

@@ -175,4 +175,4 @@ def build_global_lstm_ensemble(params: EnsembleParams, ctx):
 def _stored(model, name: str, params: NetworkParams, ctx):
     """`model` with its fit shared through the run's fit store, where there is one."""
     store = getattr(ctx, "fit_store", None)
-    return model if store is None else store.wrap_panel(model, name, params.model_dump(mode="json"), ctx.horizon)
+    return model if store is None else store.wrap(model, name, params.model_dump(mode="json"), ctx.horizon, panel=True)
