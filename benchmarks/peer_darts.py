@@ -175,12 +175,14 @@ def run_side(cmd: list[str], log: Path) -> None:
 
 def coverage(lo, hi, y_future):
     """Per-step coverage (H,) of the band [lo, hi] (K, H); None where the band has zero width
-    everywhere (a point forecast: no interval)."""
+    everywhere (a point forecast: no interval), NaN at a step where it has zero width at every
+    origin (e.g. a simulated band that starts without first-step noise)."""
     import numpy as np
 
     if np.all(hi - lo == 0):
         return None
-    return ((y_future >= lo) & (y_future <= hi)).mean(axis=0)
+    cov = ((y_future >= lo) & (y_future <= hi)).mean(axis=0)
+    return np.where(np.all(hi - lo == 0, axis=0), np.nan, cov)
 
 
 def main() -> int:
@@ -273,7 +275,7 @@ def main() -> int:
         for side in ("darts", "fanlab"):
             b = bands[side]
             cov = coverage(b[f"{label}:lo"], b[f"{label}:hi"], y_future)
-            cells.append("".join(f"{'n/a' if cov is None else f'{cov[h - 1]:.3f}':>7s}" for h in STEPS))
+            cells.append("".join(f"{'n/a' if cov is None or cov[h - 1] != cov[h - 1] else f'{cov[h - 1]:.3f}':>7s}" for h in STEPS))
             mae.append(float(np.abs(b[f"{label}:mid"][:, 0] - y_future[:, 0]).mean()))
         print(f"{desc:22s}{cells[0]}  |{cells[1]}  | {mae[0]:5.3f} {mae[1]:6.3f}")
     d0, f0 = times["darts"][0], times["fanlab"][0]
