@@ -26,7 +26,9 @@ fanlab runs the arms as a user would: one config (a dict given to `fanlab.run`, 
 the fit store on, so arms that share a fitted base fit it once (point LSTM and conformal
 around it; ensemble and conformal around it) and the first arm that needs a base pays its
 fit. fanlab runs cells longest first, so the conformal arms pay; the darts side runs its arms
-in the same order and reuses its fitted model objects the same way.
+in the same order and reuses its fitted model objects the same way (where it can: its MC-dropout
+LSTM is a model of its own, since darts' stock block LSTM, its point arm, has no dropout to keep
+live).
 
 Each round runs one process per side, one after the other (darts, fanlab, darts, ...),
 with BLAS and torch pinned to one thread; each side times every arm inside its process
@@ -247,7 +249,7 @@ def main() -> int:
 
     med = {s: {a: statistics.median(t["seconds"][a] for t in times[s]) for a, _ in ARMS} for s in times}
     grid = {s: statistics.median(sum(t["seconds"].values()) for t in times[s]) for s in times}
-    paid = {"conformal_lstm": "lstm", "conformal_ensemble": "ensemble"}
+    paid = {"conformal_lstm": "lstm", "lstm_mc": "lstm", "conformal_ensemble": "ensemble"}
     payer = {}
     for label in order:  # the first arm in run order that needs a shared base pays its fit
         payer.setdefault(paid.get(label, label), label)
@@ -257,7 +259,7 @@ def main() -> int:
     print(f"{'arm':22s}{'darts s':>10s}{'fanlab s':>10s}{'darts/fanlab':>14s}")
     for label, desc in ARMS:
         mark = "*" if payer.get(paid.get(label, label)) == label and label in (
-            "lstm", "ensemble", "conformal_lstm", "conformal_ensemble") else " "
+            "lstm", "lstm_mc", "ensemble", "conformal_lstm", "conformal_ensemble") else " "
         d, f = med["darts"][label], med["fanlab"][label]
         print(f"{desc + ' ' + mark:22s}{d:10.2f}{f:10.2f}{d / f:14.2f}")
     print(f"{'whole grid':22s}{grid['darts']:10.2f}{grid['fanlab']:10.2f}{grid['darts'] / grid['fanlab']:14.2f}")

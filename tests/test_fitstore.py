@@ -22,6 +22,11 @@ RAW = {
         {"name": "conformal", "label": "aci_arima",
          "params": {"base": {"name": "arima", "params": {"order": [1, 0, 0]}}, "method": "aci"}},
         {"name": "lstm", "params": {**TINY_LSTM, "head": "gaussian"}},
+        {"name": "lstm", "label": "point", "params": {**TINY_LSTM, "epochs": 6, "patience": 1}},
+        {"name": "conformal", "label": "conf_point",
+         "params": {"base": {"name": "lstm", "params": {**TINY_LSTM, "epochs": 6, "patience": 1}}, "method": "split"}},
+        {"name": "lstm", "label": "mc_point", "params": {**TINY_LSTM, "epochs": 6, "patience": 1,
+                                                         "uncertainty": "mc_dropout", "samples": 20}},
         {"name": "lstm", "label": "mc", "params": {**TINY_LSTM, "uncertainty": "mc_dropout", "noise": False,
                                                    "samples": 20}},
         {"name": "lstm", "label": "mc_noise", "params": {**TINY_LSTM, "uncertainty": "mc_dropout", "noise": True,
@@ -44,10 +49,12 @@ def test_identical_bytes_with_and_without_the_store(tmp_path):
     b = _run(tmp_path, "without", fit_store=False)
     for f in ("metrics.parquet", "forecasts.parquet", "summary.csv"):
         assert (a / f).read_bytes() == (b / f).read_bytes(), f
-    # one arima and one lstm fit per seed: the wrappers loaded them
+    # per seed one arima fit, one Gaussian LSTM fit and one point LSTM fit: the wrappers loaded
+    # them (the point arm, the conformal band around it and its MC-dropout arms with and
+    # without the noise term differ only in what they do at prediction or early-stop on:
+    # one training run tracks both early-stopping criteria)
     fits = sorted(p.name.split("-")[0] for p in (a / "fits").glob("*.pkl"))
-    # (the two MC-dropout arms differ only in what they do at prediction: one fit)
-    assert fits == ["arima", "arima", "lstm", "lstm", "lstm", "lstm"]
+    assert fits == ["arima", "arima", "lstm", "lstm", "lstm", "lstm", "lstm", "lstm"]
     assert not (b / "fits").exists() or not list((b / "fits").glob("*.pkl"))
 
 

@@ -1,8 +1,9 @@
 """One fit serves every arm that shares it.
 
-Arms that differ only in how they post-process a forecaster (ARIMA and every conformal band
-around it; the point LSTM and the conformal bands around it) fit the same base on the same
-training block with the same seed. The fit store keeps each such fit once, as a pickle under
+Arms that differ only in how they predict or post-process a forecaster (ARIMA and every
+conformal band around it; the point LSTM, its MC-dropout arms with and without the noise
+term, and the conformal bands around it; an ensemble and the bands around it) fit the same
+base on the same training block with the same seed. The fit store keeps each such fit once, as a pickle under
 ``<results>/fits/``, keyed by a hash of everything the fit may depend on: the method's name
 and validated params (minus the params a method declares prediction-only), the horizon it
 is trained for, the seed, ``train_end`` and the bytes of ``y[:train_end]`` (a fit reads
@@ -33,7 +34,8 @@ from fanlab.results import atomic_path
 STORED = frozenset({"arima", "lstm", "lstm_ensemble"})
 
 #: Params that change only prediction, per method: arms differing in them share one fit.
-PREDICT_ONLY: dict[str, frozenset[str]] = {"lstm": frozenset({"noise", "samples"})}
+#: (An LSTM's fit tracks every early-stopping criterion its arms use, so `uncertainty` is one.)
+PREDICT_ONLY: dict[str, frozenset[str]] = {"lstm": frozenset({"uncertainty", "noise", "samples"})}
 
 
 class FitStore:

@@ -1,6 +1,8 @@
 """LSTM forecasters: no look-ahead, determinism, dropout live/off, early stopping inside the
 training block, quantile handling, ensembles as mixtures. Tiny networks, few epochs."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -9,7 +11,8 @@ from scipy.stats import norm
 from fanlab.forecast import probs_for_levels
 from fanlab.models.lstm.ensemble import LSTMEnsemble, mixture_quantiles
 from fanlab.models.lstm.forecaster import LSTMForecaster
-from fanlab.models.lstm.training import member_seeds, validation_loss, window_origins
+from fanlab.models.lstm.training import (TrainConfig, generators, member_seeds, train, validation_loss,
+                                         window_origins)
 
 H = 5
 TRAIN_END = 160
@@ -169,6 +172,36 @@ def test_early_stopping_reads_nothing_past_train_end(y):
     np.testing.assert_allclose(val[0], hist.min(), rtol=1e-6)
     # the validation windows lie inside the training block
     assert val_o.max() + H < TRAIN_END
+
+
+def test_one_run_tracks_each_early_stopping_criterion_exactly(y):
+    """The point head trains once for its plain and MC-dropout arms: each arm's weights,
+    epochs and history are those of a run early-stopped on its own windows alone."""
+    kw = {**TINY, "epochs": 30, "patience": 1, "lr": 0.05}
+    both = LSTMForecaster(horizon=H, **kw).fit(y, TRAIN_END, seed=4)
+    assert set(both.fits_) == {"all", "early"}
+    runs = {name: both.fits_[name][0] for name in both.fits_}
+    assert runs["all"].epochs != runs["early"].epochs  # the criteria stop apart here
+    head = both.head_
+    for name, origins in both.criteria_.items():
+        net = copy.deepcopy(both.net_)
+        alone = train(net, head, both.scaled_windows(y[:TRAIN_END], train_origins(both)),
+                      both.scaled_windows(y[:TRAIN_END], origins), H, False,
+                      TrainConfig(max_epochs=30, batch_size=32, lr=0.05, patience=1), [generators(4)])
+        assert alone.epochs == runs[name].epochs and alone.best_epoch.tolist() == runs[name].best_epoch.tolist()
+        assert [v.tolist() for v in alone.history] == [v.tolist() for v in runs[name].history]
+        for k, v in net.state_dict().items():
+            assert torch.equal(v, both.fits_[name][1][k]), (name, k)
+    # the MC arm predicts with the early-stopping part's weights, the plain arm with the whole tail's
+    mc = LSTMForecaster(horizon=H, **kw, uncertainty="mc_dropout").fit(y, TRAIN_END, seed=4)
+    assert mc.criterion_ == "early" and both.criterion_ == "all"
+    np.testing.assert_array_equal(mc.noise_var_, both.noise_var_)
+    both.adopt_predict_params(mc)
+    assert both.criterion_ == "early" and both.train_.epochs == runs["early"].epochs
+
+
+def train_origins(model):
+    return window_origins(TRAIN_END, model.params.context, H, model.params.val_frac)[0]
 
 
 def test_noise_term_is_per_step_mse_on_held_out_validation_windows(y, fitted):

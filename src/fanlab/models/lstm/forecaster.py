@@ -13,8 +13,11 @@ sds by ``sd * scale``.
 The direct strategy's loss weighs step h by h^-`step_weights_power` (training and early
 stopping alike); the point and quantile heads' per-step losses are first divided by the
 step's mean squared scaled target (its root for pinball), so each step's loss is O(1)
-(the Gaussian NLL needs no such normaliser). The point head's MC-dropout arms keep the last `noise_holdout` of the
-validation tail out of early stopping and estimate the noise term there only.
+(the Gaussian NLL needs no such normaliser). The point head's MC-dropout arms keep the last
+`noise_holdout` of the validation tail out of early stopping and estimate the noise term there
+only; the plain point arm early-stops on the whole tail. One training run serves both (it
+tracks each criterion's best weights, `training.train_criteria`), so every point-head arm of
+the same network settings is one fit.
 
 What each setting returns (S = `samples`):
 
@@ -56,7 +59,7 @@ from fanlab.models.base import check_origins
 from fanlab.models.lstm.network import MemberLSTM, RowRandom
 from fanlab.models.lstm.params import LSTMParams, NetworkParams
 from fanlab.models.lstm.training import (
-    Head, TrainConfig, generators, scaled_windows, step_scales, step_weights, train, validation_split,
+    Head, TrainConfig, generators, scaled_windows, step_scales, step_weights, train_criteria, validation_split,
     window_origins,
 )
 
@@ -155,25 +158,43 @@ class NetworkForecaster:
         y_train = y[:train_end]  # nothing past train_end is read from here on
         self.mu_, self.scale_ = train_block_scale(y_train, p.scaling)
         train_o, val_o = window_origins(train_end, p.context, self.horizon, p.val_frac)
+        criteria = {"all": val_o}
         self.noise_origins_ = np.empty(0, dtype=np.int64)
-        self.noise_shares_val_ = False
+        self.noise_shares_val_, self.noise_note_ = False, None
         if self._holds_out_noise():
             try:
-                val_o, self.noise_origins_ = validation_split(train_end, self.horizon, p.val_frac, val_o,
-                                                              p.noise_holdout)
+                criteria["early"], self.noise_origins_ = validation_split(
+                    train_end, self.horizon, p.val_frac, val_o, p.noise_holdout)
             except ValueError as err:  # a tail shorter than 2 H: the old estimate, on the same windows
                 self.noise_origins_, self.noise_shares_val_ = val_o, True
-                warnings.warn(f"{err}; the noise term is estimated on the early-stopping windows")
-        self._fit_windows(self.scaled_windows(y_train, train_o), self.scaled_windows(y_train, val_o), seeds)
-        self.train_end_, self.val_origins_ = train_end, val_o
+                self.noise_note_ = f"{err}; the noise term is estimated on the early-stopping windows"
+        self.criteria_ = criteria
+        self._fit_windows(self.scaled_windows(y_train, train_o),
+                          {name: self.scaled_windows(y_train, o) for name, o in criteria.items()}, seeds)
+        self.train_end_ = train_end
+
+    def _criterion(self) -> str:
+        """The early-stopping criterion whose weights this arm predicts with (see `_fit_windows`)."""
+        return "all"
+
+    def _use(self, name: str) -> None:
+        """Predict with the weights early-stopped on criterion `name` (``all`` where the fit
+        tracked no other)."""
+        name = name if name in self.fits_ else "all"
+        result, state = self.fits_[name]
+        self.net_.load_state_dict(state)
+        self.train_, self.val_origins_ = result, self.criteria_[name]
+        self.criterion_ = name
 
     def _member_seeds(self, seed: int) -> list[int]:
         """The seeds of the networks `fit(..., seed)` trains (one per member)."""
         return [seed]
 
-    def _fit_windows(self, train_w: torch.Tensor, val_w: torch.Tensor, seeds: list[int]) -> None:
+    def _fit_windows(self, train_w: torch.Tensor, val_w, seeds: list[int]) -> None:
         """Build the head and the M = len(seeds) networks and train them on scaled windows
-        (N, context + H), early-stopped on `val_w`: the one trainer of both scopes."""
+        (N, context + H), early-stopped on `val_w`: the one trainer of both scopes. `val_w`
+        may be a dict {criterion: windows}: one run tracks each criterion's best weights
+        (`training.train_criteria`); ``fits_`` keeps them, `_use` picks one."""
         p = self.params
         self.head_ = self._head()
         recursive = p.strategy == "recursive"
@@ -186,10 +207,13 @@ class NetworkForecaster:
                           grad_clip=p.grad_clip)
         if self.head_.weights is not None and self.head_.kind != "gaussian":
             self.head_.step_scale = step_scales(train_w, self.horizon, self.head_.kind)
-        self.train_ = train(self.net_, self.head_, train_w, val_w, self.horizon, recursive, cfg,
-                            [generators(s) for s in seeds])
+        if not isinstance(val_w, dict):  # one criterion (the global networks' held-out series)
+            val_w, self.criteria_ = {"all": val_w}, {"all": None}
+        self.fits_ = train_criteria(self.net_, self.head_, train_w, val_w, self.horizon, recursive, cfg,
+                                    [generators(s) for s in seeds])
         self.seeds_ = list(seeds)
         self.horizon_ = self.horizon
+        self._use(self._criterion())
 
     def _holds_out_noise(self) -> bool:
         """Whether part of the validation tail is kept out of early stopping for the noise term."""
@@ -339,23 +363,36 @@ class LSTMForecaster(NetworkForecaster):
                     variance=p.variance, min_variance=p.min_variance)
 
     def fit(self, y: np.ndarray, train_end: int, seed: int) -> "LSTMForecaster":
-        """Learn from ``y[:train_end]`` only; returns self."""
+        """Learn from ``y[:train_end]`` only; returns self.
+
+        A point head is trained once for all its arms: one run early-stops both on the whole
+        validation tail (the plain point forecast, and conformal bands around it) and on the
+        tail minus the windows held out for MC dropout's noise term (`train_criteria`);
+        the noise term is estimated on those windows with the latter weights.
+        """
         self._fit_members(y, train_end, self._member_seeds(seed))
-        p = self.params
         self.noise_var_ = None
-        if p.uncertainty == "mc_dropout" and p.head == "point":
-            # estimated with or without the noise term in use, so both MC arms are one fit
+        if self._holds_out_noise():
+            self._use("early")
             self.noise_var_ = self._validation_mse(np.asarray(y, dtype=float)[:train_end])
+            self._use(self._criterion())
         return self
 
     def adopt_predict_params(self, other: "LSTMForecaster") -> None:
         """Take `other`'s prediction-only settings (a stored fit shared by arms that differ in
-        them only: `noise`, `samples`; see `fanlab.fitstore.PREDICT_ONLY`)."""
-        self.params = self.params.model_copy(update={k: getattr(other.params, k) for k in ("noise", "samples")})
+        them only: `uncertainty`, `noise`, `samples`; see `fanlab.fitstore.PREDICT_ONLY`)."""
+        self.params = self.params.model_copy(
+            update={k: getattr(other.params, k) for k in ("uncertainty", "noise", "samples")})
+        self._use(self._criterion())
 
     def _holds_out_noise(self) -> bool:
-        # the point head's MC arms (with and without the noise term) share one network
-        return self.params.head == "point" and self.params.uncertainty == "mc_dropout"
+        # the point head keeps the noise windows out of its MC arms' early stopping, and fits
+        # every point arm (plain, MC with and without the noise term) in one run
+        return self.params.head == "point"
+
+    def _criterion(self) -> str:
+        p = self.params
+        return "early" if p.head == "point" and p.uncertainty == "mc_dropout" else "all"
 
     def _validation_mse(self, y_train: np.ndarray) -> np.ndarray:
         """Mean squared error per step (H,) of the dropout-free forecast on the held-out
@@ -386,6 +423,8 @@ class LSTMForecaster(NetworkForecaster):
         p, probs, k = self.params, np.asarray(probs, dtype=float), len(origins)
         info = self._info()
         mc = p.uncertainty == "mc_dropout"
+        if mc and p.head == "point" and getattr(self, "noise_note_", None):
+            warnings.warn(self.noise_note_)
         recursive = p.strategy == "recursive"
         sampled = mc or (recursive and p.head != "point")
         reps = p.samples if sampled else 1

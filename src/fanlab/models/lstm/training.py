@@ -198,7 +198,7 @@ def _clip_per_member(net: MemberLSTM, max_norm: float) -> None:
 
 def train(net: MemberLSTM, head: Head, train_w: torch.Tensor, val_w: torch.Tensor, horizon: int,
           recursive: bool, cfg: TrainConfig, gens: list[dict[str, torch.Generator]]) -> TrainResult:
-    """Adam with per-member early stopping; restores each member's best weights.
+    """Adam with per-member early stopping on `val_w`; restores each member's best weights.
 
     train_w (N, W) and val_w (Nv, W) are windows; gens holds one `generators()` dict per
     member: member m's initialisation, batch order and dropout masks come from it alone.
@@ -206,15 +206,32 @@ def train(net: MemberLSTM, head: Head, train_w: torch.Tensor, val_w: torch.Tenso
     exactly the path it would follow if trained alone. Training stops when every member has
     gone `patience` epochs without improving its validation loss, or at `max_epochs`.
     """
+    result, state = train_criteria(net, head, train_w, {"val": val_w}, horizon, recursive, cfg, gens)["val"]
+    net.load_state_dict(state)
+    return result
+
+
+def train_criteria(net: MemberLSTM, head: Head, train_w: torch.Tensor, vals: dict[str, torch.Tensor],
+                   horizon: int, recursive: bool, cfg: TrainConfig,
+                   gens: list[dict[str, torch.Generator]]) -> dict[str, tuple[TrainResult, dict]]:
+    """One training run early-stopped by several criteria at once: {name: (result, weights)}.
+
+    Each criterion is a set of validation windows; its result and best weights (a state
+    dict) are exactly those `train` would give with that set alone. The training path does
+    not depend on validation (the same batches, masks and updates whatever the set), so
+    one run serves them all: a criterion is frozen at the epoch where it alone would have
+    stopped, and the run goes on until every criterion has stopped. Arms that differ only
+    in their early-stopping windows (the point LSTM and its MC-dropout arms, which keep part
+    of the tail for the noise term) thus share one fit.
+    """
     members = net.members
     net.reset_parameters([g["init"] for g in gens])
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     drop_gens = [g["dropout"] for g in gens]
     n = train_w.shape[0]
-    best_val = np.full(members, np.inf)
-    best_epoch = np.full(members, -1)
-    best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-    history = []
+    init = {k: v.detach().clone() for k, v in net.state_dict().items()}
+    track = {name: {"best_val": np.full(members, np.inf), "best_epoch": np.full(members, -1), "history": [],
+                    "state": {k: v.clone() for k, v in init.items()}, "stopped": None} for name in vals}
     epoch = 0
     for epoch in range(1, cfg.max_epochs + 1):
         perms = torch.stack([torch.randperm(n, generator=g["shuffle"]) for g in gens])  # (M, N)
@@ -227,18 +244,25 @@ def train(net: MemberLSTM, head: Head, train_w: torch.Tensor, val_w: torch.Tenso
             if cfg.grad_clip:
                 _clip_per_member(net, cfg.grad_clip)
             opt.step()
-        val = validation_loss(net, head, val_w, horizon, recursive)
-        history.append(val)
-        better = val < best_val
-        if better.any():
-            best_val[better], best_epoch[better] = val[better], epoch
-            rows = torch.from_numpy(np.flatnonzero(better))
-            for k, v in net.state_dict().items():
-                best_state[k][rows] = v.detach()[rows]
-        if np.all(epoch - best_epoch >= cfg.patience):
+        for name, val_w in vals.items():
+            tr = track[name]
+            if tr["stopped"] is not None:
+                continue
+            val = validation_loss(net, head, val_w, horizon, recursive)
+            tr["history"].append(val)
+            better = val < tr["best_val"]
+            if better.any():
+                tr["best_val"][better], tr["best_epoch"][better] = val[better], epoch
+                rows = torch.from_numpy(np.flatnonzero(better))
+                for k, v in net.state_dict().items():
+                    tr["state"][k][rows] = v.detach()[rows]
+            if np.all(epoch - tr["best_epoch"] >= cfg.patience):
+                tr["stopped"] = epoch
+        if all(tr["stopped"] is not None for tr in track.values()):
             break
-    net.load_state_dict(best_state)
-    return TrainResult(epochs=epoch, best_epoch=best_epoch, best_val=best_val, history=history)
+    return {name: (TrainResult(epochs=tr["stopped"] or epoch, best_epoch=tr["best_epoch"], best_val=tr["best_val"],
+                               history=tr["history"]), tr["state"])
+            for name, tr in track.items()}
 
 
 @torch.no_grad()
