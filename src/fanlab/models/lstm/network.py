@@ -8,10 +8,15 @@ from member m's seed computes, and its gradient depends on its own loss only.
 
 Why this kernel (``benchmarks/lstm_kernels.py``, one thread, hidden 64, context 200, batch
 64): the fused kernel and its backward train an epoch ~2.4x faster than the hand-written
-member-batched BPTT it replaces, at ~75% of the machine's matmul rate for these shapes;
+member-batched BPTT it replaces (29 GFLOP/s, a quarter of the step-shaped matmul rate);
 running five members one after the other is still faster than batching them by hand, by
 ``torch.func.vmap`` over a Python cell (``aten::lstm`` has no batching rule) or through one
-block-diagonal kernel call (M^2 the recurrent work).
+block-diagonal kernel call (M^2 the recurrent work). On CPU, torch routes the kernel to
+oneDNN: inference runs its brgemm implementation (7.5 ms for 64 windows x 200 steps), training
+its reference one (14.7 ms forward + 21.2 ms backward, ONEDNN_VERBOSE=1). Two hand-written
+replacements of the training path lost to it (a member-batched autograd function: 67 ms for
+one member, 400 ms for five; the inference kernel's forward with a hand-written backward pass:
+69-72 ms), as per-step eager ops cost 20-60 us each at these shapes.
 
 Dropout is explicit, in three places (``nn.LSTM(num_layers=1, dropout=p)`` would do nothing):
 on the input values, between stacked layers, and on the hidden state before the head. Masks
