@@ -5,7 +5,11 @@ segfault in a native library, kill -9), the whole pool breaks and every result s
 flight is lost, and their workers outlive a main process killed with SIGKILL. Here the main
 process hands each worker one task at a time through the worker's own queue, so it always
 knows which task a dead worker held: that task alone is reported failed (with the signal),
-a fresh worker takes its place, and the other tasks go on. Workers ask the kernel to end
+a fresh worker takes its place, and the other tasks go on. Each worker also sends its
+results through a pipe of its own, written synchronously: a queue shared by all workers
+guards its pipe with a lock that a worker's feeder thread may still hold when the worker is
+killed, and then every other worker blocks on it forever (a hang seen under load in
+`tests/test_pool.py`); a dead worker's own pipe just ends (EOF). Workers ask the kernel to end
 them when the main process dies (Linux ``PR_SET_PDEATHSIG``) and also check, between tasks,
 that their parent is still there.
 
@@ -17,6 +21,7 @@ torch, and import the given plugin modules first (user methods registered in Pyt
 from __future__ import annotations
 
 import multiprocessing as mp
+import multiprocessing.connection as mp_connection
 import os
 import pickle
 import queue
@@ -39,6 +44,7 @@ def _die_with_parent() -> None:
 
 
 def _worker(fn, tasks, results, env: dict, plugins: tuple[str, ...], parent: int) -> None:
+    """Run tasks from the queue `tasks`; send (index, result) through the pipe end `results`."""
     _die_with_parent()
     os.environ.update(env)
     import importlib
@@ -59,11 +65,12 @@ def _worker(fn, tasks, results, env: dict, plugins: tuple[str, ...], parent: int
             res = fn(*args)
         except BaseException as exc:  # fn should not raise; if it does, say so and go on
             res = {"status": "failed", "error": f"{type(exc).__name__}: {exc}", "seconds": 0.0}
-        try:  # a Queue drops an unpicklable item silently (in its feeder thread): check first
-            pickle.dumps(res)
+        try:
+            data = pickle.dumps((i, res), protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as exc:
-            res = {"status": "failed", "error": f"result could not be sent back: {exc}", "seconds": 0.0}
-        results.put((i, res))
+            data = pickle.dumps((i, {"status": "failed", "error": f"result could not be sent back: {exc}",
+                                     "seconds": 0.0}))
+        results.send_bytes(data)  # synchronous: sent before the next task is taken
 
 
 def imap_unordered(fn: Callable, argsets: list[tuple], jobs: int, env: dict | None = None,
@@ -77,20 +84,20 @@ def imap_unordered(fn: Callable, argsets: list[tuple], jobs: int, env: dict | No
     ends every worker.
     """
     ctx = mp.get_context("spawn")
-    results = ctx.Queue()
     env = dict(env or {})
     parent = os.getpid()
-    workers: dict[int, tuple[Any, Any]] = {}  # slot -> (process, its task queue)
+    workers: dict[int, tuple[Any, Any, Any]] = {}  # slot -> (process, its task queue, its result pipe)
     busy: dict[int, int] = {}  # slot -> task index
     pending = list(range(len(argsets)))[::-1]  # pop() from the end: first task first
     done = 0
 
     def start(slot: int) -> None:
         q = ctx.Queue()
+        recv, send = ctx.Pipe(duplex=False)
         old = {k: os.environ.get(k) for k in env}
         os.environ.update(env)  # read by the child's interpreter at start (torch threads)
         try:
-            p = ctx.Process(target=_worker, args=(fn, q, results, env, tuple(plugins), parent), daemon=True)
+            p = ctx.Process(target=_worker, args=(fn, q, send, env, tuple(plugins), parent), daemon=True)
             p.start()
         finally:
             for k, v in old.items():
@@ -98,7 +105,8 @@ def imap_unordered(fn: Callable, argsets: list[tuple], jobs: int, env: dict | No
                     os.environ.pop(k, None)
                 else:
                     os.environ[k] = v
-        workers[slot] = (p, q)
+        send.close()  # the child holds the only write end: its death ends the pipe (EOF)
+        workers[slot] = (p, q, recv)
 
     refused: list[tuple[int, Any]] = []  # tasks whose arguments cannot be sent to a worker
 
@@ -123,6 +131,13 @@ def imap_unordered(fn: Callable, argsets: list[tuple], jobs: int, env: dict | No
         return {"status": "failed", "error": f"WorkerDied: the worker running this cell ended by {how}",
                 "seconds": 0.0}
 
+    def receive(slot: int):
+        """The (index, result) a busy worker sent, or None where its pipe ended (it died)."""
+        try:
+            return pickle.loads(workers[slot][2].recv_bytes())
+        except (EOFError, OSError, pickle.UnpicklingError):
+            return None
+
     try:
         for slot in range(max(1, min(jobs, len(argsets)))):
             start(slot)
@@ -133,42 +148,30 @@ def imap_unordered(fn: Callable, argsets: list[tuple], jobs: int, env: dict | No
                 yield refused.pop(0)
             if done >= len(argsets):
                 break
-            try:
-                i, res = results.get(timeout=_POLL_S)
-            except queue.Empty:
-                for slot, (p, _) in list(workers.items()):
-                    if slot in busy and not p.is_alive():
-                        # a result may still be in the pipe: look once more before declaring it lost
-                        try:
-                            j, res = results.get(timeout=_POLL_S)
-                        except queue.Empty:
-                            j = None
-                        if j is not None:
-                            s2 = next(s for s, t in busy.items() if t == j)
-                            del busy[s2]
-                            done += 1
-                            yield j, res
-                            feed(s2)
-                            break
-                        i_dead = busy.pop(slot)
-                        done += 1
-                        yield i_dead, death(i_dead, p.exitcode if p.exitcode is not None else -9)
-                        start(slot)
-                        feed(slot)
-                continue
-            slot = next(s for s, t in busy.items() if t == i)
-            del busy[slot]
-            done += 1
-            yield i, res
-            feed(slot)
+            pipes = {workers[slot][2]: slot for slot in busy}
+            for conn in mp_connection.wait(list(pipes), timeout=_POLL_S):
+                slot = pipes[conn]
+                got = receive(slot)
+                i = busy.pop(slot)
+                done += 1
+                if got is not None and got[0] == i:
+                    yield i, got[1]
+                else:  # the pipe ended: the worker died holding task i
+                    p = workers[slot][0]
+                    p.join(timeout=5.0)
+                    yield i, death(i, p.exitcode if p.exitcode is not None else -9)
+                    workers.pop(slot)[2].close()
+                    start(slot)
+                feed(slot)
     finally:
-        for p, q in workers.values():
+        for p, q, _ in workers.values():
             try:
                 q.put(None)
             except Exception:
                 pass
-        for p, _ in workers.values():
+        for p, _, recv in workers.values():
             p.join(timeout=2.0)
             if p.is_alive():
                 p.terminate()
                 p.join(timeout=2.0)
+            recv.close()
