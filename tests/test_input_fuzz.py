@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from fanlab.cli import app
-from fanlab.config import MAX_CONFIG_BYTES, load_config, parse_config
+from fanlab.config import load_config, parse_config
+from fanlab.config_yaml import MAX_CONFIG_BYTES
 from fanlab.errors import ConfigError
 
 BASE = {

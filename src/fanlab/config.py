@@ -21,8 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, 
 from pydantic.functional_validators import BeforeValidator
 
 from fanlab import registry
-from fanlab.config_yaml import (  # noqa: F401 (MAX_CONFIG_BYTES: also read from here)
-    MAX_CONFIG_BYTES, Origins, blame, key_path, read_yaml, show_value)
+from fanlab.config_yaml import Origins, blame, key_path, read_yaml, show_value
 from fanlab.errors import ConfigError
 from fanlab.forecast import FINE_LEVELS, level_probs, probs_for_levels
 

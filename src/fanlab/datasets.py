@@ -6,14 +6,14 @@ and parameter); each returns a list of `Series`, synthetic ones with their `orac
 
 from __future__ import annotations
 
-from fanlab import registry
+from fanlab.registry import build_dataset, entries
 
 
 def names() -> list[str]:
     """Every dataset name."""
-    return list(registry.entries("dataset"))
+    return list(entries("dataset"))
 
 
 def load(name: str, seed: int = 0, **params):
     """The series of dataset `name` with `params` (validated as in a config); list of Series."""
-    return registry.build_dataset(name, params, seed)
+    return build_dataset(name, params, seed)

@@ -3,8 +3,8 @@
 Arms that differ only in how they predict or post-process a forecaster (ARIMA and every
 conformal band around it; the point LSTM, its MC-dropout arms with and without the noise
 term, and the conformal bands around it; an ensemble and the bands around it) fit the same
-base on the same training block with the same seed. The fit store keeps each such fit once, as a pickle under
-``<results>/fits/``, keyed by a hash of everything the fit may depend on: the method's name
+base on the same training block with the same seed. The fit store keeps each such fit once,
+as a pickle under ``<results>/fits/``, keyed by a hash of everything the fit may depend on: the method's name
 and validated params (minus the params a method declares prediction-only), the horizon it
 is trained for, the seed, ``train_end`` and the bytes of ``y[:train_end]`` (a fit reads
 nothing else, by the Forecaster contract). Cells and resumed runs that need the same fit load

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from scipy.stats import binom, norm
 
-from fanlab.intervals.conformal import ConformalForecaster, conformal_rank
+from fanlab.intervals.conformal import ConformalForecaster
+from fanlab.intervals.ranks import conformal_rank
 
 from .toys import GaussianAR1
 

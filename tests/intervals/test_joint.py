@@ -9,7 +9,8 @@ from pydantic import ValidationError
 from fanlab import registry
 from fanlab.data.series import Series
 from fanlab.data.splits import Split
-from fanlab.intervals.conformal import ConformalForecaster, ConformalParams, joint_split
+from fanlab.intervals.conformal import ConformalForecaster, ConformalParams
+from fanlab.intervals.ranks import joint_split
 from fanlab.context import BuildContext
 
 from .toys import GaussianAR1, ar1_series

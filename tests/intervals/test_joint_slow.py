@@ -21,7 +21,8 @@ import numpy as np
 import pytest
 from scipy.signal import lfilter
 
-from fanlab.intervals.conformal import ConformalForecaster, conformal_rank, joint_split
+from fanlab.intervals.conformal import ConformalForecaster
+from fanlab.intervals.ranks import conformal_rank, joint_split
 from fanlab.metrics.calibration import binomial_band
 
 from .toys import GaussianAR1

@@ -104,8 +104,8 @@ from fanlab.context import BuildContext
 from fanlab.data.splits import Split
 from fanlab.forecast import PROB_DECIMALS, Forecast, check_origins, level_probs
 from fanlab.intervals.aci import aci_bands
-from fanlab.intervals.ranks import (  # noqa: F401 (conformal_quantile, joint_split: also read from here)
-    conformal_quantile, conformal_rank, joint_split, normalise_steps, order_stat, split_levels, symmetric_band)
+from fanlab.intervals.ranks import (
+    conformal_rank, joint_split, normalise_steps, order_stat, split_levels, symmetric_band)
 from fanlab.models.base import Forecaster
 from fanlab.registry import build_method, is_panel, register_method, validate_method_spec
 

@@ -140,6 +140,9 @@ class NetworkForecaster:
 
     name = "lstm"
     params_model: type[NetworkParams] = NetworkParams
+    #: why the noise term shares the early-stopping windows (a tail too short to split), else None;
+    #: a global network never splits its tail
+    noise_note_: str | None = None
 
     def __init__(self, horizon: int = 100, params: NetworkParams | None = None, **overrides):
         base = params.model_dump() if params is not None else {}
@@ -160,13 +163,13 @@ class NetworkForecaster:
         train_o, val_o = window_origins(train_end, p.context, self.horizon, p.val_frac)
         criteria = {"all": val_o}
         self.noise_origins_ = np.empty(0, dtype=np.int64)
-        self.noise_shares_val_, self.noise_note_ = False, None
+        self.noise_note_ = None
         if self._holds_out_noise():
             try:
                 criteria["early"], self.noise_origins_ = validation_split(
                     train_end, self.horizon, p.val_frac, val_o, p.noise_holdout)
             except ValueError as err:  # a tail shorter than 2 H: the old estimate, on the same windows
-                self.noise_origins_, self.noise_shares_val_ = val_o, True
+                self.noise_origins_ = val_o
                 self.noise_note_ = f"{err}; the noise term is estimated on the early-stopping windows"
         self.criteria_ = criteria
         self._fit_windows(self.scaled_windows(y_train, train_o),
@@ -391,8 +394,7 @@ class LSTMForecaster(NetworkForecaster):
         return self.params.head == "point"
 
     def _criterion(self) -> str:
-        p = self.params
-        return "early" if p.head == "point" and p.uncertainty == "mc_dropout" else "all"
+        return "early" if self._holds_out_noise() and self.params.uncertainty == "mc_dropout" else "all"
 
     def _validation_mse(self, y_train: np.ndarray) -> np.ndarray:
         """Mean squared error per step (H,) of the dropout-free forecast on the held-out
@@ -423,7 +425,7 @@ class LSTMForecaster(NetworkForecaster):
         p, probs, k = self.params, np.asarray(probs, dtype=float), len(origins)
         info = self._info()
         mc = p.uncertainty == "mc_dropout"
-        if mc and p.head == "point" and getattr(self, "noise_note_", None):
+        if mc and p.head == "point" and self.noise_note_:
             warnings.warn(self.noise_note_)
         recursive = p.strategy == "recursive"
         sampled = mc or (recursive and p.head != "point")
