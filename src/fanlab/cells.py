@@ -26,7 +26,7 @@ from fanlab.errors import DataError
 from fanlab.fitstore import FitStore
 from fanlab.metrics.aggregate import cell_frame
 from fanlab.metrics.scores import naive_scale
-from fanlab.results import cell_path, write_parquet
+from fanlab.results import cell_key, cell_path, write_parquet
 
 #: The series name of a global method's cell.
 PANEL = "panel"
@@ -47,7 +47,7 @@ class CellSpec:
 
     @property
     def key(self) -> str:
-        return f"{self.dataset}__{self.series}__{self.method}__s{self.seed}"
+        return cell_key(self.dataset, self.series, self.method, self.seed)
 
     @property
     def hash(self) -> str:

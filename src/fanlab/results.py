@@ -95,6 +95,22 @@ def safe_name(key: str, max_len: int = 100) -> str:
     return f"{readable}-{hashlib.sha256(key.encode('utf-8', 'surrogatepass')).hexdigest()[:10]}"
 
 
+def _key_part(part: str) -> str:
+    """One part of a cell key, escaped so that parts joined by '__' split back uniquely: '%'
+    always, and every '_' of a part that starts or ends with '_' or holds '__' (as %5F)."""
+    part = str(part).replace("%", "%25")
+    if part.startswith("_") or part.endswith("_") or "__" in part:
+        part = part.replace("_", "%5F")
+    return part
+
+
+def cell_key(dataset: str, series: str, method: str, seed: int) -> str:
+    """The key of a cell: (dataset, series, method, seed) joined by '__', each part escaped so
+    that no two cells share a key (`x`/`_m` and `x_`/`m` differ: `x__%5Fm` and `x%5F__m`).
+    Ordinary labels and ids (`ar1__arma_0__naive__s0`) read as they are."""
+    return "__".join([_key_part(dataset), _key_part(series), _key_part(method), f"s{int(seed)}"])
+
+
 def cell_path(out: Path, key: str) -> Path:
     return cells_dir(out) / f"{safe_name(key)}.parquet"
 
