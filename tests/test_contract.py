@@ -27,6 +27,7 @@ SPECS = {
     "seasonal_naive": [{"period": 7}],
     "arima": [{"order": [1, 0, 1]}, {"order": [1, 1, 0], "refit": True},
               {"order": [1, 0, 0], "fourier": [{"period": 7, "k": 2}]}],
+    "ets": [{}],
     "conformal": [{"base": {"name": "naive"}, "method": "split"},
                   {"base": {"name": "arima", "params": {"order": [1, 0, 0]}}, "method": "aci", "score": "normalized"},
                   {"base": {"name": "naive"}, "method": "joint"}],

@@ -24,6 +24,7 @@ _PLUGIN_MODULES = (
     "fanlab.models.oracle",
     "fanlab.models.naive",
     "fanlab.models.arima",
+    "fanlab.models.ets",
     "fanlab.models.external",
     "fanlab.models.lstm.params",
     "fanlab.intervals.conformal",
