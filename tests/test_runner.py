@@ -278,6 +278,6 @@ def test_a_series_named_like_the_global_cell_is_refused_before_anything_runs(tmp
                         "methods": [{"name": "naive"}]})
     from fanlab.errors import DataError
 
-    with pytest.raises(DataError, match="dataset 'mine': a series is named 'panel'"):
+    with pytest.raises(DataError, match="dataset 'mine': file .*long.csv', column 'id', line 2: series id 'panel' is reserved"):
         run(cfg, jobs=1, progress=False, figures=False)
     assert not (tmp_path / "res" / "cells").exists()

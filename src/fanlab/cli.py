@@ -38,23 +38,37 @@ def _load(config: Path):
         _fail(str(exc))
 
 
-def _check_data(config: Path, cfg) -> None:
-    """Build every dataset and split as `run` would (no fitting); exit 2 on a DataError."""
+def _check_data(config: Path, cfg) -> list[str]:
+    """Build every dataset and split as `run` would, and check every external forecasts file
+    (no fitting); exit 2 on a DataError. Returns the data's warnings."""
     from fanlab.errors import DataError
+    from fanlab.models.external import check_external_files
     from fanlab.runner import load_all_series
 
+    notes: list[str] = []
     try:
-        load_all_series(cfg)
+        check_external_files(cfg, load_all_series(cfg, notes))
     except DataError as exc:
         _fail(f"{config}: {_dataset_path(cfg, exc)}: {exc}")
+    return notes
 
 
 def _dataset_path(cfg, exc: Exception) -> str:
-    """Key path of the dataset a DataError from the runner names ("dataset '<label>': ...")."""
+    """Key path of the dataset (or method) a DataError from the runner names
+    ("dataset '<label>': ...", "method '<label>' ...")."""
+    for i, m in enumerate(cfg.methods):
+        if str(exc).startswith(f"method '{m.key}' "):
+            return f"methods[{i}].params"
     for i, ds in enumerate(cfg.datasets):
         if str(exc).startswith((f"dataset '{ds.key}'", f"series '{ds.key}/")):
             return f"datasets[{i}]"
     return "datasets"
+
+
+def _warn(line: str) -> None:
+    from rich.markup import escape
+
+    err.print(f"[yellow]warning:[/yellow] {escape(line)}", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -71,32 +85,40 @@ def run(
 ) -> None:
     """Run a config: fit, forecast, score, write results and figures."""
     from fanlab.errors import DataError, EngineError
+    from fanlab.results import FolderError, WriteError, io_reason, show_path
     from fanlab.runner import run as run_config
 
     if engine not in ("local", "joblib", "dask"):
         _fail(f"--engine: must be 'local' (alias 'joblib') or 'dask', got {engine!r}")
-    if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
-        _fail(f"--out: {out_dir} exists and is not a folder")
     cfg = _load(config)
     target = out_dir if out_dir is not None else cfg.out_dir()
-    if target.exists() and not target.is_dir():
-        _fail(f"{config}: out: {target} exists and is not a folder")
-    for parent in target.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                where = "--out" if out_dir is not None else f"{config}: out"
-                _fail(f"{where}: {parent} is not a folder, so {target} cannot be created")
-            break
+    where = "--out"  # a config cannot choose its folder: --out is what picks another
+    try:
+        if target.exists() and not target.is_dir():
+            _fail(f"{where}: {target} exists and is not a folder")
+        for parent in target.parents:
+            if parent.exists():
+                if not parent.is_dir():
+                    _fail(f"{where}: {parent} is not a folder, so {target} cannot be created")
+                break
+    except OSError as exc:  # a name too long, a symlink loop
+        _fail(f"{where}: {show_path(target)}: {io_reason(exc)}")
     try:
         res = run_config(cfg, jobs=jobs, force=force, progress=progress and sys.stderr.isatty(), figures=figures,
                          out=out_dir, engine=engine, scheduler=scheduler)
     except EngineError as exc:
+        _fail(str(exc))
+    except FolderError as exc:
+        _fail(f"{where}: {exc}")
+    except WriteError as exc:
         _fail(str(exc))
     except DataError as exc:
         _fail(f"{config}: {_dataset_path(cfg, exc)}: {exc}")
     counts = {s: sum(v["status"] == s for v in res.statuses.values()) for s in ("done", "cached", "failed")}
     out.print(f"{res.out}: {counts['done']} cells run, {counts['cached']} cached, {counts['failed']} failed"
               + (f", {len(res.skipped)} skipped (no oracle)" if res.skipped else ""), highlight=False)
+    for line in res.notes:
+        _warn(line)
     if (res.out / "summary.csv").is_file():
         _print_summary(res.out / "summary.csv")
     if res.failed:
@@ -147,7 +169,8 @@ def validate(configs: list[Path] = typer.Argument(..., help="YAML configs")) -> 
     """Check configs (keys, names, params, types) and build their datasets and splits; fits nothing."""
     for config in configs:
         cfg = _load(config)
-        _check_data(config, cfg)
+        for line in _check_data(config, cfg):
+            _warn(line)
         out.print(f"{config}: ok ({len(cfg.datasets)} datasets x {len(cfg.methods)} methods x "
                   f"{len(cfg.seeds)} seeds, horizon {cfg.horizon}, levels {cfg.levels})", highlight=False)
 

@@ -23,6 +23,7 @@ from pydantic.functional_validators import BeforeValidator
 from fanlab import registry
 from fanlab.config_yaml import Origins, blame, key_path, read_yaml, show_value
 from fanlab.errors import ConfigError
+from fanlab.inputs import resolve_paths
 from fanlab.forecast import FINE_LEVELS, level_probs, probs_for_levels
 
 #: Seeds are 32-bit unsigned integers (stored as int64 in the results, fed to numpy).
@@ -350,13 +351,16 @@ def parse_config(raw: dict, file: str | None = None, origins: Origins | None = N
 
 
 def load_config(path: str | Path) -> Config:
-    """Read, merge (`extends`) and validate a YAML config; raises ConfigError."""
+    """Read, merge (`extends`) and validate a YAML config; raises ConfigError. Relative file
+    paths of `csv` datasets and `external` methods are taken relative to the config file that
+    sets them, as `extends` is."""
     path = Path(path)
     raw, origins = read_yaml(path)
     if isinstance(raw, dict) and "out" in raw:
         # a config file must not choose where it writes: results go to results/<name> or --out
         raise ConfigError("a config file may not set the results folder; use --out",
                           path="out", file=str(origins.get(("out",), path)))
+    raw = resolve_paths(raw, lambda loc: blame(origins, loc, str(path)))
     return parse_config(raw, file=str(path), origins=origins)
 
 

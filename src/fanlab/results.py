@@ -30,22 +30,66 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from fanlab.errors import DataError, FanlabError
+
 META_KEY = b"fanlab"
+
+
+class WriteError(FanlabError):
+    """A results file that could not be written (full or read-only disk, a name too long):
+    one line naming the file and the system's reason; the CLI exits 2."""
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where /proc says it (else set and reset)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    old = os.umask(0o022)
+    os.umask(old)
+    return old
+
+
+def io_reason(exc: OSError) -> str:
+    """The system's words for an OSError ('No space left on device'), without the path."""
+    return exc.strerror or " ".join(str(exc).split())[:160] or type(exc).__name__
+
+
+def show_path(path, limit: int = 120) -> str:
+    """A path fit for a one-line message: printable, and its middle cut where it is long."""
+    text = "".join(c if c.isprintable() else "?" for c in str(path))
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit // 2]}...{text[-(limit // 2 - 3):]} ({len(text)} characters)"
 
 
 @contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
-    """Yields a temporary path beside `path`; renamed onto `path` if the block succeeds."""
+    """Yields a temporary path beside `path`; renamed onto `path` if the block succeeds. The
+    file gets the mode a plain `open` would (0666 less the umask: 0644 under 022), not
+    mkstemp's 0600. An OSError (full disk, read-only folder, long name) becomes a WriteError
+    naming `path`; the temporary file is removed."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:64]}.", suffix=".tmp")
+        os.close(fd)
         yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
+    except OSError as exc:
+        raise WriteError(f"cannot write '{show_path(path)}': {io_reason(exc)}") from None
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        if tmp is not None and os.path.exists(tmp):
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
 
 
 def write_parquet(df: pd.DataFrame, path: Path, meta: dict | None = None) -> None:
@@ -119,7 +163,7 @@ MARKER = ".fanlab.json"
 LOCK = ".fanlab.lock"
 
 
-class FolderError(Exception):
+class FolderError(DataError):
     """A results folder that this run may not write into (another config's, not fanlab's,
     in use by another run, or not a folder)."""
 
@@ -139,14 +183,18 @@ def claim_folder(out: Path, name: str, config_hash: str, force: bool = False) ->
     waiting, no two runs writing the same files). Temp files of killed writes are removed.
     """
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise FolderError(f"results folder '{out}' is a file, not a folder")
-    marker = out / MARKER
-    if out.is_dir() and not marker.is_file() and any(out.iterdir()) and not _looks_like_results(out):
-        raise FolderError(f"results folder '{out}' is not empty and holds no fanlab run; "
-                          "pick another --out (nothing was written)")
-    out.mkdir(parents=True, exist_ok=True)
-    fh = open(out / LOCK, "a+")
+    try:
+        if out.exists() and not out.is_dir():
+            raise FolderError(f"results folder '{out}' is a file, not a folder")
+        marker = out / MARKER
+        if out.is_dir() and not marker.is_file() and any(out.iterdir()) and not _looks_like_results(out):
+            raise FolderError(f"results folder '{out}' is not empty and holds no fanlab run; "
+                              "pick another --out (nothing was written)")
+        out.mkdir(parents=True, exist_ok=True)
+        fh = open(out / LOCK, "a+")
+    except OSError as exc:
+        raise FolderError(f"results folder '{show_path(out)}' cannot be created or written: {io_reason(exc)}; "
+                          "pick another --out") from None
     try:
         import fcntl
 
@@ -157,10 +205,14 @@ def claim_folder(out: Path, name: str, config_hash: str, force: bool = False) ->
             who = fh.read().strip() or "?"
             raise FolderError(f"results folder '{out}' is in use by another fanlab run (pid {who}); "
                               "wait for it to finish or pick another --out") from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(str(os.getpid()))
-        fh.flush()
+        try:
+            fh.seek(0)
+            fh.truncate()
+            fh.write(str(os.getpid()))
+            fh.flush()
+        except OSError as exc:
+            raise FolderError(f"results folder '{out}' cannot be written: {io_reason(exc)}; "
+                              "pick another --out") from None
         if marker.is_file():
             try:
                 owner = json.loads(marker.read_text()).get("name")

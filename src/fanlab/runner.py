@@ -17,7 +17,8 @@ from __future__ import annotations
 import platform
 import subprocess
 import time
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
@@ -29,17 +30,20 @@ from fanlab import __version__, registry
 from fanlab.cells import PANEL, CellSpec, cell_failed, cell_written, jsonable, split_cells  # noqa: F401 (re-exported)
 from fanlab.config import Config, config_to_dict, stable_hash
 from fanlab.errors import DataError
-from fanlab.data.series import Series
+from fanlab.data.series import DataWarning, Series
+from fanlab.inputs import changed_notes, dataset_files, digests, method_files
 from fanlab.execute import _execute, default_jobs, run_cell  # noqa: F401 (re-exported)
 from fanlab.fitstore import clean_stale
 from fanlab.forecast import level_probs
+from fanlab.metrics.aggregate import POOLED_SERIES as POOLED
 from fanlab.metrics.aggregate import (cell_metrics, frame_arrays, level_cols, pooled_metrics, prob_col,
                                       summary_table)
 from fanlab.metrics.bootstrap import default_block
 from fanlab.metrics.reference import reference_metrics
 from fanlab.panel import split_frames
-from fanlab.results import (FolderError, cell_path, claim_folder, read_parquet_meta, read_parquet_with_meta,
-                            write_json, write_parquet, write_text)
+from fanlab.models.external import check_external_files
+from fanlab.results import (WriteError, cell_path, claim_folder, read_json, read_parquet_meta,
+                            read_parquet_with_meta, write_json, write_parquet, write_text)
 
 
 @dataclass
@@ -47,21 +51,35 @@ class RunResult:
     out: Path
     statuses: dict[str, dict]
     skipped: list[dict]
+    #: lines the run says beside its counts: input files that changed, data warnings, a
+    #: report that could not be written
+    notes: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> list[str]:
         return [k for k, v in self.statuses.items() if v["status"] == "failed"]
 
 
-def load_all_series(cfg: Config) -> dict[tuple[str, int], list[Series]]:
-    """Every dataset for every seed; raises DataError naming the dataset."""
+def load_all_series(cfg: Config, notes: list[str] | None = None) -> dict[tuple[str, int], list[Series]]:
+    """Every dataset for every seed; raises DataError naming the dataset. Warnings a dataset
+    gives while it loads (`fanlab.data.series.DataWarning`: irregular time stamps) are added
+    to `notes`, once each, prefixed with the dataset's label."""
     out: dict[tuple[str, int], list[Series]] = {}
     for ds in cfg.datasets:
         for seed in cfg.seeds:
             try:
-                series = registry.build_dataset(ds.name, ds.params, seed)
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always", DataWarning)
+                    series = registry.build_dataset(ds.name, ds.params, seed)
             except DataError as exc:
                 raise DataError(f"dataset '{ds.key}': {exc}") from None
+            for w in caught:
+                if issubclass(w.category, DataWarning):
+                    line = f"dataset '{ds.key}': {w.message}"
+                    if notes is not None and line not in notes:
+                        notes.append(line)
+                else:
+                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
             if not series:
                 raise DataError(f"dataset '{ds.key}' produced no series")
             names = [s.name for s in series]
@@ -71,6 +89,9 @@ def load_all_series(cfg: Config) -> dict[tuple[str, int], list[Series]]:
             if PANEL in names:  # a global method's cell of this dataset is named so
                 raise DataError(f"dataset '{ds.key}': a series is named '{PANEL}', the name of a global method's "
                                 "cell; rename that series")
+            if POOLED in names:  # rows pooled over the series of a dataset are named so
+                raise DataError(f"dataset '{ds.key}': a series is named '{POOLED}', the mark of rows pooled "
+                                "over every series; rename that series")
             horizons = sorted({cfg.horizon_for(ds, s) for s in series})
             if len(horizons) > 1:  # per-step pooling needs one horizon per dataset
                 raise DataError(f"dataset '{ds.key}': horizon: auto gives horizons {horizons} across its series; "
@@ -82,17 +103,29 @@ def load_all_series(cfg: Config) -> dict[tuple[str, int], list[Series]]:
     return out
 
 
-def expand(cfg: Config, all_series: dict[tuple[str, int], list[Series]]) -> tuple[list[CellSpec], list[dict]]:
-    """The cells of a config and the ones skipped (oracle on a series without one)."""
+def expand(cfg: Config, all_series: dict[tuple[str, int], list[Series]],
+           digest_cache: dict | None = None) -> tuple[list[CellSpec], list[dict]]:
+    """The cells of a config and the ones skipped (oracle on a series without one). A cell
+    that reads files (a CSV, a forecasts file, a plugin's source) carries their digests in its
+    data spec, so its hash changes when their bytes do (`fanlab.inputs`)."""
     probs = [float(p) for p in cfg.probs]
     cells, skipped = [], []
+    cache = {} if digest_cache is None else digest_cache
     panel_methods = {m.key for m in cfg.methods if registry.is_panel(m.name, m.params)}
+    ds_files = {ds.key: dataset_files(ds.name, ds.params) for ds in cfg.datasets}
+    m_files = {m.key: method_files(m.name, m.params) for m in cfg.methods}
+
+    def spec_of(ds, m) -> dict:
+        files = ds_files[ds.key] + m_files[m.key]
+        base = {"name": ds.name, "params": ds.params}
+        return {**base, "inputs": digests(files, cache)} if files else base
+
     for ds in cfg.datasets:
-        data_spec = {"name": ds.name, "params": ds.params}
         for seed in cfg.seeds:
             members = all_series[(ds.key, seed)]
             for m in cfg.methods:  # global methods: one cell for every series of the dataset
                 if m.key in panel_methods and (ds.methods is None or m.key in ds.methods):
+                    data_spec = spec_of(ds, m)
                     horizon = cfg.horizon_for(ds, members[0])
                     split = {"series": {s.name: cfg.cell_split(ds, s, horizon) for s in members}}
                     settings = {"horizon": horizon, "stride": cfg.stride, "max_origins": cfg.max_origins,
@@ -106,6 +139,7 @@ def expand(cfg: Config, all_series: dict[tuple[str, int], list[Series]]) -> tupl
                 for m in cfg.methods:
                     if (ds.methods is not None and m.key not in ds.methods) or m.key in panel_methods:
                         continue
+                    data_spec = spec_of(ds, m)
                     if m.name == "oracle" and s.oracle is None:
                         skipped.append({"dataset": ds.key, "series": s.name, "method": m.key, "seed": seed,
                                         "reason": "real series: no oracle"})
@@ -165,26 +199,36 @@ def run(cfg: Config, root: str | Path = ".", jobs: int | None = 1, force: bool =
         raise ValueError(f"engine must be 'local' or 'dask', got {engine!r}")
     jobs = default_jobs() if jobs is None else int(jobs)
     out = Path(out) if out is not None else cfg.out_dir(root)
-    all_series = load_all_series(cfg)
-    cells, skipped = expand(cfg, all_series)
+    notes: list[str] = []
+    all_series = load_all_series(cfg, notes)
+    check_external_files(cfg, all_series)
+    cache: dict = {}
+    cells, skipped = expand(cfg, all_series, cache)
     series_of = {(dk, seed, s.name): s for (dk, seed), ss in all_series.items() for s in ss}
     series_of.update({(dk, seed, PANEL): tuple(ss) for (dk, seed), ss in all_series.items()})
     git = _git_commit()  # at the start: the code the cells run with
+    with claim_folder(out, cfg.name, stable_hash(config_to_dict(cfg)), force=force):
+        return _run_claimed(cfg, out, cells, skipped, series_of, git, jobs, force, progress, figures,
+                            engine, scheduler, fit_store, notes, cache)
+
+
+def _last_inputs(out: Path) -> dict:
+    """The input digests the last run of this folder recorded (empty where none)."""
     try:
-        with claim_folder(out, cfg.name, stable_hash(config_to_dict(cfg)), force=force):
-            return _run_claimed(cfg, out, cells, skipped, series_of, git, jobs, force, progress, figures,
-                                engine, scheduler, fit_store)
-    except FolderError as exc:
-        raise DataError(str(exc)) from None
+        inputs = read_json(out / "manifest.json").get("inputs")
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return inputs if isinstance(inputs, dict) else {}
 
 
 def _run_claimed(cfg, out, cells, skipped, series_of, git, jobs, force, progress, figures, engine, scheduler,
-                 fit_store) -> RunResult:
+                 fit_store, notes, inputs) -> RunResult:
     clean_stale(out / "fits")
     if force and (out / "fits").is_dir():
         for old in (out / "fits").glob("*.pkl"):
             old.unlink()
     fits = "reuse" if fit_store else None
+    last_inputs = _last_inputs(out)
     write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False), out / "config.yaml")
     started = time.time()
     statuses: dict[str, dict] = {}
@@ -195,30 +239,51 @@ def _run_claimed(cfg, out, cells, skipped, series_of, git, jobs, force, progress
             statuses[c.key] = {"status": "cached", "hash": c.hash, **_cell_record(meta)}
         else:
             todo.append(c)
+    readers: dict[str, int] = {}
+    for c in todo:
+        for path in c.data_spec.get("inputs", {}):
+            readers[path] = readers.get(path, 0) + 1
+    notes.extend(changed_notes(last_inputs, inputs, readers))
     for c, res in _execute(todo, series_of, out, jobs, progress, engine, scheduler, fits):
         statuses[c.key] = res
     for c in cells:
         statuses[c.key].update({"dataset": c.dataset, "series": c.series, "method": c.method, "seed": c.seed})
     finished = [c for c in cells if statuses[c.key]["status"] in ("done", "cached")]
+    agg_error = None
     if finished:
-        aggregate(cfg, out, finished)
+        try:
+            aggregate(cfg, out, finished)
+        except WriteError as exc:  # a full disk: the manifest still lists every cell
+            agg_error = str(exc)
     fig_error = None
-    if figures and finished:
+    if figures and finished and agg_error is None:
         try:
             from fanlab.plots import make_figures
 
             make_figures(out)
         except Exception as exc:  # figures must never lose the numbers
             fig_error = f"{type(exc).__name__}: {exc}"
+            notes.append(f"figures not drawn: {fig_error}")
     manifest = {
         "name": cfg.name, "versions": _versions(), "git_commit": git["commit"], "git_dirty": git["dirty"], "host": platform.node(),
         "platform": platform.platform(), "seeds": cfg.seeds, "jobs": jobs,
         "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
         "seconds": round(time.time() - started, 2), "cells": dict(sorted(statuses.items())),
-        "skipped": skipped, "figures_error": fig_error,
+        "skipped": skipped, "figures_error": fig_error, "aggregate_error": agg_error,
+        "inputs": dict(sorted(inputs.items())), "notes": list(notes),
         "counts": {s: sum(v["status"] == s for v in statuses.values()) for s in ("done", "cached", "failed")},
     }
-    write_json(manifest, out / "manifest.json")
+    try:
+        write_json(manifest, out / "manifest.json")
+    except WriteError as exc:
+        if agg_error is None:
+            raise
+        agg_error += f"; {exc}"
+    if agg_error is not None:
+        n_failed = manifest["counts"]["failed"]
+        raise WriteError(f"{agg_error}; the {len(finished)} finished cells are kept in {out / 'cells'}"
+                         + (f" and {n_failed} failed" if n_failed else "")
+                         + " (manifest.json lists each); free space and rerun: finished cells are not recomputed")
     if finished:
         from fanlab.report import make_report
 
@@ -226,8 +291,13 @@ def _run_claimed(cfg, out, cells, skipped, series_of, git, jobs, force, progress
             make_report(out)
         except Exception as exc:  # the page must never lose the numbers: record why it is missing
             manifest["report_error"] = f"{type(exc).__name__}: {exc}"
-            write_json(manifest, out / "manifest.json")
-    return RunResult(out=out, statuses=statuses, skipped=skipped)
+            notes.append(f"report.html not written: {exc if isinstance(exc, WriteError) else manifest['report_error']}")
+            manifest["notes"] = list(notes)
+            try:
+                write_json(manifest, out / "manifest.json")
+            except WriteError as exc2:
+                notes.append(str(exc2))
+    return RunResult(out=out, statuses=statuses, skipped=skipped, notes=notes)
 
 
 def _cell_record(meta: dict) -> dict:

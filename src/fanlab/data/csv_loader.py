@@ -16,6 +16,9 @@ lines would shift the count).
 
 from __future__ import annotations
 
+import csv as _csv
+import errno
+import os
 import re
 from pathlib import Path
 
@@ -86,13 +89,36 @@ def _where(file: str, column: str, line: int | None = None) -> str:
     return f"file '{file}', column '{column}'" + (f", line {line}" if line is not None else "")
 
 
+def _check_header(path: Path, file: str) -> None:
+    """Refuse a header that names a column twice (pandas would read the second as 'v.1')."""
+    with path.open(encoding="utf-8", newline="") as fh:
+        first = fh.readline(1_000_000)
+    try:
+        header = next(_csv.reader([first]), [])
+    except _csv.Error:
+        return  # pandas says what is wrong with it
+    seen: set[str] = set()
+    for name in header:
+        if name in seen and name.strip():
+            raise DataError(f"file '{file}', line 1: column {_show(name)} appears twice in the header; "
+                            "name every column once")
+        seen.add(name)
+
+
 def _read(path: Path, file: str) -> tuple[pd.DataFrame, np.ndarray]:
     """All cells as strings (NaN where empty) and the CSV line number (R,) of each row."""
-    if not path.exists():
-        raise DataError(f"file '{file}': not found (looked for {path.resolve()})")
+    try:
+        path.stat()
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise DataError(f"file '{file}': a symbolic link loop (the link points back to itself)") from None
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            raise DataError(f"file '{file}': not found (looked for {os.path.abspath(path)})") from None
+        raise DataError(f"file '{file}': cannot read ({exc.strerror or type(exc).__name__})") from None
     if not path.is_file():
         raise DataError(f"file '{file}': not a regular file")
     try:
+        _check_header(path, file)
         size = path.stat().st_size
         if size > MAX_CSV_BYTES:
             raise DataError(f"file '{file}': {size:,} bytes, more than the {MAX_CSV_BYTES:,}-byte limit")
@@ -220,6 +246,18 @@ def _one_series(
     return finish(name, values, index, params, period=params.period, meta=meta)
 
 
+#: Series names the results reserve: '*' marks rows pooled over series, 'panel' a global cell.
+RESERVED_NAMES = ("*", "panel")
+
+
+def _not_reserved(name: str, file: str, column: str, line: int) -> None:
+    if name.strip() in RESERVED_NAMES:
+        what = "series id" if line > 1 else "value column (a series name)"
+        raise DataError(f"{_where(file, column, line)}: {what} {name!r} is reserved (the results use "
+                        f"{' and '.join(repr(n) for n in RESERVED_NAMES)} for pooled rows and global cells); "
+                        "rename it")
+
+
 @register_dataset("csv", params=CsvParams)
 def csv(params: CsvParams, seed: int) -> list[Series]:
     """Series from your own CSV file: one column, several columns (wide) or an id column (long).
@@ -257,6 +295,7 @@ def csv(params: CsvParams, seed: int) -> list[Series]:
         out = []
         for sid in pd.unique(ids):
             rows = (ids == sid).to_numpy()
+            _not_reserved(str(sid), file, params.series_id, int(lines[rows][0]))
             out.append(_one_series(
                 str(sid), values[rows], None if times is None else times[rows], lines[rows],
                 params, file, col, {**base, "column": col, "series_id": str(sid)},
@@ -265,6 +304,7 @@ def csv(params: CsvParams, seed: int) -> list[Series]:
 
     out = []
     for col in columns:
+        _not_reserved(col, file, col, 1)
         values = _parse_values(df[col], file, col, lines)
         rows = np.ones(values.size, dtype=bool)
         if isinstance(params.value, list):

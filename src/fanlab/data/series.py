@@ -15,6 +15,11 @@ MAX_ABS_VALUE = 1e100
 MAX_SERIES_LENGTH = 1_000_000
 
 
+class DataWarning(UserWarning):
+    """Data that loads but may not mean what it seems (irregular time stamps); the run shows it
+    on the terminal and keeps it in the manifest."""
+
+
 class SeriesError(DataError, ValueError):
     """Values a series cannot hold (non-finite, too large, too many); a DataError (exit 2)."""
 
