@@ -217,6 +217,11 @@ def ets_filter(fit: Fit, y: np.ndarray):
     Returns the states (level, trend, each (n,); season history (n + m,) with s_t at index t + m)
     and the one-step means mu (n,); the state at t uses y[: t + 1] only.
     A NaN in y leaves the states to evolve without an update.
+
+    The error-correction forms of Hyndman et al. (2008), in statsmodels' parametrisation, except a
+    multiplicative season, which statsmodels (and so the fitted likelihood) updates in Holt-Winters'
+    form s_t = g* y_t / l_t + (1 - g*) s_{t-m}, g* = gamma / (1 - alpha), rather than ETS's
+    s_{t-m} (1 + gamma e_t) (R's): the recursion here is statsmodels', so fit and forecast agree.
     """
     spec, n = fit.spec, y.shape[0]
     m = len(fit.s0)
@@ -227,6 +232,7 @@ def ets_filter(fit: Fit, y: np.ndarray):
     mu = np.empty(n)
     l_, b_ = fit.l0, fit.b0
     a, be, g, phi = fit.alpha, fit.beta, fit.gamma, fit.phi
+    g_star = g / (1.0 - a)
     for t in range(n):
         lb = l_ + phi * b_
         s_old = season[t] if m else (1.0 if mseason else 0.0)
@@ -237,7 +243,7 @@ def ets_filter(fit: Fit, y: np.ndarray):
         l_ = lb + a * (r / s_old if mseason else r)
         b_ = phi * b_ + be * (r / s_old if mseason else r)
         if m:
-            season[t + m] = s_old + g * (r / lb if mseason else r)
+            season[t + m] = g_star * (mu[t] + r) / l_ + (1.0 - g_star) * s_old if mseason else s_old + g * r
         level[t], trend[t] = l_, b_
     return (level, trend, season), mu
 
@@ -256,6 +262,7 @@ def forecast_paths(fit: Fit, level, trend, buf, horizon: int, eps: np.ndarray | 
     k, m = level.shape[0], buf.shape[1]
     s_n = 1 if eps is None else eps.shape[1]
     mseason = spec.season == "M"
+    g_star = fit.gamma / (1.0 - fit.alpha)
     l_ = np.repeat(level[:, None], s_n, axis=1)
     b_ = np.repeat(trend[:, None], s_n, axis=1)
     sb = np.repeat(buf[:, None, :], s_n, axis=1).copy()  # circular: step h reads slot h % m
@@ -273,7 +280,7 @@ def forecast_paths(fit: Fit, level, trend, buf, horizon: int, eps: np.ndarray | 
         l_ = lb + fit.alpha * (r / s_old if mseason else r)
         b_ = fit.phi * b_ + fit.beta * (r / s_old if mseason else r)
         if m:
-            sb[:, :, h % m] = s_old + fit.gamma * (r / lb if mseason else r)
+            sb[:, :, h % m] = g_star * (mu + r) / l_ + (1.0 - g_star) * s_old if mseason else s_old + fit.gamma * r
     return out
 
 
