@@ -56,7 +56,7 @@ import torch
 
 from fanlab.forecast import Forecast, gaussian_forecast, sample_forecast
 from fanlab.models.base import check_origins
-from fanlab.models.lstm.network import MemberLSTM, RowRandom
+from fanlab.models.lstm.network import MemberLSTM, RowRandom, resolve_device, resolve_kernel
 from fanlab.models.lstm.params import LSTMParams, NetworkParams
 from fanlab.models.lstm.training import (
     Head, TrainConfig, generators, scaled_windows, step_scales, step_weights, train_criteria, validation_split,
@@ -123,14 +123,15 @@ def quantile_interp(q: torch.Tensor, zk: torch.Tensor, z: torch.Tensor) -> torch
     return q0 + (z - z0) / (z1 - z0) * (q1 - q0)
 
 
-def origin_generators(seeds: list[int], origins: np.ndarray) -> list[list[torch.Generator]]:
-    """One torch generator per (member seed, origin)."""
+def origin_generators(seeds: list[int], origins: np.ndarray,
+                      device: torch.device | str = "cpu") -> list[list[torch.Generator]]:
+    """One torch generator on `device` per (member seed, origin)."""
     out = []
     for s in seeds:
         row = []
         for t in origins:
             state = np.random.SeedSequence([int(s), int(t), 1]).generate_state(1, np.uint64)[0]
-            row.append(torch.Generator().manual_seed(int(state) >> 1))
+            row.append(torch.Generator(device=device).manual_seed(int(state) >> 1))
         out.append(row)
     return out
 
@@ -143,6 +144,9 @@ class NetworkForecaster:
     #: why the noise term shares the early-stopping windows (a tail too short to split), else None;
     #: a global network never splits its tail
     noise_note_: str | None = None
+    #: where the network lives and which kernel trained it (`_fit_windows` resolves the params)
+    device_: torch.device = torch.device("cpu")
+    kernel_: str = "torch"
 
     def __init__(self, horizon: int = 100, params: NetworkParams | None = None, **overrides):
         base = params.model_dump() if params is not None else {}
@@ -199,21 +203,26 @@ class NetworkForecaster:
         may be a dict {criterion: windows}: one run tracks each criterion's best weights
         (`training.train_criteria`); ``fits_`` keeps them, `_use` picks one."""
         p = self.params
+        self.device_ = device = resolve_device(p.device)
+        self.kernel_ = resolve_kernel(p.kernel, device)
         self.head_ = self._head()
         recursive = p.strategy == "recursive"
         self.head_.weights = None if recursive else step_weights(self.horizon, p.step_weights_power)
         self.net_ = MemberLSTM(len(seeds), p.hidden, p.layers, 1 if recursive else self.horizon,
                                self.head_.outputs, p.dropout_input, p.dropout_between if p.layers > 1 else 0.0,
                                p.dropout_head, variational=p.dropout_kind == "variational",
-                               dropout_recurrent=p.dropout_recurrent)
+                               dropout_recurrent=p.dropout_recurrent, kernel=self.kernel_).to(device)
+        train_w = train_w.to(device)
+        val_w = {k: v.to(device) for k, v in val_w.items()} if isinstance(val_w, dict) else val_w.to(device)
         cfg = TrainConfig(max_epochs=p.epochs, batch_size=p.batch_size, lr=p.lr, patience=p.patience,
                           grad_clip=p.grad_clip)
         if self.head_.weights is not None and self.head_.kind != "gaussian":
             self.head_.step_scale = step_scales(train_w, self.horizon, self.head_.kind)
+        self.head_.to(device)
         if not isinstance(val_w, dict):  # one criterion (the global networks' held-out series)
             val_w, self.criteria_ = {"all": val_w}, {"all": None}
         self.fits_ = train_criteria(self.net_, self.head_, train_w, val_w, self.horizon, recursive, cfg,
-                                    [generators(s) for s in seeds])
+                                    [generators(s, device) for s in seeds])
         self.seeds_ = list(seeds)
         self.horizon_ = self.horizon
         self._use(self._criterion())
@@ -239,7 +248,7 @@ class NetworkForecaster:
     def _info(self) -> dict:
         r = self.train_
         info = {"epochs": int(r.epochs), "best_epoch": r.best_epoch.tolist(),
-                "best_val_loss": [float(v) for v in r.best_val]}
+                "best_val_loss": [float(v) for v in r.best_val], "kernel": self.kernel_, "device": self.device_.type}
         return info
 
     # ---- prediction ----------------------------------------------------------------------
@@ -251,7 +260,7 @@ class NetworkForecaster:
         if horizon > self.horizon_:
             raise ValueError(f"{self.name} was fitted for horizon {self.horizon_}, asked for {horizon}")
         x, self.tf_ = self.scaled_inputs(y, origins)  # tf_: (location, scale) of each origin
-        return y, origins, x
+        return y, origins, x.to(self.device_)
 
     def _draw(self, params: tuple, feed: str, rand: RowRandom, row_shape) -> torch.Tensor:
         """A value (M, R) from decoded one-step params: their mean/median or a draw."""
@@ -271,7 +280,7 @@ class NetworkForecaster:
         return quantile_interp(q, self._zk(), z.unsqueeze(-1))[..., 0]
 
     def _zk(self) -> torch.Tensor:
-        return torch.special.ndtri(torch.from_numpy(self.head_.knots))
+        return torch.special.ndtri(torch.from_numpy(self.head_.knots).to(self.device_))
 
     @torch.no_grad()
     def _rollout(self, x: torch.Tensor, horizon: int, reps: int, rand: RowRandom, dropout: bool,
@@ -298,7 +307,7 @@ class NetworkForecaster:
             return tuple(v[:, :, :horizon] for v in self.head_.decode(raw))
         weights = net.inference_weights()
         rows = top.shape[1]
-        path = torch.empty(members, rows, horizon, dtype=torch.float64)
+        path = torch.empty(members, rows, horizon, dtype=torch.float64, device=x.device)
         for h in range(horizon):
             params = self.head_.decode(net.head_infer(top, drop)[:, :, 0])
             value = self._draw(params, feed, rand, (rows,))
@@ -310,7 +319,7 @@ class NetworkForecaster:
     def _chunks(self, x, origins, horizon, reps, dropout, feed, seeds):
         """`_rollout` (and `_extra_draws`) over chunks of whole origins, concatenated along rows."""
         per = max(1, CHUNK_ROWS // reps)
-        gens = origin_generators(seeds, origins)
+        gens = origin_generators(seeds, origins, self.device_)
         parts = []
         for k0 in range(0, len(origins), per):
             k1 = min(len(origins), k0 + per)
@@ -337,7 +346,7 @@ class NetworkForecaster:
         maps a spread (sd): scale only.
         """
         loc, scale = self.tf_
-        v = v.double().numpy() if isinstance(v, torch.Tensor) else np.asarray(v, dtype=float)
+        v = v.double().cpu().numpy() if isinstance(v, torch.Tensor) else np.asarray(v, dtype=float)
         axis = axis % v.ndim
         reps = v.shape[axis] // loc.size
         shape = [1] * v.ndim
@@ -403,8 +412,8 @@ class LSTMForecaster(NetworkForecaster):
         (2017). With global or last_value scaling it is the original-units MSE / scale_**2."""
         o = self.noise_origins_
         x, (loc, scale) = self.scaled_inputs(y_train, o)
-        out, _ = self._chunks(x, o, self.horizon_, 1, False, "mean", self.seeds_)
-        point = (out[0][0] if isinstance(out, tuple) else out[0]).double().numpy()  # (Kv, H)
+        out, _ = self._chunks(x.to(self.device_), o, self.horizon_, 1, False, "mean", self.seeds_)
+        point = (out[0][0] if isinstance(out, tuple) else out[0]).double().cpu().numpy()  # (Kv, H)
         idx = o[:, None] + np.arange(1, self.horizon_ + 1)[None, :]
         target = (y_train[idx] - loc[:, None]) / scale[:, None]
         return ((target - point) ** 2).mean(axis=0)
@@ -437,11 +446,15 @@ class LSTMForecaster(NetworkForecaster):
         if recursive:
             paths = out[0]
             if extra is not None:  # point head + noise: validation residual variance
-                paths = paths + extra * torch.from_numpy(np.sqrt(self.noise_var_[:horizon]))
+                paths = paths + extra * self._noise_sd(horizon)
         else:
             paths = self._direct_samples(out, extra, horizon)
         samples = self._units(paths).reshape(k, reps, horizon)
         return sample_forecast(origins, samples, probs, info=info)
+
+    def _noise_sd(self, horizon: int) -> torch.Tensor:
+        """The point head's noise-term sd per step (H,), float64 on the network's device."""
+        return torch.from_numpy(np.sqrt(self.noise_var_[:horizon])).to(self.device_)
 
     def _direct_samples(self, out: tuple, extra, horizon: int) -> torch.Tensor:
         """One value per (row, step) from each pass's decoded params (1, R, H[, Qk])."""
@@ -450,7 +463,7 @@ class LSTMForecaster(NetworkForecaster):
             base = out[0][0]
             if extra is None:
                 return base
-            return base + extra * torch.from_numpy(np.sqrt(self.noise_var_[:horizon]))
+            return base + extra * self._noise_sd(horizon)
         if p.head == "gaussian":
             mean, var = out[0][0], out[1][0]
             return mean if extra is None else mean + var.sqrt() * extra
@@ -471,7 +484,7 @@ class LSTMForecaster(NetworkForecaster):
             sd = self._units(out[1][0].sqrt(), shift=False)
             return gaussian_forecast(origins, mean, sd, probs, info=info)
         q = out[0][0]  # (K, H, Qk)
-        z = torch.special.ndtri(torch.from_numpy(probs))
+        z = torch.special.ndtri(torch.from_numpy(probs).to(self.device_))
         qq = self._units(quantile_interp(q, self._zk(), z), axis=0)  # (K, H, Q)
         median = self._units(quantile_interp(q, self._zk(), q.new_zeros(1))[..., 0])
         return Forecast(origins=origins, mean=median, probs=probs, quantiles=np.moveaxis(qq, -1, 1), info=info)

@@ -48,6 +48,25 @@ import torch
 from torch import nn
 
 
+def resolve_device(name: str) -> torch.device:
+    """The torch device of a `device` setting: cpu, cuda, or auto (cuda where torch sees a GPU)."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda': torch sees no GPU here (use device cpu or auto)")
+    return torch.device(name)
+
+
+def resolve_kernel(name: str, device: torch.device) -> str:
+    """The training kernel of a `kernel` setting on `device`: auto is numba on the CPU (the
+    faster there, `benchmarks/lstm_kernels.py`), torch's elsewhere."""
+    if name == "auto":
+        return "numba" if device.type == "cpu" else "torch"
+    if name == "numba" and device.type != "cpu":
+        raise ValueError(f"kernel 'numba' runs on the CPU only, not on {device.type} (use kernel torch or auto)")
+    return name
+
+
 class MemberLSTM(nn.Module):
     """M LSTM networks with a linear head.
 
@@ -65,12 +84,22 @@ class MemberLSTM(nn.Module):
     variational : bool
         Masks tied across time (one per sequence, Gal and Ghahramani 2016) instead of fresh
         at every step; adds `dropout_recurrent` on the recurrent state h_{t-1} of every layer.
+    kernel : "torch" or "numba"
+        The training passes' LSTM kernel: ``torch.lstm`` with autograd, or the compiled exact
+        forward and backward of `fanlab.models.lstm.kernel` (CPU only). Dropout and the
+        recurrent weight drop are applied around the kernel, the same for both. Validation
+        and prediction always run torch's inference kernel.
     """
+
+    kernel = "torch"  # networks pickled before the kernel choice existed
 
     def __init__(self, members: int, hidden: int, layers: int, steps: int, outputs: int,
                  dropout_input: float = 0.0, dropout_between: float = 0.0, dropout_head: float = 0.0,
-                 variational: bool = False, dropout_recurrent: float = 0.0):
+                 variational: bool = False, dropout_recurrent: float = 0.0, kernel: str = "torch"):
         super().__init__()
+        if kernel not in ("torch", "numba"):
+            raise ValueError(f"kernel must be 'torch' or 'numba', got {kernel!r}")
+        self.kernel = kernel
         self.members, self.hidden, self.layers = members, hidden, layers
         self.steps, self.outputs = steps, outputs
         self.rates = (dropout_input, dropout_between, dropout_head)
@@ -141,8 +170,13 @@ class MemberLSTM(nn.Module):
                 w_hh = self.w_hh[k][m]
                 if g is not None and self.rate_recurrent > 0:  # weight drop: see the module notes
                     w_hh = w_hh * self._mask(self.rate_recurrent, g, (self.hidden,), w_hh)
-                weights = [self.w_ih[k][m], w_hh, self.bias[k][m], self.bias[k].new_zeros(4 * self.hidden)]
-                z = torch.lstm(z.contiguous(), hx, weights, True, 1, 0.0, True, False, False)[0]
+                if self.kernel == "numba":
+                    from fanlab.models.lstm.kernel import lstm_layer
+
+                    z = lstm_layer(z, self.w_ih[k][m], w_hh, self.bias[k][m])
+                else:
+                    weights = [self.w_ih[k][m], w_hh, self.bias[k][m], self.bias[k].new_zeros(4 * self.hidden)]
+                    z = torch.lstm(z.contiguous(), hx, weights, True, 1, 0.0, True, False, False)[0]
                 if k < self.layers - 1:
                     z = self._drop(z, self.rates[1], g)
             tops.append(z if sequence else z[-1])
@@ -315,7 +349,8 @@ class RowRandom:
     def _draw(self, member: int, shape: tuple, axis: int, fill) -> torch.Tensor:
         part = list(shape)
         part[axis] = self.reps
-        blocks = [fill(torch.empty(part), self.gens[member][j]) for j in range(self.first, self.last)]
+        gens = self.gens[member]
+        blocks = [fill(torch.empty(part, device=gens[j].device), gens[j]) for j in range(self.first, self.last)]
         return torch.cat(blocks, axis)
 
     def mask(self, member: int, rate: float, shape: tuple, axis: int) -> torch.Tensor:

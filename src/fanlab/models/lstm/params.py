@@ -74,6 +74,16 @@ class NetworkParams(BaseModel):
                              f"every series of the dataset (a panel method; default context {GLOBAL_CONTEXT}; "
                              "early stopping on held-out series, see fanlab.models.lstm.panel)")
 
+    kernel: Literal["auto", "torch", "numba"] = Field(
+        "auto", description="the LSTM's training kernel. numba: an exact compiled forward and backward pass "
+                            "(fanlab.models.lstm.kernel; CPU only; ~1.5x faster per epoch than torch's on one "
+                            "thread, benchmarks/lstm_kernels.py); torch: torch.lstm with autograd; auto: numba on "
+                            "the CPU, torch on a GPU. Validation and prediction run torch's kernels either way")
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "cpu", description="where the network trains and predicts: cpu, cuda, or auto (cuda where torch sees a "
+                           "GPU, else cpu). Results are reproducible per device, not across devices, hence "
+                           "the default cpu")
+
     @model_validator(mode="after")
     def _global_context(self):
         if self.scope == "global" and "context" not in self.model_fields_set:
@@ -82,10 +92,13 @@ class NetworkParams(BaseModel):
 
     @model_serializer(mode="wrap")
     def _drop_default_scope(self, handler):
-        # scope at its default leaves the dump (fit-store keys, reports) exactly as before it existed
+        # scope, kernel and device at their defaults leave the dump (fit-store keys, reports)
+        # exactly as before they existed
         out = handler(self)
-        if isinstance(out, dict) and out.get("scope") == "local":
-            out.pop("scope")
+        if isinstance(out, dict):
+            for key, default in (("scope", "local"), ("kernel", "auto"), ("device", "cpu")):
+                if out.get(key) == default:
+                    out.pop(key)
         return out
 
 

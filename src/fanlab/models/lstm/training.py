@@ -22,11 +22,13 @@ import torch.nn.functional as F
 from fanlab.models.lstm.network import MemberLSTM
 
 
-def generators(seed: int) -> dict[str, torch.Generator]:
-    """Independent torch generators for initialisation, batch order and dropout, from one seed."""
+def generators(seed: int, device: torch.device | str = "cpu") -> dict[str, torch.Generator]:
+    """Independent torch generators on `device` for initialisation, batch order and dropout,
+    from one seed (a device's generators give their own streams: results are reproducible
+    per device)."""
     streams = np.random.default_rng(seed).integers(0, 2**62, size=3)
     names = ("init", "shuffle", "dropout")
-    return {n: torch.Generator().manual_seed(int(s)) for n, s in zip(names, streams)}
+    return {n: torch.Generator(device=device).manual_seed(int(s)) for n, s in zip(names, streams)}
 
 
 def member_seeds(seed: int, members: int) -> list[int]:
@@ -98,12 +100,12 @@ def step_scales(train_w: torch.Tensor, horizon: int, kind: str) -> torch.Tensor:
     return (ms if kind == "point" else ms.sqrt()).float()
 
 
-def step_weights(horizon: int, power: float) -> torch.Tensor | None:
+def step_weights(horizon: int, power: float, device: torch.device | str = "cpu") -> torch.Tensor | None:
     """Loss weights (H,) proportional to h^-power, summing to 1; None for power 0 (plain mean)."""
     if power == 0.0:
         return None
     w = np.arange(1, horizon + 1, dtype=float) ** -power
-    return torch.tensor(w / w.sum(), dtype=torch.float32)
+    return torch.tensor(w / w.sum(), dtype=torch.float32, device=device)
 
 
 class Head:
@@ -124,6 +126,14 @@ class Head:
         self.outputs = {"point": 1, "gaussian": 2, "quantile": 0 if probs is None else len(probs)}[kind]
         if self.outputs == 0:
             raise ValueError("the quantile head needs its probabilities")
+
+    def to(self, device: torch.device | str) -> "Head":
+        """Move the head's tensors (probabilities, step weights and scales) to `device`."""
+        for name in ("probs", "weights", "step_scale"):
+            value = getattr(self, name)
+            if value is not None:
+                setattr(self, name, value.to(device))
+        return self
 
     def decode(self, raw: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """point -> (mean,); gaussian -> (mean, variance); quantile -> (quantiles (..., Q),)."""
@@ -234,7 +244,8 @@ def train_criteria(net: MemberLSTM, head: Head, train_w: torch.Tensor, vals: dic
                     "state": {k: v.clone() for k, v in init.items()}, "stopped": None} for name in vals}
     epoch = 0
     for epoch in range(1, cfg.max_epochs + 1):
-        perms = torch.stack([torch.randperm(n, generator=g["shuffle"]) for g in gens])  # (M, N)
+        perms = torch.stack([torch.randperm(n, generator=g["shuffle"], device=g["shuffle"].device)
+                             for g in gens])  # (M, N)
         for start in range(0, n, cfg.batch_size):
             batch = train_w[perms[:, start : start + cfg.batch_size]]  # (M, b, W)
             raw = run_windows(net, head, batch, recursive, horizon, drop_gens)
@@ -253,7 +264,7 @@ def train_criteria(net: MemberLSTM, head: Head, train_w: torch.Tensor, vals: dic
             better = val < tr["best_val"]
             if better.any():
                 tr["best_val"][better], tr["best_epoch"][better] = val[better], epoch
-                rows = torch.from_numpy(np.flatnonzero(better))
+                rows = torch.from_numpy(np.flatnonzero(better)).to(train_w.device)
                 for k, v in net.state_dict().items():
                     tr["state"][k][rows] = v.detach()[rows]
             if np.all(epoch - tr["best_epoch"] >= cfg.patience):
@@ -271,4 +282,4 @@ def validation_loss(net: MemberLSTM, head: Head, val_w: torch.Tensor, horizon: i
     x = val_w.unsqueeze(0).expand(net.members, -1, -1)
     raw = run_windows(net, head, x, recursive, horizon)
     loss = head.loss(raw, x[..., -horizon:])
-    return loss.double().numpy()
+    return loss.double().cpu().numpy()
