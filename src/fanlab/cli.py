@@ -225,16 +225,21 @@ def list_(kind: str = typer.Argument("all", help="datasets | methods | metrics |
 @app.command()
 def report(results: Path = typer.Argument(..., help="a results folder")) -> None:
     """Redraw the figures and the report (interactive report.html, summary.md) of a results folder."""
+    from fanlab.errors import DataError
     from fanlab.plots import make_figures
-    from fanlab.report import make_report
-    from fanlab.report_data import NotResults, check_folder
+    from fanlab.report import check_readable, make_report
+    from fanlab.results import WriteError, io_reason
 
     try:
-        check_folder(results)
-    except NotResults as exc:
+        check_readable(results)
+        paths = make_figures(results)
+        html_path, md_path = make_report(results)
+    except WriteError as exc:  # a full or read-only disk
         _fail(str(exc))
-    paths = make_figures(results)
-    html_path, md_path = make_report(results)
+    except OSError as exc:  # the same, met outside fanlab's own writes (a figure)
+        _fail(f"{results}: cannot write the report: {io_reason(exc)}")
+    except DataError as exc:  # a folder that is no (whole) results folder
+        _fail(str(exc) if str(exc).startswith(str(results)) else f"{results}: {exc}")
     out.print(f"{len(paths)} figures in {results / 'figures'}; {html_path}; {md_path}", highlight=False)
 
 
@@ -248,26 +253,39 @@ def compare(
     (coverage, its difference to the first run with CIs, width, reliability, summary)."""
     import pandas as pd
 
-    from fanlab.report_data import NotResults, check_folder
+    from fanlab.errors import DataError
+    from fanlab.report import check_readable
+    from fanlab.results import WriteError, io_reason, show_path
 
     for r in results:
         try:
-            check_folder(r)
-        except NotResults as exc:
+            check_readable(r)
+        except DataError as exc:
             _fail(str(exc))
     if out_file is not None and out_file.is_dir():
         _fail(f"--out: {out_file} is a folder; give a file name such as compare.html")
-    rows = []
+    rows, levels = [], set()
     for r in results:
         df = pd.read_csv(r / "summary.csv")
         df.insert(0, "run", r.name)
+        levels |= set(df["level"].dropna().round(9))
         rows.append(df[abs(df["level"] - level) < 1e-9])
+    if not any(len(x) for x in rows):
+        _fail(f"--level {level:g}: no run has this level (their levels: "
+              f"{', '.join(f'{v:g}' for v in sorted(levels)) or 'none'})")
     _print_coverage(pd.concat(rows, ignore_index=True), f"coverage at level {level:g}",
                     lead=("run", "dataset", "method"), with_crps=False)
     if out_file is not None:
         from fanlab.report_compare import write_compare
 
-        out.print(f"{write_compare(results, out_file)}", highlight=False)
+        try:
+            out.print(f"{write_compare(results, out_file)}", highlight=False)
+        except WriteError as exc:
+            _fail(str(exc))
+        except OSError as exc:
+            _fail(f"--out: cannot write {show_path(out_file)}: {io_reason(exc)}")
+        except DataError as exc:
+            _fail(str(exc))
 
 
 def main() -> None:  # pragma: no cover

@@ -89,6 +89,15 @@ class SplitSpec(_Strict):
     cal: Number = 0.2
     test: Number = 0.2
 
+    @field_validator("train", "cal", "test")
+    @classmethod
+    def _not_tiny(cls, v):
+        # a float is a fraction (lengths are integers): one this small names its own key
+        if isinstance(v, float) and 0 < v < MIN_FRACTION:
+            raise ValueError(f"fraction {v:g} is below {MIN_FRACTION:g}: a block that small holds no point "
+                             "of any series (use 0 or a length)")
+        return v
+
     @model_validator(mode="after")
     def _check(self) -> "SplitSpec":
         vals = (self.train, self.cal, self.test)

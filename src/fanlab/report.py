@@ -74,6 +74,62 @@ def _markdown(df: pd.DataFrame) -> str:
     return "\n".join([head, sep, *rows])
 
 
+#: What `fanlab report` and `fanlab compare` read from each file of a results folder.
+NEEDED = {"config.yaml": ("name", "horizon", "levels", "seeds", "stride"),
+          "summary.csv": ("dataset", "method", "level", "coverage", "coverage_lo", "coverage_hi"),
+          "metrics.parquet": ("dataset", "series", "method", "seed", "h", "level", "metric", "value")}
+
+
+def check_readable(results_dir: str | Path) -> None:
+    """Raise NotResults (one line naming the folder and the file) unless every results file
+    the report reads opens and holds what it needs: a config with its levels, a summary and
+    metrics with their columns, a readable manifest and forecasts file where present."""
+    import pyarrow.parquet as pq
+
+    from fanlab.report_data import NotResults, check_folder
+
+    out = Path(results_dir)
+    check_folder(out)
+
+    def bad(name: str, why: str):
+        raise NotResults(f"{out}: {name} {why} (a broken fanlab results folder; rerun its config)")
+
+    try:
+        cfg = yaml.safe_load((out / "config.yaml").read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        bad("config.yaml", f"cannot be read ({type(exc).__name__})")
+    if not isinstance(cfg, dict):
+        bad("config.yaml", "is not a mapping")
+    lacking = [k for k in NEEDED["config.yaml"] if k not in cfg]
+    if lacking or not isinstance(cfg.get("levels"), list) or not cfg["levels"]:
+        bad("config.yaml", f"has no {', '.join(lacking) or 'levels'}")
+    try:
+        cols = pd.read_csv(out / "summary.csv", nrows=0).columns
+    except pd.errors.EmptyDataError:
+        bad("summary.csv", "is empty")
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        bad("summary.csv", f"cannot be read ({type(exc).__name__})")
+    for name in ("metrics.parquet", "forecasts.parquet"):
+        if name == "forecasts.parquet" and not (out / name).is_file():
+            continue
+        try:
+            schema = pq.read_schema(out / name)
+        except Exception as exc:  # pyarrow: ArrowInvalid on a truncated or empty file
+            size = (out / name).stat().st_size
+            bad(name, f"is not a parquet file ({size:,} bytes; {type(exc).__name__})")
+        missing = [c for c in NEEDED.get(name, ()) if c not in schema.names]
+        if missing:
+            bad(name, f"lacks column(s) {', '.join(missing)}")
+    missing = [c for c in NEEDED["summary.csv"] if c not in cols]
+    if missing:
+        bad("summary.csv", f"lacks column(s) {', '.join(missing)}")
+    if (out / "manifest.json").is_file():
+        try:
+            json.loads((out / "manifest.json").read_text())
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            bad("manifest.json", f"cannot be read ({type(exc).__name__})")
+
+
 def make_report(results_dir: str | Path) -> tuple[Path, Path]:
     """Write report.html (interactive, see `report_page`) and summary.md into `results_dir`;
     returns their paths."""

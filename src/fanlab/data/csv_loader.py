@@ -29,6 +29,7 @@ from pydantic import Field, field_validator, model_validator
 
 from fanlab.data.windowing import RealParams, finish, window_slice
 from fanlab.data.series import MAX_ABS_VALUE, MAX_SERIES_LENGTH, Series
+from fanlab.data.stamps import check_period, warn_irregular
 from fanlab.errors import DataError
 from fanlab.registry import register_dataset
 
@@ -300,7 +301,7 @@ def csv(params: CsvParams, seed: int) -> list[Series]:
                 str(sid), values[rows], None if times is None else times[rows], lines[rows],
                 params, file, col, {**base, "column": col, "series_id": str(sid)},
             ))
-        return out
+        return _check_stamps(out, params, file)
 
     out = []
     for col in columns:
@@ -318,4 +319,14 @@ def csv(params: CsvParams, seed: int) -> list[Series]:
             col, values[rows], None if times is None else times[rows], lines[rows],
             params, file, col, {**base, "column": col},
         ))
+    return _check_stamps(out, params, file)
+
+
+def _check_stamps(out: list[Series], params: CsvParams, file: str) -> list[Series]:
+    """A declared period the stamps contradict is an error; irregular stamps (no freq) warn."""
+    for s in out:
+        freq = params.freq or getattr(s.index, "freqstr", None)
+        check_period(params.period, freq, f"{_where(file, params.time or '')} (series '{s.name}')")
+    if params.freq is None:
+        warn_irregular(out, file, params.period)
     return out
