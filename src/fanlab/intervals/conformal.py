@@ -42,6 +42,7 @@ joint       a simultaneous band from the maximum over the horizon of per-step no
             needs only m >= 1 / a - 1 ranked origins (19 at 95%), where Bonferroni needs
             n >= H / a - 1 (1,999 at 95% and H = 100).
 aci         adaptive conformal inference per (level, step); see `fanlab.intervals.aci`.
+pid         conformal PID control per (level, step), gains in ``pid``; see `fanlab.intervals.pid`.
 
 The joint method
 ----------------
@@ -104,12 +105,13 @@ from fanlab.context import BuildContext
 from fanlab.data.splits import Split
 from fanlab.forecast import PROB_DECIMALS, Forecast, check_origins, level_probs
 from fanlab.intervals.aci import aci_bands
+from fanlab.intervals.pid import PIDParams, pid_bands
 from fanlab.intervals.ranks import (
     conformal_rank, joint_split, normalise_steps, order_stat, split_levels, symmetric_band)
 from fanlab.models.base import Forecaster
 from fanlab.registry import build_method, is_panel, register_method, validate_method_spec
 
-Method = Literal["split", "bonferroni", "joint", "aci"]
+Method = Literal["split", "bonferroni", "joint", "aci", "pid"]
 Score = Literal["absolute", "signed", "normalized", "cqr"]
 
 #: the base's central 0.5 interval: the spread that scales the normalized score
@@ -129,6 +131,7 @@ class ConformalParams(BaseModel):
     aci_window: int | None = Field(
         None, ge=1, description="ACI: use only the latest scores per step (None: all since the calibration start)"
     )
+    pid: PIDParams = Field(default_factory=PIDParams, description="method pid: the controller's gains")
     scale_frac: float = Field(
         0.3, gt=0.0, lt=1.0,
         description="joint: share of the calibration origins (the earliest) that estimate the per-step scale; the rest are ranked",
@@ -173,7 +176,9 @@ JOINT_SCORES = ("absolute", "normalized")
 
 
 def check_method_score(method: str, score: str) -> None:
-    """Refuse method/score pairs that make no sense (joint takes absolute or normalized)."""
+    """Refuse method/score pairs that make no sense (joint takes absolute or normalized, pid no signed)."""
+    if method == "pid" and score == "signed":
+        raise ValueError("conformal method 'pid' takes scores absolute, normalized or cqr, not signed")
     if method == "joint" and score not in JOINT_SCORES:
         raise ValueError(
             f"conformal method 'joint' needs score 'absolute' or 'normalized', got '{score}': "
@@ -192,7 +197,7 @@ class ConformalForecaster:
         End of the calibration block [train_end, cal_end).
     horizon : int
         Steps calibrated (H); `predict` accepts any horizon <= H.
-    method, score, cal_stride, gamma, aci_window, scale_frac
+    method, score, cal_stride, gamma, aci_window, scale_frac, pid
         As in `ConformalParams`.
     """
 
@@ -200,7 +205,7 @@ class ConformalForecaster:
 
     def __init__(self, base: Forecaster, cal_end: int, horizon: int, method: Method = "split",
                  score: Score = "absolute", cal_stride: int = 1, gamma: float = 0.005,
-                 aci_window: int | None = None, scale_frac: float = 0.3):
+                 aci_window: int | None = None, scale_frac: float = 0.3, pid: PIDParams | dict | None = None):
         check_method_score(method, score)
         if not 0.0 < scale_frac < 1.0:
             raise ValueError(f"scale_frac must lie in (0, 1), got {scale_frac}")
@@ -213,6 +218,7 @@ class ConformalForecaster:
         self.cal_stride = cal_stride
         self.gamma = gamma
         self.aci_window = aci_window
+        self.pid = pid
 
     # ------------------------------------------------------------------ fit
     def fit(self, y: np.ndarray, train_end: int, seed: int, own_scores: bool = True) -> "ConformalForecaster":
@@ -329,7 +335,7 @@ class ConformalForecaster:
         info = {"base": getattr(self.base_, "name", type(self.base_).__name__), "method": self.method,
                 "score": self.score, "n_cal": int(self.n_cal_), "warnings": []}
         alpha = None
-        if self.method == "aci":
+        if self.method in ("aci", "pid"):
             mean, lo, hi, center, alpha, notes, base_info = self._aci(y, origins, horizon, levels)
             info["warnings"].extend(notes)
         else:
@@ -420,8 +426,12 @@ class ConformalForecaster:
         targets = np.where(tgt <= t_max, y[np.minimum(tgt, len(y) - 1)], np.nan)
         scores = self._scores(targets, fc, levels)
         ref_lo, ref_hi, scale, center = self.band_reference(fc, levels)
-        out = aci_bands(y, timeline, t0, origins, scores, fc.mean, (ref_lo, ref_hi, scale, center), levels,
-                        score=self.score, gamma=self.gamma, window=self.aci_window)
+        if self.method == "pid":
+            out = pid_bands(timeline, t0, origins, scores, fc.mean, (ref_lo, ref_hi, scale, center), levels,
+                            score=self.score, params=PIDParams.model_validate(self.pid or {}))
+        else:
+            out = aci_bands(y, timeline, t0, origins, scores, fc.mean, (ref_lo, ref_hi, scale, center), levels,
+                            score=self.score, gamma=self.gamma, window=self.aci_window)
         return (*out, fc.info)
 
     def band_reference(self, fc: Forecast, levels: np.ndarray):
@@ -453,10 +463,10 @@ def _base_bands(fc: Forecast, levels: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
 @register_method("conformal", params=ConformalParams)
 def build_conformal(params: ConformalParams, ctx: BuildContext) -> ConformalForecaster:
-    """Conformal intervals (split, bonferroni, joint, aci) around any base forecaster."""
+    """Conformal intervals (split, bonferroni, joint, aci, pid) around any base forecaster."""
     base = build_method(params.base["name"], params.base.get("params"), ctx)
     return ConformalForecaster(
         base, cal_end=ctx.split.cal_end, horizon=ctx.horizon, method=params.method,
         score=params.score, cal_stride=params.cal_stride, gamma=params.gamma,
-        aci_window=params.aci_window, scale_frac=params.scale_frac,
+        aci_window=params.aci_window, scale_frac=params.scale_frac, pid=params.pid,
     )
