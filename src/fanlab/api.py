@@ -14,6 +14,7 @@ its oracle (both run beside it).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,18 +57,23 @@ def _as_series(series) -> Series:
 
 def evaluate(forecaster, series, split=(0.6, 0.2, 0.2), horizon: int = 100, levels=(0.5, 0.8, 0.95),
              stride: int = 10, seed: int = 0, name: str = "forecaster", references: bool = True,
-             bootstrap_reps: int = 1000) -> Evaluation:
+             bootstrap_reps: int = 1000, check_look_ahead: bool = True) -> Evaluation:
     """Fit `forecaster` on the training block of `series`, forecast every test origin and
     score it like a config's cell (coverage per step with a CI, joint coverage, width,
     interval score, CRPS, MAE, skill against climatology and, where `series` has an oracle,
     against the oracle).
 
     series: a `fanlab` Series (e.g. from `fanlab.datasets.load`), a pandas Series or an
-    array. split: (train, cal, test) fractions or lengths. Returns `Evaluation`.
+    array. split: (train, cal, test) fractions or lengths. The forecaster is handed a
+    read-only `y` and its forecast is checked as a cell's is (`fanlab.metrics.evaluate`):
+    a forecast of other origins, horizon or probabilities, with NaN or crossing quantiles,
+    raises `fanlab.errors.ForecastError`. `check_look_ahead`: ask `predict` once more with
+    the values after the middle origin perturbed, and warn (`LookAheadWarning`) where an
+    earlier origin's forecast moves. Returns `Evaluation`.
     """
-    from fanlab.metrics.aggregate import cell_frame, cell_metrics, frame_arrays, pooled_metrics, summary_table
-    from fanlab.metrics.reference import reference_metrics
-    from fanlab.metrics.scores import naive_scale
+    from fanlab.metrics.aggregate import summary_table
+    from fanlab.metrics.evaluate import (LookAheadWarning, check_forecast, fit_predict, forecast_frame,
+                                         look_ahead, readonly, score, series_scale)
     from fanlab.models.naive import ClimatologyForecaster
 
     s = _as_series(series)
@@ -76,30 +82,30 @@ def evaluate(forecaster, series, split=(0.6, 0.2, 0.2), horizon: int = 100, leve
     probs = probs_for_levels(all_levels)
     sp = make_split(len(s.values), *split, horizon=horizon, series=s.name)
     origins = sp.test_origins(horizon, stride)
-    y = s.values
     arms = [(name, forecaster)]
+    refs = {"climatology": None, "oracle": None}
     if references:
+        if name in ("climatology", "oracle"):
+            raise ValueError(f"name '{name}' is the label of a reference; choose another or references=False")
         arms.append(("climatology", ClimatologyForecaster()))
+        refs["climatology"] = "climatology"
         if s.oracle is not None:
             arms.append(("oracle", s.oracle()))
-    try:
-        scale = naive_scale(y[: sp.train_end], m=s.period or 1)
-    except Exception:
-        scale = None
-    frames, metric_parts, cells = [], [], {}
-    for label, model in arms:
-        model.fit(y, sp.train_end, seed)
-        fc = model.predict(y, origins, horizon, probs)
-        frame = cell_frame(fc, y, {"dataset": s.name, "series": s.name, "method": label, "seed": seed})
-        arr = frame_arrays(frame)
-        rows = cell_metrics(frame, levels, all_levels, scale, arr=arr)
-        metric_parts += [rows, pooled_metrics([frame], levels, all_levels, rows, bootstrap_reps,
-                                              default_block(horizon, stride), 0, 0.95, arrays=[arr])]
-        frames.append(frame)
-        cells[label] = [(s.name, seed, arr)]
-    metric_parts.append(reference_metrics(s.name, cells, levels, "climatology" if references else None,
-                                          "oracle" if "oracle" in cells else None))
-    metrics = pd.concat(metric_parts, ignore_index=True)
-    refs = {"climatology": "climatology" if references else None, "oracle": "oracle" if "oracle" in cells else None}
-    return Evaluation(forecasts=pd.concat(frames, ignore_index=True), metrics=metrics,
-                      summary=summary_table(metrics, levels, horizon, references=refs))
+            refs["oracle"] = "oracle"
+    scale, _ = series_scale(s.values[: sp.train_end], s.period)
+    parts = []
+    for label, arm in arms:
+        model, fc, caught = fit_predict(lambda: arm, readonly(s.values), sp.train_end, origins, horizon, probs, seed, label)
+        for w in caught:  # a notebook shows the method's warnings
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        fc = check_forecast(fc, origins, horizon, probs, label)
+        frame = forecast_frame(fc, s, {"dataset": s.name, "series": s.name, "method": label, "seed": seed})
+        parts.append((s.name, label, s.name, seed, frame, scale))
+        if label == name and check_look_ahead:
+            msg = look_ahead(model, s.values, origins, horizon, probs, fc, label, seed)
+            if msg:
+                warnings.warn(msg, LookAheadWarning, stacklevel=2)
+    metrics = score(parts, levels, all_levels, refs, {s.name: default_block(horizon, stride)}, reps=bootstrap_reps)
+    forecasts = pd.concat([p[4] for p in parts], ignore_index=True)
+    return Evaluation(forecasts=forecasts, metrics=metrics, summary=summary_table(metrics, levels, horizon,
+                                                                                  references=refs))

@@ -1,4 +1,8 @@
-"""A cell: its spec, and how one local cell is fitted, forecast and written.
+"""A cell: its spec, how one local cell is fitted and forecast, and how any cell is written.
+
+Local and global cells (`fanlab.panel`) run one sequence: `fit_predict` on a read-only copy of
+the series, `check_forecast` (the checks `fanlab.evaluate` runs too, in `fanlab.metrics.evaluate`),
+then `cell_scored` writes the frame of every forecast series with its naive scale and warnings.
 
 A config expands to cells (`fanlab.runner.expand`): dataset x series x method x seed, or, for a
 global method, dataset x method x seed (series name `PANEL`, see `fanlab.panel`). A cell is a
@@ -10,7 +14,6 @@ from __future__ import annotations
 
 import time
 import traceback
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,10 +25,9 @@ from fanlab.config import stable_hash
 from fanlab.context import BuildContext
 from fanlab.data.series import Series
 from fanlab.data.splits import make_split
-from fanlab.errors import DataError
+from fanlab.errors import ForecastError
 from fanlab.fitstore import FitStore
-from fanlab.metrics.aggregate import cell_frame
-from fanlab.metrics.scores import naive_scale
+from fanlab.metrics.evaluate import check_forecast, fit_predict, forecast_frame, readonly, series_scale
 from fanlab.results import cell_key, cell_path, write_parquet
 
 #: The series name of a global method's cell.
@@ -89,39 +91,59 @@ def run_local_cell(cell: CellSpec, series: Series, out: Path, fits: str | None =
     t0 = time.perf_counter()
     try:
         st = cell.settings
-        y = series.values
-        split = split_cells(cell.split, len(y), st["horizon"], f"{cell.dataset}/{series.name}")
+        split = split_cells(cell.split, len(series), st["horizon"], f"{cell.dataset}/{series.name}")
         origins = split.test_origins(st["horizon"], st["stride"], st["max_origins"])
         probs = np.array(st["probs"])
-        store = None if fits is None else FitStore(Path(out) / "fits", refit=fits == "refit")
-        ctx = BuildContext(series=series, split=split, horizon=st["horizon"], stride=st["stride"], fit_store=store,
-                           levels=tuple(cell.levels))
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            model = registry.build_method(cell.method_name, cell.method_params, ctx)
-            model.fit(y, split.train_end, cell.seed)
-            fc = model.predict(y, origins, st["horizon"], probs)
-        if not np.array_equal(fc.origins, origins) or fc.mean.shape != (origins.size, st["horizon"]):
-            raise RuntimeError(f"method '{cell.method}' returned a forecast for other origins or horizon")
-        if not np.allclose(fc.probs, probs):
-            raise RuntimeError(f"method '{cell.method}' returned quantiles at other probabilities")
-        frame = cell_frame(fc, y, {"dataset": cell.dataset, "series": series.name, "method": cell.method, "seed": cell.seed})
-        if series.index is not None:  # the time stamp of each target, where the series has them
-            frame["time"] = np.asarray(series.index)[frame["origin"].to_numpy() + frame["h"].to_numpy()]
-        scale_note = []
-        try:
-            scale = naive_scale(y[: split.train_end], m=series.period or 1)
-        except (ValueError, DataError) as exc:  # e.g. a constant training block: no scaled scores
-            scale = None
-            scale_note = [f"MASE and MSIS not computed: {exc}"]
-        msgs = scale_note + sorted({f"{w.category.__name__}: {w.message}" for w in caught})
-        info = {**getattr(model, "info_", {}), **fc.info}
-        fc_warnings = info.pop("warnings", [])
-        meta = {"key": cell.key, "hash": cell.hash, "scale": scale, "info": jsonable(info),
-                "warnings": jsonable(list(fc_warnings) + msgs[:20]), "n_origins": int(origins.size)}
-        return cell_written(cell, frame, meta, out, t0)
+        ctx = BuildContext(series=series, split=split, horizon=st["horizon"], stride=st["stride"],
+                           fit_store=fit_store(out, fits), levels=tuple(cell.levels))
+        model, fc, caught = fit_predict(lambda: registry.build_method(cell.method_name, cell.method_params, ctx),
+                                        readonly(series.values), split.train_end, origins, st["horizon"], probs,
+                                        cell.seed, cell.method)
+        fc = check_forecast(fc, origins, st["horizon"], probs, cell.method)
+        return cell_scored(cell, model, caught, [(series, split, origins, fc)], out, t0)
     except Exception as exc:  # a failing cell is recorded, the others run
         return cell_failed(cell, exc, t0)
+
+
+def fit_store(out: Path, fits: str | None) -> FitStore | None:
+    """The run's fit store for `fits` ("reuse", "refit" or None: no store)."""
+    return None if fits is None else FitStore(Path(out) / "fits", refit=fits == "refit")
+
+
+def cell_scored(cell, model, caught: list, items: list[tuple], out: Path, t0: float) -> dict:
+    """Write a cell from its checked forecasts; its status record. Local and global cells.
+
+    items: (series, split, origins, forecast or None) per series of the cell; a local cell has
+    one. The file holds one frame per forecast series and, in its metadata, the naive scale of
+    each (a global cell: `scales` by series name) and the warnings caught while it ran.
+    """
+    panel = cell.series == PANEL
+    frames, scales, why = [], {}, []
+    for s, sp, _, fc in items:
+        if fc is None:  # a series the method only learnt from (e.g. a calibration series)
+            continue
+        frames.append(forecast_frame(fc, s, {"dataset": cell.dataset, "series": s.name, "method": cell.method,
+                                             "seed": cell.seed}, time=not panel))
+        scales[s.name], note = series_scale(s.values[: sp.train_end], s.period)
+        why += [note] if note else []
+    if not frames:
+        raise ForecastError(f"method '{cell.method}' forecast none of the {len(items)} series")
+    msgs = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
+    info = dict(getattr(model, "info_", {}))
+    if panel:
+        frame = pd.concat(frames, ignore_index=True)
+        if why:
+            msgs.insert(0, "MASE and MSIS not computed for series whose training block has no naive error")
+        meta = {"key": cell.key, "hash": cell.hash, "scale": None, "scales": scales}
+    else:
+        frame = frames[0]
+        msgs = [f"MASE and MSIS not computed: {w}" for w in why] + msgs
+        info.update(items[0][3].info)
+        meta = {"key": cell.key, "hash": cell.hash, "scale": scales[items[0][0].name]}
+    fc_warnings = info.pop("warnings", [])
+    meta.update({"info": jsonable(info), "warnings": jsonable(list(fc_warnings) + msgs[:20]),
+                 "n_origins": int(sum(o.size for _, _, o, _ in items))})
+    return cell_written(cell, frame, meta, out, t0)
 
 
 def cell_written(cell, frame: pd.DataFrame, meta: dict, out: Path, t0: float) -> dict:

@@ -20,3 +20,8 @@ class DataError(FanlabError):
 
 class EngineError(FanlabError):
     """The execution engine cannot run (e.g. dask cannot reach its scheduler); names the option."""
+
+
+class ForecastError(FanlabError):
+    """A forecast that cannot be scored (other origins or horizon, NaN, crossing quantiles, a
+    write into the read-only series): names the method and the first offending origin and step."""

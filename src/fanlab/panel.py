@@ -24,7 +24,6 @@ another series' test block leaves this series' forecast unchanged).
 from __future__ import annotations
 
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,10 +31,10 @@ import numpy as np
 import pandas as pd
 
 from fanlab import registry
-from fanlab.cells import PANEL, cell_failed, cell_written, jsonable, split_cells
+from fanlab.cells import cell_failed, cell_scored, fit_store, split_cells
 from fanlab.data.series import Series
 from fanlab.data.splits import Split
-from fanlab.errors import DataError
+from fanlab.metrics.evaluate import check_forecasts, fit_predict, readonly
 
 
 @dataclass(frozen=True)
@@ -59,19 +58,13 @@ class PanelContext:
 
 def series_scale(y_train: np.ndarray, period: int | None) -> float | None:
     """The in-sample (seasonal) naive MAE of a training block, or None where it is 0 or undefined."""
-    from fanlab.metrics.scores import naive_scale
+    from fanlab.metrics.evaluate import series_scale as scale_and_reason
 
-    try:
-        return naive_scale(y_train, m=period or 1)
-    except (ValueError, DataError):
-        return None
+    return scale_and_reason(y_train, period)[0]
 
 
 def run_panel_cell(cell, series: tuple[Series, ...], out: Path, fits: str | None = "reuse") -> dict:
     """Fit, forecast and write one global cell; never raises (errors are returned as data)."""
-    from fanlab.fitstore import FitStore
-    from fanlab.metrics.aggregate import cell_frame
-
     t0 = time.perf_counter()
     try:
         st = cell.settings
@@ -79,35 +72,14 @@ def run_panel_cell(cell, series: tuple[Series, ...], out: Path, fits: str | None
                        for s in series)
         origins = [sp.test_origins(st["horizon"], st["stride"], st["max_origins"]) for sp in splits]
         probs = np.array(st["probs"])
-        store = None if fits is None else FitStore(Path(out) / "fits", refit=fits == "refit")
         ctx = PanelContext(series=series, splits=splits, horizon=st["horizon"], stride=st["stride"],
-                           fit_store=store, levels=tuple(cell.levels))
-        ys = [s.values for s in series]
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            model = registry.build_panel_method(cell.method_name, cell.method_params, ctx)
-            model.fit(ys, [sp.train_end for sp in splits], cell.seed)
-            fcs = model.predict(ys, origins, st["horizon"], probs)
-        frames, scales = [], {}
-        for s, sp, o, fc in zip(series, splits, origins, fcs):
-            if fc is None:  # a series the method only learnt from (e.g. a calibration series)
-                continue
-            if not np.array_equal(fc.origins, o) or fc.mean.shape != (o.size, st["horizon"]):
-                raise RuntimeError(f"method '{cell.method}' returned a forecast of series '{s.name}' "
-                                   "for other origins or horizon")
-            frames.append(cell_frame(fc, s.values, {"dataset": cell.dataset, "series": s.name,
-                                                    "method": cell.method, "seed": cell.seed}))
-            scales[s.name] = series_scale(s.values[: sp.train_end], s.period)
-        frame = pd.concat(frames, ignore_index=True)
-        msgs = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
-        if any(v is None for v in scales.values()):
-            msgs.insert(0, "MASE and MSIS not computed for series whose training block has no naive error")
-        info = dict(getattr(model, "info_", {}))
-        fc_warnings = info.pop("warnings", [])
-        meta = {"key": cell.key, "hash": cell.hash, "scale": None, "scales": scales, "info": jsonable(info),
-                "warnings": jsonable(list(fc_warnings) + msgs[:20]),
-                "n_origins": int(sum(o.size for o in origins))}
-        return cell_written(cell, frame, meta, out, t0)
+                           fit_store=fit_store(out, fits), levels=tuple(cell.levels))
+        model, fcs, caught = fit_predict(
+            lambda: registry.build_panel_method(cell.method_name, cell.method_params, ctx),
+            [readonly(s.values) for s in series], [sp.train_end for sp in splits], origins, st["horizon"], probs,
+            cell.seed, cell.method)
+        fcs = check_forecasts(fcs, origins, st["horizon"], probs, cell.method, [s.name for s in series])
+        return cell_scored(cell, model, caught, list(zip(series, splits, origins, fcs)), out, t0)
     except Exception as exc:  # a failing cell is recorded, the others run
         return cell_failed(cell, exc, t0)
 

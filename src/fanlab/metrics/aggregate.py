@@ -100,6 +100,15 @@ def band_degenerate(width: np.ndarray) -> bool:
     return bool(np.all(width == 0) or np.all(np.isinf(width)))
 
 
+def dead_steps(width: np.ndarray) -> np.ndarray:
+    """Steps (H,) at which a band (K, H) has zero width at every origin: no interval there (a
+    point forecast at that step, e.g. darts' ARIMA at h = 1), so its coverage at that step is
+    n/a and the coverage over all steps spans the other steps. All False for a band that is no
+    interval anywhere (`band_degenerate` covers it)."""
+    dead = np.all(np.asarray(width) == 0, axis=0)
+    return dead if not dead.all() else np.zeros_like(dead)
+
+
 def _rows(ids: dict, metric: str, values: np.ndarray | float, level: float = np.nan, h0: bool = False) -> tuple:
     """One metric's rows (per h, or one row at h = 0), as a light record; `_tidy` makes the frame.
 
@@ -149,19 +158,26 @@ def cell_metrics(frame: pd.DataFrame, levels: list[float], all_levels: list[floa
             cov = scores.coverage(y, lo, hi)
             if degenerate:  # zero width or infinite everywhere: a coverage of 0 or 1 says nothing
                 cov = np.full_like(cov, np.nan)
-            empirical.append(float(cov.mean()))
+            dead = dead_steps(w)
+            if dead.any():  # steps without an interval: n/a there, the rest read over the other steps
+                cov[dead] = np.nan
+                lo, hi = np.where(dead, -np.inf, lo), np.where(dead, np.inf, hi)  # for joint hits only
+            empirical.append(float(cov[~dead].mean()) if dead.any() else float(cov.mean()))
             parts.append(_rows(ids, "coverage", cov, level))
             parts.append(_rows(ids, "width", w.mean(axis=0), level))
             parts.append(_rows(ids, "width_median", np.median(w, axis=0), level))
             if level in levels:
                 parts.append(_rows(ids, "zero_width_share", float(np.mean(w == 0)), level, h0=True))
                 parts.append(_rows(ids, "inf_share", float(np.mean(np.isinf(w))), level, h0=True))
-            parts.append(_rows(ids, "interval_score", scores.interval_score(y, lo, hi, level).mean(axis=0), level))
+            band = _interval(arr, level) if dead.any() else (lo, hi)  # the band as forecast
+            parts.append(_rows(ids, "interval_score", scores.interval_score(y, *band, level).mean(axis=0), level))
             if level in levels:
                 joint = np.nan if degenerate else scores.joint_hits(y, lo, hi).mean()
                 parts.append(_rows(ids, "joint_coverage", joint, level, h0=True))
+                if dead.any():
+                    parts.append(_rows(ids, "interval_steps", float((~dead).sum()), level, h0=True))
                 if scale is not None:
-                    parts.append(_rows(ids, "msis", scores.msis(y, lo, hi, level, scale), level))
+                    parts.append(_rows(ids, "msis", scores.msis(y, *band, level, scale), level))
         parts.append(_rows(ids, "crps", arr["crps"].mean(axis=0)))
         if scale is not None:
             parts.append(_rows(ids, "scaled_crps", arr["crps"].mean(axis=0) / scale))
@@ -237,13 +253,19 @@ def pooled_metrics(
             if band_degenerate(all_w):  # no interval: coverage n/a, never 0 or 1
                 cell_hits = [np.full_like(c, np.nan) for c in cell_hits]
                 cell_joint = [np.full_like(c, np.nan) for c in cell_joint]
+            dead = dead_steps(all_w)
+            if dead.any():  # no interval at these steps in any cell: n/a there, joint over the rest
+                for c in cell_hits:
+                    c[:, dead] = np.nan
+                cell_joint = [np.all(c[:, ~dead] == 1.0, axis=1).astype(float) for c in cell_hits]
             hit_groups = [np.mean([cell_hits[i] for i in m], axis=0) for m in units]
             joint_groups = [np.mean([cell_joint[i] for i in m], axis=0) for m in units]
             total = sum(g.shape[0] for g in hit_groups)
             by_h = sum(g.sum(axis=0) for g in hit_groups) / total
             if level not in levels:
                 # fine grid: the reliability curve needs the pooled point estimate only
-                parts.append(_rows(ids, "coverage", by_h.mean(), level, h0=True))
+                parts.append(_rows(ids, "coverage", by_h[~dead].mean() if dead.any() else by_h.mean(), level,
+                                   h0=True))
                 continue
             parts += [_rows(ids, "zero_width_share", float(np.mean(all_w == 0)), level, h0=True),
                       _rows(ids, "inf_share", float(np.mean(np.isinf(all_w))), level, h0=True),
@@ -252,7 +274,9 @@ def pooled_metrics(
             parts += [_rows(ids, "coverage", mean, level), _rows(ids, "coverage_lo", lo_ci, level),
                       _rows(ids, "coverage_hi", hi_ci, level)]
             # over all steps: mean over h of each origin's hits, bootstrapped the same way
-            m0, l0, u0 = interval([g.mean(axis=1) for g in hit_groups])
+            m0, l0, u0 = interval([g[:, ~dead].mean(axis=1) if dead.any() else g.mean(axis=1) for g in hit_groups])
+            if dead.any():
+                parts.append(_rows(ids, "interval_steps", float((~dead).sum()), level, h0=True))
             jm, jl, jh = interval(joint_groups)
             parts += [_rows(ids, "coverage", m0, level, h0=True), _rows(ids, "coverage_lo", l0, level, h0=True),
                       _rows(ids, "coverage_hi", u0, level, h0=True)]
@@ -264,7 +288,7 @@ def pooled_metrics(
     parts.append(_rows(ids, "n_origins", float(sum(arrays[m[0]]["y"].shape[0] for m in units)), h0=True))
     # means over cells of the per-h metrics that are not coverage
     rest = cell_metric_rows[~cell_metric_rows["metric"].isin(
-        ["coverage", "joint_coverage", "zero_width_share", "inf_share"])]
+        ["coverage", "joint_coverage", "zero_width_share", "inf_share", "interval_steps"])]
     rest = rest[~((rest["metric"] == "width_median") & (rest["h"] == 0))]
     if len(rest):
         agg = rest.groupby(["h", "level", "metric"], dropna=False, sort=True)["value"].mean().reset_index()
@@ -322,6 +346,29 @@ def band_note(zero_share: float, inf_share: float) -> str:
     if zero_share > 0:
         notes.append(f"{100 * zero_share:.1f}% zero-width bands")
     return "; ".join(notes)
+
+
+def _span_note(grp: pd.DataFrame, level: float) -> str:
+    """Which steps the pooled coverage at `level` spans, where some have no interval ('' else)."""
+    rows = _at_level(grp[grp["metric"] == "interval_steps"], level)
+    if not len(rows):
+        return ""
+    cov = _at_level(grp[(grp["metric"] == "coverage") & (grp["h"] > 0)], level)
+    dead = sorted(int(h) for h in cov.loc[cov["value"].isna(), "h"])
+    return (f"coverage over {int(rows['value'].iloc[0])} of {len(cov)} steps: no interval (zero width at every "
+            f"origin) at h = {_ranges(dead)}")
+
+
+def _ranges(hs: list[int]) -> str:
+    """[1, 2, 3, 7] -> '1-3, 7'."""
+    out, i = [], 0
+    while i < len(hs):
+        j = i
+        while j + 1 < len(hs) and hs[j + 1] == hs[j] + 1:
+            j += 1
+        out.append(str(hs[i]) if i == j else f"{hs[i]}-{hs[j]}")
+        i = j + 1
+    return ", ".join(out)
 
 
 def summary_table(metrics: pd.DataFrame, levels: list[float], horizon: int,
@@ -385,7 +432,7 @@ def summary_table(metrics: pd.DataFrame, levels: list[float], horizon: int,
                 "ci_method": ("between-series t" if val("n_units") >= 2 else
                               "block bootstrap" if not np.isnan(val("coverage_lo", level)) else "none"),
                 "n_series": int(cgrp["series"].nunique()), "n_seeds": int(cgrp["seed"].nunique()),
-                "note": band_note(zero, inf),
+                "note": "; ".join(n for n in (_span_note(grp, level), band_note(zero, inf)) if n),
             })
             rows.append(row)
     return pd.DataFrame(rows)
@@ -406,6 +453,7 @@ METRICS = {
     "mase": "MAE scaled by the in-sample (seasonal) naive MAE",
     "calibration_error": "mean |empirical - nominal| coverage over the fine grid of levels (h = 0)",
     "width_median": "median interval width per h and level (h = 0: over all steps; finite where some bands are inf)",
+    "interval_steps": "steps with an interval, where some step has zero width at every origin (its coverage n/a)",
     "zero_width_share": "share of (origin, step) bands of zero width (1: a point forecast, coverage n/a)",
     "inf_share": "share of (origin, step) bands of infinite width (1: coverage n/a)",
     "crps_skill": "1 - CRPS / CRPS of climatology, per h (h = 0: all steps); 0 = learnt nothing",

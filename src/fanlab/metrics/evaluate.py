@@ -1,0 +1,236 @@
+"""The one scoring path: what a config's cell and `fanlab.evaluate` both run.
+
+- `readonly`: the copy of a series a method is handed; a write into it raises, so a `fit`
+  that standardises `y` in place cannot change the targets of this or any other arm.
+- `fit_predict`: build, fit and predict one method under recorded warnings.
+- `check_forecast`: a forecast is checked like data before it is scored: the origins asked
+  for (all, in order), the horizon, the probabilities, no NaN mean or quantile, quantiles
+  non-decreasing along Q. An error names the method and the first offending origin and step.
+- `series_scale`: the naive scale of a training block (MASE, MSIS), or None and the reason.
+- `score`: tidy metrics of finished cells: per cell, pooled per dataset and method, and
+  against the dataset's references; `fanlab.runner.aggregate` and `fanlab.evaluate` both
+  call it, so one forecaster on one series gets the same bytes either way.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Callable, Iterable
+
+import numpy as np
+import pandas as pd
+
+from fanlab.errors import DataError, ForecastError
+from fanlab.forecast import Forecast
+
+#: Quantiles may decrease along Q by this much relative to their size (rounding), no more.
+CROSS_RTOL = 1e-9
+
+
+def readonly(y: np.ndarray) -> np.ndarray:
+    """A read-only float copy of `y` (N,): what `fit` and `predict` see."""
+    out = np.array(y, dtype=float)
+    out.flags.writeable = False
+    return out
+
+
+def fit_predict(build: Callable[[], object], y, train_end, origins, horizon: int, probs: np.ndarray,
+                seed: int, method: str):
+    """Build a method, fit it and forecast; returns (model, forecast(s), caught warnings).
+
+    `y` and `train_end` are what `fit` takes (one series, or lists for a global method). A
+    write into the read-only `y` is reported as the method's error, with the cure.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = build()
+        try:
+            model.fit(y, train_end, seed)
+            fc = model.predict(y, origins, horizon, probs)
+        except ValueError as exc:
+            if "read-only" not in str(exc):
+                raise
+            raise ForecastError(f"method '{method}' wrote into y, which is read-only (it is shared with the "
+                                "other arms and holds the targets): copy it first, e.g. y = y.copy()") from exc
+    return model, fc, caught
+
+
+def _who(method: str, series: str | None) -> str:
+    return f"method '{method}'" + (f", series '{series}'" if series is not None else "")
+
+
+def _first(mask: np.ndarray) -> tuple:
+    return tuple(int(i) for i in np.argwhere(mask)[0])
+
+
+def check_forecast(fc, origins: np.ndarray, horizon: int, probs: np.ndarray, method: str,
+                   series: str | None = None) -> Forecast:
+    """`fc` if it is a forecast of `origins` (K,) over `horizon` steps at `probs` (Q,) with
+    no NaN mean or quantile and quantiles non-decreasing along Q; else ForecastError naming
+    the method (and series) and the first offending origin and step."""
+    who = _who(method, series)
+    if not isinstance(fc, Forecast):
+        what = "None" if fc is None else f"a {type(fc).__name__}"
+        raise ForecastError(f"{who}: predict returned {what}, not a fanlab.Forecast")
+    want, got = np.asarray(origins, dtype=np.int64), fc.origins
+    n = min(want.size, got.size)
+    bad = np.flatnonzero(want[:n] != got[:n])
+    if bad.size:
+        i = int(bad[0])
+        raise ForecastError(f"{who}: forecast origin {got[i]} where origin {want[i]} was asked for "
+                            f"(origin {i + 1} of {want.size}; origins must be those asked for, in order)")
+    if got.size < want.size:
+        raise ForecastError(f"{who}: forecast for {got.size} of {want.size} origins; "
+                            f"first missing origin {want[n]}")
+    if got.size > want.size:
+        raise ForecastError(f"{who}: forecast for {got.size} origins, {want.size} asked for; "
+                            f"first extra origin {got[n]}")
+    if fc.horizon != horizon:
+        step = min(fc.horizon, horizon) + 1
+        raise ForecastError(f"{who}: forecast of {fc.horizon} steps where the horizon is {horizon} "
+                            f"(first offending step h = {step})")
+    probs = np.asarray(probs, dtype=float)
+    if fc.probs.shape != probs.shape or not np.allclose(fc.probs, probs, rtol=0.0, atol=1e-9):
+        raise ForecastError(f"{who}: quantiles at probabilities {_short(fc.probs)} where "
+                            f"{_short(probs)} were asked for")
+    if np.isnan(fc.mean).any():
+        k, h = _first(np.isnan(fc.mean))
+        raise ForecastError(f"{who}: NaN mean at origin {got[k]}, step h = {h + 1}")
+    q = fc.quantiles
+    if np.isnan(q).any():
+        k, j, h = _first(np.isnan(q))
+        raise ForecastError(f"{who}: NaN quantile (p = {fc.probs[j]:g}) at origin {got[k]}, step h = {h + 1}")
+    with np.errstate(invalid="ignore"):
+        drop = q[:, :-1, :] - q[:, 1:, :]  # > 0 where a quantile lies above the next one
+        crossed = drop > CROSS_RTOL * (1.0 + np.abs(q[:, :-1, :]))
+    if crossed.any():
+        k, j, h = _first(crossed)
+        raise ForecastError(f"{who}: quantiles cross along Q at origin {got[k]}, step h = {h + 1}: "
+                            f"q({fc.probs[j]:g}) = {q[k, j, h]:.6g} > q({fc.probs[j + 1]:g}) = {q[k, j + 1, h]:.6g}")
+    for name, arr in (("sd", fc.sd), ("samples", fc.samples)):
+        if arr is not None and np.isnan(arr).any():
+            k, h = _first(np.isnan(arr).any(axis=1) if arr.ndim == 3 else np.isnan(arr))
+            raise ForecastError(f"{who}: NaN {name} at origin {got[k]}, step h = {h + 1}")
+    return fc
+
+
+def _short(p: np.ndarray) -> str:
+    vals = [f"{v:g}" for v in np.asarray(p).ravel()]
+    return "[" + ", ".join(vals if len(vals) <= 6 else vals[:3] + ["..."] + vals[-2:]) + f"] ({len(vals)})"
+
+
+def check_forecasts(fcs, origins: list[np.ndarray], horizon: int, probs: np.ndarray, method: str,
+                    names: list[str]) -> list[Forecast | None]:
+    """A global method's forecasts: one per series, each checked, None where a series is not
+    forecast (it only taught the method)."""
+    if not isinstance(fcs, (list, tuple)) or len(fcs) != len(names):
+        got = "None" if fcs is None else f"{len(fcs)} forecasts" if isinstance(fcs, (list, tuple)) else type(fcs).__name__
+        raise ForecastError(f"method '{method}': predict returned {got}, not a list of {len(names)} "
+                            "(a Forecast or None per series)")
+    return [None if fc is None else check_forecast(fc, o, horizon, probs, method, name)
+            for fc, o, name in zip(fcs, origins, names)]
+
+
+def forecast_frame(fc: Forecast, series, ids: dict, time: bool = True) -> pd.DataFrame:
+    """`cell_frame` of a checked forecast of `series` (a `Series`), scored against its own
+    values (never the copy the method was handed), with the time stamp of each target where
+    the series has them and `time` is set."""
+    from fanlab.metrics.aggregate import cell_frame
+
+    frame = cell_frame(fc, series.values, ids)
+    if time and series.index is not None:
+        frame["time"] = np.asarray(series.index)[frame["origin"].to_numpy() + frame["h"].to_numpy()]
+    return frame
+
+
+class LookAheadWarning(UserWarning):
+    """A forecast that moved when only values after its origin changed."""
+
+
+def look_ahead(model, y: np.ndarray, origins: np.ndarray, horizon: int, probs: np.ndarray, fc: Forecast,
+               method: str, seed: int = 0) -> str | None:
+    """Whether a fitted model's `predict` reads values after its origins; a message or None.
+
+    Refit-free: every value after the middle origin t is perturbed (by three training-block
+    standard deviations of noise) and `predict` asked again; the forecasts of origins up to t
+    must not move. A forecast that moves is read once more on the unperturbed series: where
+    that moves too, `predict` is not deterministic and nothing can be said. Costs one `predict`
+    (two where a forecast moves). `fit` is not rerun: a fit that reads past its training
+    block is not caught here (the contract test refits for registered methods).
+    """
+    if origins.size < 2:
+        return None
+    k = (origins.size - 1) // 2
+    t = int(origins[k])
+    y = np.asarray(y, dtype=float)
+    rng = np.random.default_rng(seed)
+    spread = float(np.std(y[: int(origins[0]) + 1])) or 1.0
+    moved = y.copy()
+    moved[t + 1:] += 3.0 * spread * rng.standard_normal(y.size - t - 1)
+
+    def first_move(other) -> int | None:
+        if not isinstance(other, Forecast) or other.mean.shape != fc.mean.shape \
+                or other.quantiles.shape != fc.quantiles.shape:
+            return 0
+        same = (np.isclose(other.mean[: k + 1], fc.mean[: k + 1], rtol=1e-7, atol=1e-9, equal_nan=True).all(axis=1)
+                & np.isclose(other.quantiles[: k + 1], fc.quantiles[: k + 1], rtol=1e-7, atol=1e-9,
+                             equal_nan=True).all(axis=(1, 2)))
+        bad = np.flatnonzero(~same)
+        return int(bad[0]) if bad.size else None
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            i = first_move(model.predict(readonly(moved), origins, horizon, probs))
+            if i is None or first_move(model.predict(readonly(y), origins, horizon, probs)) is not None:
+                return None  # no move, or predict is not deterministic: nothing to say
+        except Exception:  # predict could not read the perturbed series: no verdict
+            return None
+    return (f"method '{method}' reads the future: its forecast from origin {int(origins[i])} moved when only "
+            f"values after origin {t} changed; predict may use only y[: t + 1] for origin t, so its scores "
+            "are not those of a forecast")
+
+
+def series_scale(y_train: np.ndarray, period: int | None) -> tuple[float | None, str | None]:
+    """(in-sample seasonal naive MAE, None), or (None, why) where it is 0 or undefined."""
+    from fanlab.metrics.scores import naive_scale
+
+    try:
+        return naive_scale(y_train, m=period or 1), None
+    except (ValueError, DataError) as exc:  # e.g. a constant training block: no scaled scores
+        return None, str(exc)
+
+
+def score(parts: Iterable[tuple], levels: list[float], all_levels: list[float], refs: dict[str, str | None],
+          blocks: dict[str, int], reps: int = 1000, seed: int = 0, ci: float = 0.95) -> pd.DataFrame:
+    """Tidy metrics of finished cells (`fanlab.metrics.aggregate` describes the rows).
+
+    parts: (dataset, method, series, seed, frame, scale), one per series of a cell, frames
+    as `cell_frame`. refs: labels of the climatology and oracle methods (or None). blocks:
+    the bootstrap block length of each dataset. Rows are sorted by dataset, method, series,
+    seed, metric, level and h.
+    """
+    from fanlab.metrics.aggregate import cell_metrics, frame_arrays, pooled_metrics
+    from fanlab.metrics.reference import reference_metrics
+
+    metric_parts = []
+    groups: dict[tuple[str, str], list] = {}
+    by_dataset: dict[str, dict[str, list]] = {}
+    for dataset, method, name, cell_seed, frame, scale in sorted(parts, key=lambda p: p[:4]):
+        arr = frame_arrays(frame)
+        rows = cell_metrics(frame, levels, all_levels, scale, arr=arr)
+        metric_parts.append(rows)
+        groups.setdefault((dataset, method), []).append((frame, rows, arr))
+        by_dataset.setdefault(dataset, {}).setdefault(method, []).append((name, cell_seed, arr))
+    for (dataset, _), items in groups.items():
+        frames, rows, arrays = zip(*items)
+        metric_parts.append(pooled_metrics(list(frames), levels, all_levels, pd.concat(rows, ignore_index=True),
+                                           reps, blocks[dataset], seed, ci, arrays=list(arrays)))
+    for dataset, cells_of in sorted(by_dataset.items()):
+        metric_parts.append(reference_metrics(dataset, cells_of, levels, refs.get("climatology"),
+                                              refs.get("oracle")))
+    metrics = pd.concat(metric_parts, ignore_index=True)
+    metrics["seed"] = metrics["seed"].astype(np.int64)
+    metrics["h"] = metrics["h"].astype(np.int64)
+    return metrics.sort_values(["dataset", "method", "series", "seed", "metric", "level", "h"], kind="stable",
+                               ignore_index=True)
