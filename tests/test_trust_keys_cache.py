@@ -120,7 +120,7 @@ def test_reserved_name_as_a_wide_column_is_refused(tmp_path):
 
 # ------------------------------------------------------------- part 2: cache keyed by content
 def _cli_run(cfg_path, out):
-    return CliRunner().invoke(app, ["run", str(cfg_path), "--out", str(out), "--no-figures", "--no-progress"])
+    return CliRunner().invoke(app, ["run", str(cfg_path), "--out", str(out), "--no-figures", "--no-progress", "-j", "1"])
 
 
 def test_editing_a_csv_recomputes_its_cells_only_and_says_why(tmp_path):
@@ -246,7 +246,7 @@ def test_the_irregular_stamp_warning_reaches_the_terminal_and_the_manifest(tmp_p
     cfg.write_text(yaml.safe_dump({**COMMON, "name": "gap", "methods": [{"name": "naive"}],
                                    "datasets": [{"name": "csv", "label": "shops", "params": {
                                        "path": "m.csv", "value": "sales", "time": "month", "series_id": "store"}}]}))
-    for cmd in (["validate", str(cfg)], ["run", str(cfg), "--out", str(tmp_path / "o"), "--no-figures"]):
+    for cmd in (["validate", str(cfg)], ["run", str(cfg), "--out", str(tmp_path / "o"), "--no-figures", "-j", "1"]):
         res = CliRunner().invoke(app, cmd)
         assert res.exit_code == 0, res.output
         assert "warning: dataset 'shops': file" in " ".join(res.output.split()) and "2020-02-01" in res.output
