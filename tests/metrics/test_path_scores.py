@@ -54,6 +54,11 @@ def test_energy_score_random_ensembles_match_scoringrules():
     obs, fct = rng.normal(size=(6, 12)), rng.normal(size=(6, 300, 12)) * 50.0 + 1000.0  # far from 0
     np.testing.assert_allclose(energy_score(obs, fct, "nrg"),
                                np.asarray(sr.es_ensemble(obs, fct, backend="numpy")), rtol=1e-8)
+    np.testing.assert_allclose(energy_score(obs, fct, "circperm"),
+                               np.asarray(sr.es_ensemble(obs, fct, estimator="akr_circperm", backend="numpy")),
+                               rtol=1e-10)
+    # the cheap estimator sits near the exact one for a large ensemble
+    np.testing.assert_allclose(energy_score(obs, fct, "circperm"), energy_score(obs, fct, "fair"), rtol=0.05)
 
 
 def test_abs_moment_normal_known_values():

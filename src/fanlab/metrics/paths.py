@@ -6,7 +6,9 @@ the wrong dependence between steps from the truth; these can.
 - Energy score (Gneiting & Raftery 2007), per origin, y the realised path (H,):
   ES = E||X - y|| - 1/2 E||X - X'||, X, X' independent paths of the forecast law.
   From S sample paths: ``estimator="nrg"`` divides the pairwise sum by S^2 (scoringrules'
-  default), ``"fair"`` by S (S - 1) (unbiased for the law the samples come from).
+  default), ``"fair"`` by S (S - 1) (unbiased for the law the samples come from); both cost
+  S^2 H per origin. ``"circperm"`` pairs each path with the one S // 2 further on (cyclically)
+  instead of with all others: S H per origin, unbiased, noisier (scoringrules' akr_circperm).
 - Variogram score of order p (Scheuerer & Hamill 2015):
   VS_p = sum_{i,j} w_ij (|y_i - y_j|^p - E|X_i - X_j|^p)^2, over all ordered pairs
   (scoringrules' convention; w = 1 by default). From samples the expectation is the sample
@@ -42,7 +44,7 @@ def energy_score(obs: np.ndarray, samples: np.ndarray, estimator: str = "fair") 
     ----------
     obs : (K, H)
     samples : (K, S, H)
-    estimator : "fair" (pairwise mean over S (S - 1)) or "nrg" (over S^2)
+    estimator : "fair" (pairwise mean over S (S - 1)), "nrg" (over S^2) or "circperm" (S pairs)
 
     Returns
     -------
@@ -50,11 +52,13 @@ def energy_score(obs: np.ndarray, samples: np.ndarray, estimator: str = "fair") 
     """
     y, x = _check(obs, samples)
     K, S, H = x.shape
-    if estimator not in ("fair", "nrg"):
-        raise ValueError(f"estimator must be 'fair' or 'nrg', got {estimator!r}")
+    if estimator not in ("fair", "nrg", "circperm"):
+        raise ValueError(f"estimator must be 'fair', 'nrg' or 'circperm', got {estimator!r}")
     if estimator == "fair" and S < 2:
         raise ValueError("the fair energy score needs at least 2 sample paths")
     e1 = np.linalg.norm(x - y[:, None, :], axis=2).mean(axis=1)
+    if estimator == "circperm":
+        return e1 - 0.5 * np.linalg.norm(x - np.roll(x, S // 2, axis=1), axis=2).mean(axis=1)
     e2 = np.empty(K)
     for k in range(K):
         xc = x[k] - x[k].mean(axis=0)  # centring keeps the Gram route accurate
