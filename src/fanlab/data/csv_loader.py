@@ -37,7 +37,8 @@ from fanlab.registry import register_dataset
 class CsvParams(RealParams):
     """Where the series are in the file; `start`, `length`, `missing` apply to each series."""
 
-    path: str = Field(description="CSV file; relative to the current working directory")
+    path: str = Field(description="CSV file; a relative path is read from the config file's folder "
+                                  "(from the working directory where no config file names it)")
     value: str | list[str] = Field(description="value column, or a list of columns (wide format)")
     time: str | None = Field(None, description="time stamp column; rows are sorted by it")
     series_id: str | None = Field(None, description="id column (long format)")
@@ -263,13 +264,16 @@ def _not_reserved(name: str, file: str, column: str, line: int) -> None:
 def csv(params: CsvParams, seed: int) -> list[Series]:
     """Series from your own CSV file: one column, several columns (wide) or an id column (long).
 
-    Source: the file at `path` (relative to the current working directory). Frequency: from
+    Source: the file at `path` (relative to the config file that names it). Frequency: from
     `freq` if given (absent time stamps then become missing values, handled by `missing`),
     else inferred from the time column where regular, else none (rows are consecutive
-    observations). Length: as in the file, cut by `start` and `length` per series. Licence:
-    yours. Seasonal period: `period` if given, else none. Rows are sorted by time; a
-    duplicated time stamp within a series is an error. Time stamps with differing UTC
-    offsets (daylight saving) are converted to UTC.
+    observations; a series whose stamps skip a step gets a warning naming the gap). Length:
+    as in the file, cut by `start` and `length` per series. Licence: yours. Seasonal period:
+    `period` if given (an error where it is another frequency's calendar cycle, such as 12 on
+    quarterly stamps), else none. The series ids `*` and `panel` are reserved; a header that
+    names a column twice is refused. Rows are sorted by time; a duplicated time stamp within
+    a series is an error. Time stamps with differing UTC offsets (daylight saving) are
+    converted to UTC.
     """
     file = params.path
     df, lines = _read(Path(file).expanduser(), file)

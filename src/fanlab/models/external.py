@@ -41,7 +41,8 @@ from fanlab.registry import register_method
 
 class ExternalParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    path: str = Field(description="parquet or CSV file of quantile forecasts in long format")
+    path: str = Field(description="parquet or CSV file of quantile forecasts in long format; a relative path "
+                                  "is read from the config file's folder")
     required_probs: tuple[float, ...] | None = Field(
         None, description="probabilities that must be in the file (default: those of the config's levels)")
 
