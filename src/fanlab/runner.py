@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import yaml
 
@@ -36,10 +35,9 @@ from fanlab.execute import _execute, default_jobs, run_cell  # noqa: F401 (re-ex
 from fanlab.fitstore import clean_stale
 from fanlab.forecast import level_probs
 from fanlab.metrics.aggregate import POOLED_SERIES as POOLED
-from fanlab.metrics.aggregate import (cell_metrics, frame_arrays, level_cols, pooled_metrics, prob_col,
-                                      summary_table)
+from fanlab.metrics.aggregate import level_cols, prob_col, summary_table
 from fanlab.metrics.bootstrap import default_block
-from fanlab.metrics.reference import reference_metrics
+from fanlab.metrics.evaluate import score
 from fanlab.panel import split_frames
 from fanlab.models.external import check_external_files
 from fanlab.results import (WriteError, cell_path, claim_folder, read_json, read_parquet_meta,
@@ -314,21 +312,14 @@ def reference_labels(cfg: Config) -> dict[str, str | None]:
 def aggregate(cfg: Config, out: Path, cells: list[CellSpec]) -> None:
     """forecasts.parquet, metrics.parquet and summary.csv from the finished cells' files."""
     levels, all_levels = cfg.levels, cfg.all_levels
-    fc_parts, metric_parts, q_parts = [], [], []
+    fc_parts, q_parts = [], []
     q_cols = [prob_col(p) for p in cfg.probs] if cfg.quantiles else []
-    groups: dict[tuple[str, str], list] = {}
-    by_dataset: dict[str, dict[str, list]] = {}
     parts = []  # (dataset, method, series, seed, frame, scale): one per series, global cells split
     for c in cells:
         whole, meta = read_parquet_with_meta(cell_path(out, c.key))
         for name, frame, scale in split_frames(whole, meta):
             parts.append((c.dataset, c.method, name, c.seed, frame, scale))
     for dataset, method, name, seed, frame, scale in sorted(parts, key=lambda p: p[:4]):
-        arr = frame_arrays(frame)
-        rows = cell_metrics(frame, levels, all_levels, scale, arr=arr)
-        metric_parts.append(rows)
-        groups.setdefault((dataset, method), []).append((frame, rows, arr))
-        by_dataset.setdefault(dataset, {}).setdefault(method, []).append((name, seed, arr))
         ids = ["dataset", "series", "method", "seed", "origin", "h"] + (["time"] if "time" in frame else [])
         keep = frame[ids + ["y", "mean"]].copy()
         if q_cols:
@@ -345,20 +336,10 @@ def aggregate(cfg: Config, out: Path, cells: list[CellSpec]) -> None:
     horizons = {}  # per dataset: the longest horizon of its cells (auto: per series)
     for c in cells:
         horizons[c.dataset] = max(horizons.get(c.dataset, 0), int(c.settings["horizon"]))
-    for (dataset, _), items in groups.items():
-        frames, rows, arrays = zip(*items)
-        block = bs.block or default_block(horizons[dataset], cfg.stride)
-        metric_parts.append(pooled_metrics(list(frames), levels, all_levels, pd.concat(rows, ignore_index=True),
-                                           bs.reps, block, bs.seed, bs.ci, arrays=list(arrays)))
-    refs = reference_labels(cfg)
-    for dataset, cells_of in sorted(by_dataset.items()):
-        metric_parts.append(reference_metrics(dataset, cells_of, levels, refs["climatology"], refs["oracle"]))
+    blocks = {d: bs.block or default_block(h, cfg.stride) for d, h in horizons.items()}
+    # the one scoring path, as `fanlab.evaluate` scores
+    metrics = score(parts, levels, all_levels, reference_labels(cfg), blocks, bs.reps, bs.seed, bs.ci)
     forecasts = pd.concat(fc_parts, ignore_index=True)
-    metrics = pd.concat(metric_parts, ignore_index=True)
-    metrics["seed"] = metrics["seed"].astype(np.int64)
-    metrics["h"] = metrics["h"].astype(np.int64)
-    metrics = metrics.sort_values(["dataset", "method", "series", "seed", "metric", "level", "h"], kind="stable",
-                                  ignore_index=True)
     write_parquet(forecasts, out / "forecasts.parquet")
     if q_cols:
         write_parquet(pd.concat(q_parts, ignore_index=True), out / "quantiles.parquet")
