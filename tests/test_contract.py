@@ -14,6 +14,7 @@ import pytest
 from fanlab import registry
 from fanlab.data.splits import make_split
 from fanlab.forecast import probs_for_levels
+from fanlab.metrics.evaluate import readonly
 from fanlab.context import BuildContext
 
 H = 12
@@ -72,7 +73,7 @@ def test_no_look_ahead_and_shapes(name, params, series):
         pytest.skip(f"{name} not registered")
     split = make_split(len(series), 0.5, 0.25, 0.25, horizon=H)
     ctx = BuildContext(series=series, split=split, horizon=H, stride=5)
-    y = series.values.copy()
+    y = readonly(series.values)  # as cells and fanlab.evaluate hand it: a write raises
     probs = probs_for_levels([0.5, 0.9])
     origins = split.test_origins(H, 20)
     model = registry.build_method(name, params, ctx).fit(y, split.train_end, seed=0)
@@ -85,6 +86,7 @@ def test_no_look_ahead_and_shapes(name, params, series):
     for k, t in enumerate(origins):
         y2 = y.copy()
         y2[t + 1:] += rng.normal(scale=5.0, size=y2.size - t - 1)
+        y2 = readonly(y2)
         fresh = registry.build_method(name, params, ctx).fit(y2, split.train_end, seed=0)
         fc2 = fresh.predict(y2, origins, H, probs)
         # origins up to t saw none of the perturbed values: their forecasts must not move
@@ -131,7 +133,7 @@ def _panel_forecasts(name, params, panel):
     splits = tuple(make_split(len(s), 0.5, 0.25, 0.25, horizon=H) for s in panel)
     ctx = PanelContext(series=tuple(panel), splits=splits, horizon=H, stride=10, levels=(0.5, 0.9))
     model = registry.build_panel_method(name, params, ctx)
-    ys = [s.values for s in panel]
+    ys = [readonly(s.values) for s in panel]
     model.fit(ys, [sp.train_end for sp in splits], 0)
     origins = [sp.test_origins(H, 10) for sp in splits]
     return model.predict(ys, origins, H, probs_for_levels([0.5, 0.9])), origins, splits
