@@ -155,3 +155,19 @@ def test_the_look_ahead_check_stays_quiet_for_a_forecaster_that_is_not_determini
     with warnings.catch_warnings():
         warnings.simplefilter("error", LookAheadWarning)
         fanlab.evaluate(Noisy(), _series(), horizon=H, levels=[0.8], stride=STRIDE)
+
+
+def test_conditional_coverage_leaves_out_a_step_without_an_interval():
+    from fanlab.metrics.skill import state_bins
+
+    values = _series().values  # a bare array: no oracle, so the state is the recent volatility
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LookAheadWarning)
+        out = fanlab.evaluate(AR1("zero_h1"), values, horizon=H, levels=[0.8], stride=STRIDE, references=False)
+    f = out.forecasts.sort_values(["origin", "h"])
+    k = f["origin"].nunique()
+    inside = ((f["q_0.1"] <= f["y"]) & (f["y"] <= f["q_0.9"])).to_numpy().reshape(k, H)
+    bins = state_bins(f["state"].to_numpy()[::H])
+    m = out.metrics.set_index("metric")
+    for b, name in enumerate(["low", "mid", "high"]):
+        assert m.loc[f"cond_coverage_{name}", "value"] == pytest.approx(inside[bins == b, 1:].mean())

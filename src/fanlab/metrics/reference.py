@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from fanlab.forecast import level_probs
+from fanlab.metrics.aggregate import dead_steps
 from fanlab.metrics import scores, skill
 from fanlab.metrics.calibration import prob_index
 
@@ -127,7 +128,9 @@ def _conditional(dataset, method, cs, state, levels, from_oracle: bool) -> list[
         if np.all(w == 0) or np.all(np.isinf(w)):
             continue  # no interval: no coverage, conditional or not
         hits = np.concatenate([scores.hits(a["y"], *_band(a, level)) for a, _ in keep])
-        cov = skill.conditional_coverage(hits, bins, N_BINS)
+        dead = dead_steps(w)  # steps without an interval count in no bin
+        b = bins if not dead.any() else np.where(dead, -1, bins if bins.ndim == 2 else bins[:, None])
+        cov = skill.conditional_coverage(hits, b, N_BINS)
         for name, v in zip(BIN_NAMES, cov):
             out.append(_rows(dataset, method, f"cond_coverage_{name}", v, level, h0=True))
     return out
