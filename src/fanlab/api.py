@@ -95,7 +95,8 @@ def evaluate(forecaster, series, split=(0.6, 0.2, 0.2), horizon: int = 100, leve
     scale, _ = series_scale(s.values[: sp.train_end], s.period)
     parts = []
     for label, arm in arms:
-        model, fc, caught = fit_predict(lambda: arm, readonly(s.values), sp.train_end, origins, horizon, probs, seed, label)
+        model, fc, caught = fit_predict(lambda: arm, readonly(s.values), sp.train_end, origins, horizon, probs, seed,
+                                        label)
         for w in caught:  # a notebook shows the method's warnings
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         fc = check_forecast(fc, origins, horizon, probs, label)

@@ -124,7 +124,8 @@ def check_forecasts(fcs, origins: list[np.ndarray], horizon: int, probs: np.ndar
     """A global method's forecasts: one per series, each checked, None where a series is not
     forecast (it only taught the method)."""
     if not isinstance(fcs, (list, tuple)) or len(fcs) != len(names):
-        got = "None" if fcs is None else f"{len(fcs)} forecasts" if isinstance(fcs, (list, tuple)) else type(fcs).__name__
+        is_list = isinstance(fcs, (list, tuple))
+        got = "None" if fcs is None else f"{len(fcs)} forecasts" if is_list else f"a {type(fcs).__name__}"
         raise ForecastError(f"method '{method}': predict returned {got}, not a list of {len(names)} "
                             "(a Forecast or None per series)")
     return [None if fc is None else check_forecast(fc, o, horizon, probs, method, name)
