@@ -1,22 +1,25 @@
 """LSTM kernels side by side at the article's shapes: fanlab's network against the alternatives.
 
-Run: ``python benchmarks/lstm_kernels.py [--rounds 5] [--threads 1]``
+Run: ``python benchmarks/lstm_kernels.py [--rounds 5] [--threads 1] [--all]``
 
 Shapes: hidden 64, context 200, direct Gaussian head H = 100, batch 64, an AR(1) training
 block of 1,200 points (661 training and 141 validation windows, as `fit` cuts them). One
 epoch = every training batch (forward, step-weighted Gaussian NLL, backward, per-member
 clip, Adam) plus one validation pass. Variants, each for one member and for M = 5:
 
-- fanlab: `training.train` for one epoch on `MemberLSTM` (the network the forecaster uses);
+- fanlab numba / fanlab torch: `training.train` for one epoch on `MemberLSTM` (the network
+  the forecaster uses) with its training kernel `numba` (`fanlab.models.lstm.kernel`, the
+  default on CPU) or `torch` (``torch.lstm`` with autograd); the first table is their ratio;
 - nn.LSTM: ``torch.nn.LSTM`` + ``nn.Linear`` with autograd, members one after the other
   (what darts runs; its per-epoch time is the proxy for darts' at these shapes);
-- vmap cell: a Python LSTM cell loop, ``torch.func.vmap`` over ``stack_module_state`` +
+- with ``--all``, two alternatives measured before: vmap cell: a Python LSTM cell loop, ``torch.func.vmap`` over ``stack_module_state`` +
   ``functional_call`` (``aten::lstm`` itself has no vmap batching rule);
 - block-diag: one fused ``torch.lstm`` call over all members, weights block-diagonal
   (M^2 the recurrent FLOPs, M x the useful ones).
 
 Variational dropout (a mask on h_{t-1} per sequence, which no fused kernel takes) is timed
-for fanlab and the vmap cell. Prediction: MC dropout over K = 50 origins x S = 200 samples
+for fanlab (a weight drop on W_hh per batch) and the vmap cell. Before timing, the script
+prints the numba kernel's gradient error against torch's float64 autograd on one batch. Prediction: MC dropout over K = 50 origins x S = 200 samples
 (10,000 rows) through `LSTMForecaster.predict`, and the bare fused kernel at several row
 slices. GFLOP/s count the gate matrix products only (2 (I + Hd) 4 Hd per row and step,
 backward twice that), against a plain matmul of the same shapes.
@@ -97,13 +100,13 @@ def run_epoch(forward, params, opt, head, train_w, val_w, members, clip, gen):
 
 # ---- the variants ------------------------------------------------------------------------
 class FanlabEpoch:
-    def __init__(self, members, train_w, val_w, variational=False):
+    def __init__(self, members, train_w, val_w, variational=False, kernel="numba"):
         self.args = (gaussian_head(), train_w, val_w)
-        self.members, self.variational = members, variational
+        self.members, self.variational, self.kernel = members, variational, kernel
 
     def __call__(self):
         net = MemberLSTM(self.members, HIDDEN, 1, H, 2, P_IN, 0.0, P_HEAD, variational=self.variational,
-                         dropout_recurrent=P_REC)
+                         dropout_recurrent=P_REC, kernel=self.kernel)
         cfg = TrainConfig(max_epochs=1, batch_size=BATCH, lr=3e-3, patience=1, grad_clip=1.0)
         head, train_w, val_w = self.args
         train(net, head, train_w, val_w, H, False, cfg, [generators(s) for s in range(self.members)])
@@ -260,11 +263,29 @@ def matmul_gflops(rows, inner, cols, batch=1, reps=200):
     return 2 * batch * rows * inner * cols / statistics.median(ts) / 1e9
 
 
+def gradient_check(train_w) -> float:
+    """Largest norm-wise relative gradient error of the numba kernel (float32, as trained)
+    against torch's float64 autograd, over every parameter, on one batch of 64 windows."""
+    batch = train_w[:BATCH].unsqueeze(0)
+    head = gaussian_head()
+    grads = {}
+    for kernel, dtype in (("numba", torch.float32), ("torch", torch.float64)):
+        net = MemberLSTM(1, HIDDEN, 1, H, 2, kernel=kernel).double()
+        net.reset_parameters([torch.Generator().manual_seed(0)])
+        net = net.float().to(dtype)  # both from the same float32 weights
+        x = batch.to(dtype)
+        head.weights = head.weights.to(dtype)
+        head.loss(net(x[..., :CONTEXT]), x[..., -H:]).sum().backward()
+        grads[kernel] = {n: p.grad.double() for n, p in net.named_parameters()}
+    head.weights = head.weights.float()
+    return max(float((grads["numba"][n] - g).norm() / g.norm()) for n, g in grads["torch"].items())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--skip-blockdiag", action="store_true")
+    ap.add_argument("--all", action="store_true", help="also the vmap-cell and block-diagonal alternatives")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     y = ar1(N)
@@ -272,16 +293,23 @@ def main() -> None:
     n_tr, n_va = train_w.shape[0], val_w.shape[0]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), load average {os.getloadavg()}")
     print(f"hidden {HIDDEN}, context {CONTEXT}, H {H}, batch {BATCH}: {n_tr} training, {n_va} validation windows")
+    t0 = time.perf_counter()
+    err = gradient_check(train_w)
+    print(f"numba kernel (float32) against torch float64, one batch: max relative gradient error {err:.1e} "
+          f"(first call {time.perf_counter() - t0:.1f} s, with numba's compile or cache load)")
 
     variants = {}
     for mm in (1, M):
-        variants[f"fanlab M={mm}"] = FanlabEpoch(mm, train_w, val_w)
+        variants[f"fanlab numba M={mm}"] = FanlabEpoch(mm, train_w, val_w)
+        variants[f"fanlab torch M={mm}"] = FanlabEpoch(mm, train_w, val_w, kernel="torch")
         variants[f"nn.LSTM M={mm}"] = NNLSTMEpoch(mm, train_w, val_w)
-        variants[f"vmap cell M={mm}"] = VmapEpoch(mm, train_w, val_w)
-        if not args.skip_blockdiag:
+        if args.all:
+            variants[f"vmap cell M={mm}"] = VmapEpoch(mm, train_w, val_w)
             variants[f"block-diag M={mm}"] = BlockDiagEpoch(mm, train_w, val_w)
-        variants[f"fanlab variational M={mm}"] = FanlabEpoch(mm, train_w, val_w, variational=True)
-        variants[f"vmap cell variational M={mm}"] = VmapEpoch(mm, train_w, val_w, variational=True)
+            variants[f"vmap cell variational M={mm}"] = VmapEpoch(mm, train_w, val_w, variational=True)
+        variants[f"fanlab numba variational M={mm}"] = FanlabEpoch(mm, train_w, val_w, variational=True)
+        variants[f"fanlab torch variational M={mm}"] = FanlabEpoch(mm, train_w, val_w, variational=True,
+                                                                   kernel="torch")
     variants["predict MC per_step"] = Predict(y)
     variants["predict MC variational"] = Predict(y, variational=True)
     for per in (81, 256, 1024, K * S):
@@ -296,6 +324,13 @@ def main() -> None:
                 times[name].append(time.perf_counter() - t0)
     med = {k: statistics.median(v) for k, v in times.items()}
     print(f"load average after: {os.getloadavg()}")
+
+    print(f"\n{'one epoch, medians of ' + str(args.rounds) + ' rounds':34s} {'torch s':>8s} {'numba s':>8s} "
+          f"{'torch / numba':>14s}")
+    for kind in ("", " variational"):
+        for mm in (1, M):
+            tt, tn = med[f"fanlab torch{kind} M={mm}"], med[f"fanlab numba{kind} M={mm}"]
+            print(f"{'fanlab' + kind + ' M=' + str(mm):34s} {tt:8.3f} {tn:8.3f} {tt / tn:13.2f}x")
 
     fl_fwd = 2 * (1 + HIDDEN) * 4 * HIDDEN * CONTEXT  # per row, gate products only
     fl_epoch = 3 * fl_fwd * n_tr + fl_fwd * n_va  # training: forward + 2x backward; validation: forward

@@ -211,7 +211,7 @@ class NetworkForecaster:
         self.net_ = MemberLSTM(len(seeds), p.hidden, p.layers, 1 if recursive else self.horizon,
                                self.head_.outputs, p.dropout_input, p.dropout_between if p.layers > 1 else 0.0,
                                p.dropout_head, variational=p.dropout_kind == "variational",
-                               dropout_recurrent=p.dropout_recurrent, kernel=self.kernel_).to(device)
+                               dropout_recurrent=p.dropout_recurrent, kernel=self.kernel_, device=device)
         train_w = train_w.to(device)
         val_w = {k: v.to(device) for k, v in val_w.items()} if isinstance(val_w, dict) else val_w.to(device)
         cfg = TrainConfig(max_epochs=p.epochs, batch_size=p.batch_size, lr=p.lr, patience=p.patience,

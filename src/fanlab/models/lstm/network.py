@@ -89,13 +89,16 @@ class MemberLSTM(nn.Module):
         forward and backward of `fanlab.models.lstm.kernel` (CPU only). Dropout and the
         recurrent weight drop are applied around the kernel, the same for both. Validation
         and prediction always run torch's inference kernel.
+    device : torch.device or str
+        Where the parameters live (the generators handed in must be on it too).
     """
 
     kernel = "torch"  # networks pickled before the kernel choice existed
 
     def __init__(self, members: int, hidden: int, layers: int, steps: int, outputs: int,
                  dropout_input: float = 0.0, dropout_between: float = 0.0, dropout_head: float = 0.0,
-                 variational: bool = False, dropout_recurrent: float = 0.0, kernel: str = "torch"):
+                 variational: bool = False, dropout_recurrent: float = 0.0, kernel: str = "torch",
+                 device: torch.device | str = "cpu"):
         super().__init__()
         if kernel not in ("torch", "numba"):
             raise ValueError(f"kernel must be 'torch' or 'numba', got {kernel!r}")
@@ -106,12 +109,12 @@ class MemberLSTM(nn.Module):
         self.variational = variational
         self.rate_recurrent = dropout_recurrent if variational else 0.0
         four = 4 * hidden
-        self.w_ih = nn.ParameterList(
-            nn.Parameter(torch.empty(members, four, 1 if k == 0 else hidden)) for k in range(layers))
-        self.w_hh = nn.ParameterList(nn.Parameter(torch.empty(members, four, hidden)) for _ in range(layers))
-        self.bias = nn.ParameterList(nn.Parameter(torch.empty(members, four)) for _ in range(layers))
-        self.w_out = nn.Parameter(torch.empty(members, hidden, steps * outputs))
-        self.b_out = nn.Parameter(torch.empty(members, 1, steps * outputs))
+        empty = lambda *shape: nn.Parameter(torch.empty(*shape, device=device))  # noqa: E731
+        self.w_ih = nn.ParameterList(empty(members, four, 1 if k == 0 else hidden) for k in range(layers))
+        self.w_hh = nn.ParameterList(empty(members, four, hidden) for _ in range(layers))
+        self.bias = nn.ParameterList(empty(members, four) for _ in range(layers))
+        self.w_out = empty(members, hidden, steps * outputs)
+        self.b_out = empty(members, 1, steps * outputs)
 
     def reset_parameters(self, generators: list[torch.Generator]) -> None:
         """Uniform(-1/sqrt(Hd), 1/sqrt(Hd)) as torch does, each member from its own generator.

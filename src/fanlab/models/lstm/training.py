@@ -122,7 +122,8 @@ class Head:
         self.weights = weights  # (H,) summing to 1, direct strategy; None: every step equally
         self.step_scale = None  # (H,): point / quantile heads, each step's loss divided by it
         self.knots = None if probs is None else np.asarray(probs, dtype=float)  # (Q,)
-        self.probs = None if probs is None else torch.tensor(self.knots, dtype=torch.float32)
+        # made on the CPU, moved with the network by `to`
+        self.probs = None if probs is None else torch.tensor(self.knots, dtype=torch.float32, device="cpu")
         self.outputs = {"point": 1, "gaussian": 2, "quantile": 0 if probs is None else len(probs)}[kind]
         if self.outputs == 0:
             raise ValueError("the quantile head needs its probabilities")
