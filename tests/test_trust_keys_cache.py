@@ -150,6 +150,16 @@ def test_editing_a_csv_recomputes_its_cells_only_and_says_why(tmp_path):
     assert {v["status"] for k, v in man["cells"].items() if k.startswith("B__")} == {"cached"}
 
 
+def test_cells_written_for_another_spec_recompute_and_the_run_says_so(tmp_path):
+    raw = {**COMMON, "name": "spec", "out": str(tmp_path / "res"), "methods": [{"name": "naive"}],
+           "datasets": [{"name": "arma", "label": "ar", "params": {"ar": [0.5], "n": 120}}]}
+    assert run(parse_config(raw), progress=False, figures=False).notes == []
+    res = run(parse_config({**raw, "stride": 3}), progress=False, figures=False)
+    assert [v["status"] for v in res.statuses.values()] == ["done"]
+    assert res.notes == ["1 cell recomputes: its file was written for another spec (config, params, split or "
+                         "input files changed)"]
+
+
 def test_a_regenerated_external_file_recomputes_the_external_cells(tmp_path):
     s = registry.build_dataset("arma", {"ar": [0.5], "n": 120}, 0)[0]
     rows = []
@@ -252,6 +262,8 @@ def test_the_irregular_stamp_warning_reaches_the_terminal_and_the_manifest(tmp_p
         assert "warning: dataset 'shops': file" in " ".join(res.output.split()) and "2020-02-01" in res.output
     notes = yaml.safe_load((tmp_path / "o" / "manifest.json").read_text())["notes"]
     assert any("series 'b'" in n and "2020-02-01" in n for n in notes)
+    md = (tmp_path / "o" / "summary.md").read_text()
+    assert "## Run notes" in md and "series 'b'" in md.split("## Run notes")[1]
 
 
 def test_regular_stamps_give_no_warning(tmp_path):

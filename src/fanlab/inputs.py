@@ -127,6 +127,6 @@ def changed_notes(old: dict, new: dict, readers: dict[str, int]) -> list[str]:
         before = old.get(path)
         if before is not None and digest is not None and before != digest and readers.get(path):
             n = readers[path]
-            notes.append(f"file '{path}' changed since the last run: the {n} cell{'s' if n != 1 else ''} "
-                         "that read it recompute")
+            who = "the 1 cell that reads it recomputes" if n == 1 else f"the {n} cells that read it recompute"
+            notes.append(f"file '{path}' changed since the last run: {who}")
     return notes

@@ -148,6 +148,9 @@ def make_report(results_dir: str | Path) -> tuple[Path, Path]:
     warns = cell_warnings(manifest)
     if len(warns):
         md += ["## Cell warnings", "", _markdown(warns), ""]
+    notes = [str(n) for n in manifest.get("notes") or []]
+    if notes:  # the run's own words: changed input files, irregular time stamps
+        md += ["## Run notes", ""] + [f"- {n}" for n in notes] + [""]
     failed = {k: v for k, v in manifest.get("cells", {}).items() if v.get("status") == "failed"}
     if failed:
         md += ["## Failed cells", ""] + [f"- `{k}`: {v.get('error', '')}" for k, v in sorted(failed.items())] + [""]

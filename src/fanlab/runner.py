@@ -242,6 +242,13 @@ def _run_claimed(cfg, out, cells, skipped, series_of, git, jobs, force, progress
         for path in c.data_spec.get("inputs", {}):
             readers[path] = readers.get(path, 0) + 1
     notes.extend(changed_notes(last_inputs, inputs, readers))
+    if not force:  # cells whose file is there but was written for another spec or other inputs
+        moved = {p for p, d in inputs.items() if last_inputs.get(p) not in (None, d)}
+        stale = [c for c in todo if not moved & set(c.data_spec.get("inputs", {}))
+                 and cell_path(out, c.key).is_file()]
+        if stale:
+            what = "1 cell recomputes: its file was" if len(stale) == 1 else f"{len(stale)} cells recompute: their files were"
+            notes.append(f"{what} written for another spec (config, params, split or input files changed)")
     for c, res in _execute(todo, series_of, out, jobs, progress, engine, scheduler, fits):
         statuses[c.key] = res
     for c in cells:
