@@ -88,13 +88,18 @@ def test_a_config_cell_refuses_the_same_forecasts_with_the_same_error(tmp_path):
     faults = list(FAULTS)
     # one run, one cell per fault: the message names each cell's label
     methods = [{"name": "test_ar1", "label": f"f-{f}", "params": {"fault": f}} for f in faults]
-    res = _run(tmp_path, methods + [{"name": "naive"}])
+    zero = {"name": "test_ar1", "label": "zero", "params": {"fault": "zero_h1"}}
+    res = _run(tmp_path, methods + [{"name": "naive"}, zero])
     assert sorted(res.failed) == sorted(k for k in res.statuses if "f-" in k)
     for f in faults:
         status = next(v for v in res.statuses.values() if v["method"] == f"f-{f}")
         want = FAULTS[f].replace("method 'forecaster'", f"method 'f-{f}'")
         assert status["error"].startswith("ForecastError: " + want), status["error"]
-    assert pd.read_parquet(res.out / "metrics.parquet")["method"].unique().tolist() == ["naive"]
+    assert pd.read_parquet(res.out / "metrics.parquet")["method"].unique().tolist() == ["naive", "zero"]
+    summary = pd.read_csv(res.out / "summary.csv").set_index(["method", "level"])
+    assert np.isnan(summary.loc[("zero", 0.95), "coverage_h1"])  # n/a in the config's summary too
+    assert summary.loc[("zero", 0.95), "note"].startswith(f"coverage over {H - 1} of {H} steps")
+    assert pd.isna(summary.loc[("naive", 0.95), "note"])
 
 
 def test_in_place_standardising_fit_leaves_other_arms_alone_and_jobs_agree(tmp_path):
