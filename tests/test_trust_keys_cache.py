@@ -243,11 +243,23 @@ def test_an_irregular_series_beside_a_regular_one_warns_naming_it_and_its_gap(tm
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         out = registry.build_dataset("csv", {"path": path, "value": "sales", "time": "month",
-                                             "series_id": "store", "period": 12}, 0)
+                                             "series_id": "store"}, 0)
     msgs = [str(w.message) for w in caught if issubclass(w.category, DataWarning)]
     assert len(msgs) == 1 and len(out[1]) == 47
     assert "series 'b'" in msgs[0] and "series 'a'" not in msgs[0]
     assert "2019-04-01 (between rows of 2019-03-01 and 2019-05-01)" in msgs[0] and "freq: MS" in msgs[0]
+
+
+def test_a_period_on_irregular_stamps_is_an_error_naming_the_series_and_gap(tmp_path):
+    path = _monthly(tmp_path / "m.csv", skip=pd.Timestamp("2019-04-01"))
+    params = {"path": path, "value": "sales", "time": "month", "series_id": "store", "period": 12}
+    with pytest.raises(DataError) as info:
+        registry.build_dataset("csv", params, 0)
+    msg = str(info.value)
+    assert "series 'b'" in msg and "2019-04-01" in msg and "period 12 counts rows" in msg and "freq: MS" in msg
+    # as the message says: with freq the month is a missing value, filled, and the period holds
+    out = registry.build_dataset("csv", {**params, "freq": "MS", "missing": "interpolate"}, 0)
+    assert len(out[1]) == 48 and out[1].meta["n_filled"] == 1
 
 
 def test_the_irregular_stamp_warning_reaches_the_terminal_and_the_manifest(tmp_path):

@@ -29,7 +29,7 @@ from pydantic import Field, field_validator, model_validator
 
 from fanlab.data.windowing import RealParams, finish, window_slice
 from fanlab.data.series import MAX_ABS_VALUE, MAX_SERIES_LENGTH, Series
-from fanlab.data.stamps import check_period, warn_irregular
+from fanlab.data.stamps import check_irregular, check_period
 from fanlab.errors import DataError
 from fanlab.registry import register_dataset
 
@@ -267,7 +267,8 @@ def csv(params: CsvParams, seed: int) -> list[Series]:
     Source: the file at `path` (relative to the config file that names it). Frequency: from
     `freq` if given (absent time stamps then become missing values, handled by `missing`),
     else inferred from the time column where regular, else none (rows are consecutive
-    observations; a series whose stamps skip a step gets a warning naming the gap). Length:
+    observations; a series whose stamps skip a step gets a warning naming the gap, and is
+    refused where a `period` is given). Length:
     as in the file, cut by `start` and `length` per series. Licence: yours. Seasonal period:
     `period` if given (an error where it is another frequency's calendar cycle, such as 12 on
     quarterly stamps), else none. The series ids `*` and `panel` are reserved; a header that
@@ -327,10 +328,11 @@ def csv(params: CsvParams, seed: int) -> list[Series]:
 
 
 def _check_stamps(out: list[Series], params: CsvParams, file: str) -> list[Series]:
-    """A declared period the stamps contradict is an error; irregular stamps (no freq) warn."""
+    """A declared period the stamps contradict is an error; irregular stamps (no freq) warn
+    (and refuse a period, which counts rows)."""
     for s in out:
         freq = params.freq or getattr(s.index, "freqstr", None)
         check_period(params.period, freq, f"{_where(file, params.time or '')} (series '{s.name}')")
     if params.freq is None:
-        warn_irregular(out, file, params.period)
+        check_irregular(out, file, params.period)
     return out

@@ -2,9 +2,9 @@
 
 Without `freq`, the rows of a series are read as consecutive observations. Where its time
 stamps are not evenly spaced (a missing month), that silently shifts every lag and season
-after the gap: the series gets a `DataWarning` naming it and the first gap. A declared
-`period` that is the calendar cycle of another frequency than the stamps' (12 on quarterly
-stamps, 7 on monthly ones) is an error.
+after the gap: the series gets a `DataWarning` naming it and the first gap, and a declared
+`period` (which counts rows) is an error, as is a `period` that is the calendar cycle of
+another frequency than the stamps' (12 on quarterly stamps, 7 on monthly ones).
 """
 
 from __future__ import annotations
@@ -83,13 +83,13 @@ def _first_gap(index: pd.DatetimeIndex, freq: str) -> tuple[int, pd.DatetimeInde
     return int(index.searchsorted(absent[0]) - 1), absent
 
 
-def warn_irregular(series: list[Series], file: str, period: int | None) -> None:
-    """A DataWarning for each series whose date-time stamps are unevenly spaced while no `freq`
-    was given, naming the series and its first gap (on the grid of a sibling's frequency, or
-    of its own first steps)."""
+def irregular(series: list[Series]) -> list[tuple[str, str | None]]:
+    """(what, grid freq or None) for each series whose date-time stamps are unevenly spaced,
+    naming the series and its first gap (on the grid of a sibling's frequency, or of its own
+    first steps)."""
     stamped = [s for s in series if isinstance(s.index, pd.DatetimeIndex) and len(s.index) >= 3]
     regular = {s.index.freqstr for s in stamped if s.index.freqstr}
-    lines = []
+    out = []
     for s in stamped:
         if s.index.freqstr:
             continue
@@ -106,20 +106,32 @@ def warn_irregular(series: list[Series], file: str, period: int | None) -> None:
                 break
         if found:
             freq, row, absent = found
-            what = (f"series '{s.name}': no row for {absent.size} time stamp(s) of a {freq!r} grid, the first "
-                    f"{_stamp(absent[0])} (between rows of {_stamp(idx[row])} and {_stamp(idx[row + 1])}); give "
-                    f"freq: {freq} to read them as missing values")
-        else:
-            steps = idx[1:] - idx[:-1]
-            if (steps == steps[0]).all():
-                continue
-            k = int((steps != steps[0]).argmax())
-            what = (f"series '{s.name}': time stamps unevenly spaced (a step of {steps[0]} and then of "
-                    f"{steps[k]}, from {_stamp(idx[k])} to {_stamp(idx[k + 1])})")
-        lines.append(what)
-    if not lines:
+            out.append((f"series '{s.name}': no row for {absent.size} time stamp(s) of a {freq!r} grid, the first "
+                        f"{_stamp(absent[0])} (between rows of {_stamp(idx[row])} and {_stamp(idx[row + 1])}); "
+                        f"give freq: {freq} to read them as missing values", freq))
+            continue
+        steps = idx[1:] - idx[:-1]
+        if (steps == steps[0]).all():
+            continue
+        k = int((steps != steps[0]).argmax())
+        out.append((f"series '{s.name}': time stamps unevenly spaced (a step of {steps[0]} and then of "
+                    f"{steps[k]}, from {_stamp(idx[k])} to {_stamp(idx[k + 1])})", None))
+    return out
+
+
+def check_irregular(series: list[Series], file: str, period: int | None) -> None:
+    """Irregular stamps without `freq`: a DataWarning naming each such series and its first
+    gap; a DataError where a `period` is declared, since a period counts rows and the gap
+    shifts every season after it (the stamps contradict it)."""
+    found = irregular(series)
+    if not found:
         return
+    if period is not None:
+        what, freq = found[0]
+        fix = f"give freq: {freq} (with missing: interpolate or ffill)" if freq else "regularise the time stamps"
+        raise DataError(f"file '{file}': {what.split('; give freq')[0]}; period {period} counts rows, so after the "
+                        f"gap it no longer spans one cycle: {fix}, or drop period")
+    lines = [what for what, _ in found]
     more = f"; and {len(lines) - MAX_NAMED} more series" if len(lines) > MAX_NAMED else ""
-    season = f"; period {period} then spans other lengths of time" if period else ""
     warnings.warn(DataWarning(f"file '{file}': {'; '.join(lines[:MAX_NAMED])}{more}. Without freq the rows are "
-                              f"read as consecutive observations{season}"), stacklevel=2)
+                              "read as consecutive observations"), stacklevel=2)
