@@ -40,6 +40,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -62,7 +63,7 @@ class ETSParams(BaseModel):
     model: str = Field("ZZZ", pattern=r"^[AMZ][NAZ][NAMZ]$",
                        description="error, trend, season as R's ets: A, M, N or Z (chosen by the criterion)")
     damped: bool | None = Field(None, description="None: both tried where the trend is A; true needs a trend")
-    ic: str = Field("aicc", pattern=r"^(aicc|aic|bic)$", description="aicc | aic | bic")
+    ic: Literal["aicc", "aic", "bic"] = Field("aicc", description="the criterion that picks the class")
     restrict: bool = Field(True, description="skip additive error with multiplicative season (R's default)")
     samples: int = Field(1000, ge=50, le=100_000, description="simulated paths per origin (non-linear classes)")
 
