@@ -25,6 +25,22 @@ P = the split-conformal quantile of the calibration scores whose targets are obs
 Scores: absolute and normalized (band ref -+ q s, an empty band at q < 0) and cqr (band
 [lo - q, hi + q], collapsed to its midpoint where q < -(hi - lo) / 2). The signed score needs
 two one-sided controllers and is refused.
+
+Defaults follow R's conformalForecast (lr 0.1, K_I the size of the scores, C_sat about 2 / pi).
+Measured around auto ARIMA (H = 100, stride 10, the article's level break with 3 seeds and
+sunspots; 95% coverage, share of infinite bands, median width):
+
+    level_break  ACI (gamma 0.005)   0.881  23.6%   5.8
+                 PID (defaults)      0.958  13.6%  17.3
+                 PID ki: 0           0.941   0%     8.7
+    sunspots     ACI (gamma 0.005)   0.932  61.7%   inf
+                 PID (defaults)      0.955  22.0%  1566
+                 PID ki: 0           0.950   0%     821
+
+With feedback h steps late, a run of misses lasts at least h origins, so at long steps the
+integral term saturates (infinite bands) and the tracker overshoots (wide bands); quantile
+tracking alone (ki: 0) reaches the level without infinite bands. lr 0.02 under-covers
+(0.846, 0.899).
 """
 
 from __future__ import annotations
