@@ -4,7 +4,9 @@ M members differ only in their seeds (initialisation, batch order, dropout masks
 uses seed ``member_seeds(seed, M)[m]`` and is the network a single `LSTMForecaster` with
 ``head="gaussian"`` would fit from that seed. The members are trained together, as one
 network with a member axis (one optimiser, one pass over the batches, each member's LSTM a
-fused-kernel call of its own; see `network.py`).
+kernel call of its own; see `network.py`), and each member early-stops on its own: once its
+patience has run out it is no longer computed (`training.train_criteria`), so it trains
+exactly as long as the single model of its seed.
 
 The predictive distribution is the equal-weight MIXTURE of the members' predictives, not an
 average of their quantiles (which would be too narrow whenever the members disagree):

@@ -249,6 +249,8 @@ class NetworkForecaster:
         r = self.train_
         info = {"epochs": int(r.epochs), "best_epoch": r.best_epoch.tolist(),
                 "best_val_loss": [float(v) for v in r.best_val], "kernel": self.kernel_, "device": self.device_.type}
+        if r.member_epochs is not None and len(r.member_epochs) > 1:  # each member's own early stop
+            info["member_epochs"] = [int(e) for e in r.member_epochs]
         return info
 
     # ---- prediction ----------------------------------------------------------------------

@@ -1,22 +1,24 @@
-"""M independent LSTM networks with linear heads, on torch's fused LSTM kernel.
+"""M independent LSTM networks with linear heads.
 
 A single forecaster is the case M = 1; a deep ensemble trains its M members together. Every
 weight carries a leading member axis (one Adam, one state dict, per-member best-epoch rows),
-and each member runs through ``torch.lstm`` (the kernel ``nn.LSTM`` calls) with autograd, one
-member after the other: member m of an ensemble computes exactly what a single model trained
-from member m's seed computes, and its gradient depends on its own loss only.
+and each member runs through its own kernel call, one member after the other: member m of an
+ensemble computes exactly what a single model trained from member m's seed computes, and its
+gradient depends on its own loss only.
 
-Why this kernel (``benchmarks/lstm_kernels.py``, one thread, hidden 64, context 200, batch
-64): the fused kernel and its backward train an epoch ~2.4x faster than the hand-written
-member-batched BPTT it replaces (29 GFLOP/s, a quarter of the step-shaped matmul rate);
-running five members one after the other is still faster than batching them by hand, by
-``torch.func.vmap`` over a Python cell (``aten::lstm`` has no batching rule) or through one
-block-diagonal kernel call (M^2 the recurrent work). On CPU, torch routes the kernel to
-oneDNN: inference runs its brgemm implementation (7.5 ms for 64 windows x 200 steps), training
-its reference one (14.7 ms forward + 21.2 ms backward, ONEDNN_VERBOSE=1). Two hand-written
-replacements of the training path lost to it (a member-batched autograd function: 67 ms for
-one member, 400 ms for five; the inference kernel's forward with a hand-written backward pass:
-69-72 ms), as per-step eager ops cost 20-60 us each at these shapes.
+Kernels. Training passes (autograd) run through `kernel`: ``numba`` (the default on CPU,
+`fanlab.models.lstm.kernel`: a compiled forward that stores the gates and an exact BPTT
+backward, wrapped as a ``torch.autograd.Function``) or ``torch`` (``torch.lstm``, the kernel
+``nn.LSTM`` calls, with autograd; the only one on a GPU). On CPU torch routes its training
+pass to oneDNN's reference RNN implementation (14.7 ms forward + 21.2 ms backward for 64
+windows x 200 steps at hidden 64, ONEDNN_VERBOSE=1), a quarter of the step-shaped matmul
+rate, which the compiled kernel beats (``benchmarks/lstm_kernels.py`` prints the ratio per
+epoch). Validation and prediction (no autograd) run torch's inference kernel (oneDNN's brgemm
+implementation, 7.5 ms for the same pass), which is faster than either training path.
+Earlier measurements: running five members one after the other beats batching them by hand,
+by ``torch.func.vmap`` over a Python cell (``aten::lstm`` has no batching rule) or through
+one block-diagonal kernel call (M^2 the recurrent work); per-step eager torch ops cost 20-60
+us each at these shapes, so a hand-written backward in torch ops lost to oneDNN.
 
 Dropout is explicit, in three places (``nn.LSTM(num_layers=1, dropout=p)`` would do nothing):
 on the input values, between stacked layers, and on the hidden state before the head. Masks
@@ -150,10 +152,11 @@ class MemberLSTM(nn.Module):
         return x * self._mask(rate, generator, shape, x)
 
     def encode(self, x: torch.Tensor, generators=None, state=None, sequence: bool = False,
-               weights=None, rand: "RowRandom | None" = None):
+               weights=None, rand: "RowRandom | None" = None, members=None):
         """Run the stack over x (T, M, B) of standardised values.
 
-        With autograd (training): dropout is live iff `generators` (one per member) is given.
+        With autograd (training): dropout is live iff `generators` (one per member) is given;
+        `members` (indices) runs only those members, x then holding their rows (T, len, B).
         Without (validation, prediction): dropout is live iff `rand` is given; `state`, a
         per-layer list of (h, c) each (M, B, Hd), continues a previous call (None = zeros);
         `weights` caches `inference_weights()`.
@@ -165,9 +168,9 @@ class MemberLSTM(nn.Module):
         if state is not None:
             raise ValueError("continuing from a state is for prediction (no autograd)")
         tops = []
-        for m in range(self.members):
+        for j, m in enumerate(range(self.members) if members is None else members):
             g = None if generators is None else generators[m]
-            z = self._drop(x[:, m].unsqueeze(-1), self.rates[0], g)
+            z = self._drop(x[:, j].unsqueeze(-1), self.rates[0], g)
             hx = (x.new_zeros(1, x.shape[2], self.hidden),) * 2
             for k in range(self.layers):
                 w_hh = self.w_hh[k][m]
@@ -280,11 +283,17 @@ class MemberLSTM(nn.Module):
             return x * rand.tied(member, key, rate, shape, axis - 1).unsqueeze(0)
         return x * rand.mask(member, rate, tuple(x.shape), axis)
 
-    def head(self, h: torch.Tensor, generators=None) -> torch.Tensor:
-        """Linear head on hidden states (M, N, Hd) -> raw outputs (M, N, steps, outputs)."""
+    def head(self, h: torch.Tensor, generators=None, members=None) -> torch.Tensor:
+        """Linear head on hidden states (M, N, Hd) -> raw outputs (M, N, steps, outputs);
+        with `members` (indices), h holds only those members' states."""
+        b_out, w_out = self.b_out, self.w_out
+        if members is not None:
+            pick = torch.as_tensor(members, device=h.device)
+            b_out, w_out = b_out[pick], w_out[pick]
+            generators = None if generators is None else [generators[m] for m in members]
         if self.rates[2] > 0 and generators is not None:
             h = h * self._masks(self.rates[2], generators, h.shape[1:], h)
-        y = torch.baddbmm(self.b_out, h, self.w_out)
+        y = torch.baddbmm(b_out, h, w_out)
         return y.view(h.shape[0], h.shape[1], self.steps, self.outputs)
 
     @torch.no_grad()
@@ -299,25 +308,27 @@ class MemberLSTM(nn.Module):
         y = torch.baddbmm(self.b_out.double(), h, self.w_out.double())
         return y.view(h.shape[0], h.shape[1], self.steps, self.outputs)
 
-    def forward(self, x: torch.Tensor, generators=None, last: int | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, generators=None, last: int | None = None, members=None) -> torch.Tensor:
         """Raw head outputs for windows x (M, B, T); training and validation (dropout off
-        without autograd).
+        without autograd). With `members` (indices, training), only those members run and x
+        holds their windows (len(members), B, T).
 
         Direct (steps = H): (M, B, H, D) from the last hidden state. Recursive (steps = 1):
         (M, B, last, D), the one-step outputs at the last `last` positions of each window.
         """
         xt = x.permute(2, 0, 1).contiguous()
         if last is None:
-            h, _ = self.encode(xt, generators)
-            return self.head(h, generators)
-        hs, _ = self.encode(xt, generators, sequence=True)
+            h, _ = self.encode(xt, generators, members=members)
+            return self.head(h, generators, members)
+        hs, _ = self.encode(xt, generators, sequence=True, members=members)
         _, m, bsz, hd = hs.shape
         tail = hs[-last:].permute(1, 2, 0, 3)  # (M, B, last, Hd)
         if self.variational:  # one head mask per sequence, tied across its positions
             if self.rates[2] > 0 and generators is not None:
-                tail = tail * self._masks(self.rates[2], generators, (bsz, hd), tail).unsqueeze(2)
+                gens = generators if members is None else [generators[i] for i in members]
+                tail = tail * self._masks(self.rates[2], gens, (bsz, hd), tail).unsqueeze(2)
             generators = None
-        return self.head(tail.reshape(m, bsz * last, hd), generators).view(m, bsz, last, self.outputs)
+        return self.head(tail.reshape(m, bsz * last, hd), generators, members).view(m, bsz, last, self.outputs)
 
 
 class RowRandom:

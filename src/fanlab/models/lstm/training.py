@@ -182,20 +182,23 @@ class TrainConfig:
 
 @dataclass
 class TrainResult:
-    """What training did, per member: epochs run, best epoch and best validation loss (M,)."""
+    """What training did: epochs run (until the last member stopped), and per member (M,)
+    the epochs it trained for this criterion, its best epoch and best validation loss."""
 
     epochs: int
     best_epoch: np.ndarray
     best_val: np.ndarray
-    history: list[np.ndarray] = field(default_factory=list)  # validation loss (M,) per epoch
+    history: list[np.ndarray] = field(default_factory=list)  # validation loss (M,) per epoch; NaN once stopped
+    member_epochs: np.ndarray | None = None
 
 
 def run_windows(net: MemberLSTM, head: Head, x: torch.Tensor, recursive: bool, horizon: int,
-                generators_=None) -> torch.Tensor:
-    """Raw outputs (M, B, H, D) for windows x (M, B, context + H)."""
+                generators_=None, members=None) -> torch.Tensor:
+    """Raw outputs (M, B, H, D) for windows x (M, B, context + H); with `members` (indices),
+    only those members, x holding their windows."""
     if recursive:
-        return net(x[..., :-1], generators_, last=horizon)
-    return net(x[..., : x.shape[-1] - horizon], generators_)
+        return net(x[..., :-1], generators_, last=horizon, members=members)
+    return net(x[..., : x.shape[-1] - horizon], generators_, members=members)
 
 
 def _clip_per_member(net: MemberLSTM, max_norm: float) -> None:
@@ -214,8 +217,9 @@ def train(net: MemberLSTM, head: Head, train_w: torch.Tensor, val_w: torch.Tenso
     train_w (N, W) and val_w (Nv, W) are windows; gens holds one `generators()` dict per
     member: member m's initialisation, batch order and dropout masks come from it alone.
     The loss is the sum of member losses, so (Adam being elementwise) each member follows
-    exactly the path it would follow if trained alone. Training stops when every member has
-    gone `patience` epochs without improving its validation loss, or at `max_epochs`.
+    exactly the path it would follow if trained alone. Each member stops when it has gone
+    `patience` epochs without improving its validation loss (the others train on without
+    it), or at `max_epochs`.
     """
     result, state = train_criteria(net, head, train_w, {"val": val_w}, horizon, recursive, cfg, gens)["val"]
     net.load_state_dict(state)
@@ -234,6 +238,12 @@ def train_criteria(net: MemberLSTM, head: Head, train_w: torch.Tensor, vals: dic
     stopped, and the run goes on until every criterion has stopped. Arms that differ only
     in their early-stopping windows (the point LSTM and its MC-dropout arms, which keep part
     of the tail for the noise term) thus share one fit.
+
+    Early stopping is per member: a member's criterion freezes when that member has gone
+    `patience` epochs without improving on it, and a member whose every criterion is frozen
+    stops training (its batches, masks and updates are no longer computed; its weights in
+    the optimiser drift, but only the frozen best weights are returned). Each member thus
+    trains exactly as long as it would alone.
     """
     members = net.members
     net.reset_parameters([g["init"] for g in gens])
@@ -242,14 +252,17 @@ def train_criteria(net: MemberLSTM, head: Head, train_w: torch.Tensor, vals: dic
     n = train_w.shape[0]
     init = {k: v.detach().clone() for k, v in net.state_dict().items()}
     track = {name: {"best_val": np.full(members, np.inf), "best_epoch": np.full(members, -1), "history": [],
-                    "state": {k: v.clone() for k, v in init.items()}, "stopped": None} for name in vals}
+                    "state": {k: v.clone() for k, v in init.items()}, "live": np.ones(members, dtype=bool),
+                    "member_epochs": np.zeros(members, dtype=np.int64), "stopped": None} for name in vals}
     epoch = 0
+    active = list(range(members))
     for epoch in range(1, cfg.max_epochs + 1):
-        perms = torch.stack([torch.randperm(n, generator=g["shuffle"], device=g["shuffle"].device)
-                             for g in gens])  # (M, N)
+        perms = torch.stack([torch.randperm(n, generator=gens[m]["shuffle"], device=gens[m]["shuffle"].device)
+                             for m in active])  # (A, N)
+        subset = None if len(active) == members else active
         for start in range(0, n, cfg.batch_size):
-            batch = train_w[perms[:, start : start + cfg.batch_size]]  # (M, b, W)
-            raw = run_windows(net, head, batch, recursive, horizon, drop_gens)
+            batch = train_w[perms[:, start : start + cfg.batch_size]]  # (A, b, W)
+            raw = run_windows(net, head, batch, recursive, horizon, drop_gens, subset)
             loss = head.loss(raw, batch[..., -horizon:]).sum()
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -258,22 +271,30 @@ def train_criteria(net: MemberLSTM, head: Head, train_w: torch.Tensor, vals: dic
             opt.step()
         for name, val_w in vals.items():
             tr = track[name]
-            if tr["stopped"] is not None:
+            live = tr["live"]
+            if not live.any():
                 continue
             val = validation_loss(net, head, val_w, horizon, recursive)
-            tr["history"].append(val)
-            better = val < tr["best_val"]
+            tr["history"].append(np.where(live, val, np.nan))
+            tr["member_epochs"][live] = epoch
+            better = live & (val < tr["best_val"])
             if better.any():
                 tr["best_val"][better], tr["best_epoch"][better] = val[better], epoch
                 rows = torch.from_numpy(np.flatnonzero(better)).to(train_w.device)
                 for k, v in net.state_dict().items():
                     tr["state"][k][rows] = v.detach()[rows]
-            if np.all(epoch - tr["best_epoch"] >= cfg.patience):
+            live &= epoch - tr["best_epoch"] < cfg.patience
+            if not live.any():
                 tr["stopped"] = epoch
-        if all(tr["stopped"] is not None for tr in track.values()):
+        active = [m for m in range(members) if any(tr["live"][m] for tr in track.values())]
+        if not active:
             break
+    if net.kernel == "numba":  # the kernel's buffers are kept per thread between batches
+        from fanlab.models.lstm.kernel import clear_workspace
+
+        clear_workspace()
     return {name: (TrainResult(epochs=tr["stopped"] or epoch, best_epoch=tr["best_epoch"], best_val=tr["best_val"],
-                               history=tr["history"]), tr["state"])
+                               history=tr["history"], member_epochs=tr["member_epochs"]), tr["state"])
             for name, tr in track.items()}
 
 
