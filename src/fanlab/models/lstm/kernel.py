@@ -3,12 +3,14 @@
 Why. On CPU, ``torch.lstm`` with autograd runs oneDNN's reference RNN implementation for
 training (about 17 ms forward and 19 ms backward for 64 windows of 200 steps at hidden 64,
 one thread), a quarter of the rate the gate products need. Here the recurrence is a compiled
-loop over time and rows: the forward pass stores the activated gates, tanh(c_t) and every
-(h_t, c_t); the backward pass is exact backpropagation through time from them. Everything
-that is not recurrent (the input projection x W_ih^T + b before the loop, and the weight
-gradients sum_t dG_t^T [x_t, h_{t-1}] after it) is one large matrix product in torch.
-`benchmarks/lstm_kernels.py` times it against torch; `tests/models/test_lstm_kernel.py`
-checks its gradients against torch's float64 autograd.
+loop over time: each step's product h_{t-1} W_hh^T (B x Hd by Hd x 4Hd) is one BLAS call
+(numba's ``np.dot``, held to one thread), the gates, the input projection and the cell update
+are vectorised loops over the rows; the forward pass stores the activated gates, tanh(c_t)
+and every (h_t, c_t), and the backward pass is exact backpropagation through time from them
+(its step product dG_t W_hh is again one BLAS call; the bias gradient is summed in float64 on
+the way). The weight gradients sum_t dG_t^T [x_t, h_{t-1}] are one large matrix product each
+in torch, after the loop. `benchmarks/lstm_kernels.py` times it against torch;
+`tests/models/test_lstm_kernel.py` checks its gradients against torch's float64 autograd.
 
 How it compiles. The hidden size Hd and the dtype are compile-time constants (closure
 constants of a per-(Hd, dtype) factory), so the loops over the 4 Hd gate columns have fixed
