@@ -49,10 +49,20 @@ def test_sd_matches_psi_weights_of_fitted_params(case):
     for _ in range(order[1]):
         ar_poly = np.convolve(ar_poly, [1.0, -1.0])  # (1 - B)^d folded into the AR side
     psi = arma2ma(ar_poly, np.r_[1.0, ma], lags=horizon)
-    expected = np.sqrt(prm["sigma2"] * np.cumsum(psi**2))
+    # the band's variance is R's (residual sum of squares over n* - k + 1, forecast::Arima),
+    # recomputed here from statsmodels' standardised residuals
+    res = f.results_
+    burn = res.loglikelihood_burn
+    e = res.filter_results.standardized_forecasts_error[0, burn:] * np.sqrt(prm["sigma2"])
+    sigma2_r = np.sum(e**2) / (e.size - len(res.params) + 1)
+    assert f.info_["band_sigma2"] == pytest.approx(sigma2_r, rel=1e-9)
+    assert 1.0 < sigma2_r / prm["sigma2"] < 1.02  # a few parameters on 600 points
     fc = f.predict(y, np.array([700, 739]), horizon, PROBS)
     for k in range(2):
-        np.testing.assert_allclose(fc.sd[k], expected, rtol=1e-6)
+        np.testing.assert_allclose(fc.sd[k], np.sqrt(sigma2_r * np.cumsum(psi**2)), rtol=1e-6)
+    # variance: mle is statsmodels' sigma2 as it is
+    mle = fit(y, 600, order=list(order), trend="n", variance="mle").predict(y, np.array([700]), horizon, PROBS)
+    np.testing.assert_allclose(mle.sd[0], np.sqrt(prm["sigma2"] * np.cumsum(psi**2)), rtol=1e-6)
     # Gaussian quantiles at exactly the requested probabilities
     np.testing.assert_allclose(fc.quantile(0.975), fc.mean + norm.ppf(0.975) * fc.sd, rtol=1e-12)
 
@@ -74,7 +84,9 @@ def test_fit_once_equals_per_origin_get_forecast(spec):
         xf = None if x is None else x[t + 1 : t + 1 + horizon]
         ref = f.results_.apply(y[: t + 1], exog=xt).get_forecast(horizon, exog=xf)
         np.testing.assert_allclose(fc.mean[k], ref.predicted_mean, rtol=1e-8, atol=1e-8)
-        np.testing.assert_allclose(fc.sd[k], np.sqrt(ref.var_pred_mean), rtol=1e-8)
+        # the band's variance is R's (residual sum of squares over its degrees of freedom)
+        np.testing.assert_allclose(fc.sd[k], np.sqrt(ref.var_pred_mean * f.var_scale_), rtol=1e-8)
+    assert f.var_scale_ * f.info_["sigma2"] == pytest.approx(f.info_["band_sigma2"], rel=1e-12)
     info = json.loads(json.dumps(fc.info))  # plain JSON types only
     assert info["order"] == spec["order"] and info["converged"] is True
     assert info["aic"] == pytest.approx(float(f.results_.aic))
@@ -140,9 +152,10 @@ def test_auto_order_is_the_grid_argmin_and_bic_finds_the_true_ar2():
             warnings.simplefilter("ignore")
             r = ARIMA(y, order=(p, 0, q)).fit(cov_type="none")
         aic[(p, q)], bic[(p, q)] = r.aic, r.bic
-    grid = dict(max_p=2, max_q=2)
-    f_aic = fit(y, 1000, order="auto", grid=grid, search="grid")
-    f_bic = fit(y, 1000, order="auto", grid={**grid, "criterion": "bic"}, search="grid")
+    grid = dict(max_p=2, max_q=2, criterion="aic")
+    # trend "c" as statsmodels' default here (the default None also tries the mean off, as R)
+    f_aic = fit(y, 1000, order="auto", grid=grid, search="grid", trend="c")
+    f_bic = fit(y, 1000, order="auto", grid={**grid, "criterion": "bic"}, search="grid", trend="c")
     assert f_aic.info_["selection"]["n_candidates"] == 9
     assert f_aic.info_["selection"]["d"] == 0  # KPSS keeps the stationary series undifferenced
     best_aic = min(aic, key=aic.get)

@@ -33,9 +33,9 @@ def seasonal_series(n=240, period=12, theta=0.5, phi=0.5, seed=3):
 class CountingForecaster(ARIMAForecaster):
     """Records every (order, seasonal order, trend) actually fitted."""
 
-    def _fit_one(self, z, x, order, sorder, start_params=None, trend="default", approx=False):
+    def _fit_one(self, z, x, order, sorder, start_params=None, trend="default", approx=False, **kw):
         self.calls = getattr(self, "calls", []) + [(tuple(order), tuple(sorder), trend)]
-        return super()._fit_one(z, x, order, sorder, start_params, trend, approx)
+        return super()._fit_one(z, x, order, sorder, start_params, trend, approx, **kw)
 
 
 # --- mechanics on a fake criterion surface (no fitting) -----------------------------------
@@ -89,9 +89,10 @@ def test_stepwise_prefers_converged_fits_and_survives_failures():
 
 def test_stepwise_finds_the_true_arma11_with_fewer_fits_than_the_36_candidate_grid():
     y = arma(600, ar=(0.6,), ma=(0.4,), seed=1)
-    grid = {"max_p": 5, "max_q": 5}
-    step = CountingForecaster({"order": "auto", "grid": grid}).fit(y, 600)
-    full = ARIMAForecaster({"order": "auto", "grid": grid, "search": "grid"}).fit(y, 600)
+    grid = {"max_p": 5, "max_q": 5, "max_order": 10}
+    # approximation: false, the exact search (the default would rank by CSS above 150 points)
+    step = CountingForecaster({"order": "auto", "grid": grid, "trend": "c", "approximation": False}).fit(y, 600)
+    full = ARIMAForecaster({"order": "auto", "grid": grid, "search": "grid", "trend": "c"}).fit(y, 600)
     s_sel, g_sel = step.info_["selection"], full.info_["selection"]
     assert s_sel["search"] == "stepwise" and g_sel["search"] == "grid"
     assert g_sel["n_candidates"] == 36
@@ -105,10 +106,10 @@ def test_stepwise_bic_finds_the_true_ar2_and_aic_is_never_below_the_grid_minimum
     # stepwise visits a subset of the grid, so its optimum cannot beat the grid's; it is a local
     # search, so it may stop above it (here AIC: stepwise (2, 0, 2), grid (2, 0, 0), 0.8 apart)
     y = arma(600, ar=(1.0, -0.5), seed=2)
-    grid = {"max_p": 3, "max_q": 3}
-    step = ARIMAForecaster({"order": "auto", "grid": {**grid, "criterion": "bic"}}).fit(y, 600)
+    grid = {"max_p": 3, "max_q": 3, "criterion": "aic"}
+    step = ARIMAForecaster({"order": "auto", "grid": {**grid, "criterion": "bic"}, "approximation": False}).fit(y, 600)
     assert tuple(step.order_) == (2, 0, 0)
-    step_aic = ARIMAForecaster({"order": "auto", "grid": grid}).fit(y, 600)
+    step_aic = ARIMAForecaster({"order": "auto", "grid": grid, "approximation": False}).fit(y, 600)
     full_aic = ARIMAForecaster({"order": "auto", "grid": grid, "search": "grid"}).fit(y, 600)
     assert step_aic.info_["aic"] >= full_aic.info_["aic"] - 1e-6
     assert step_aic.info_["aic"] - full_aic.info_["aic"] < 2.0  # within one parameter's penalty
@@ -120,7 +121,7 @@ def test_stepwise_bic_finds_the_true_ar2_and_aic_is_never_below_the_grid_minimum
 def test_drift_toggle_fits_nothing_twice():
     rng = np.random.default_rng(11)
     y = np.cumsum(0.5 + rng.normal(size=500))
-    f = CountingForecaster({"order": "auto", "grid": {"max_p": 2, "max_q": 2}}).fit(y, 500)
+    f = CountingForecaster({"order": "auto", "grid": {"max_p": 2, "max_q": 2}, "approximation": False}).fit(y, 500)
     assert f.info_["order"][1] == 1 and f.info_["trend"] == "t"
     assert len(f.calls) == len(set(f.calls)) == f.info_["selection"]["n_candidates"]
     assert {c[2] for c in f.calls} == {"n", "t"}
@@ -132,7 +133,7 @@ def test_seasonal_default_picks_D1_and_a_seasonal_order():
     grid = {"max_p": 1, "max_q": 1, "max_P": 1, "max_Q": 1}
     f = CountingForecaster({"order": "auto", "grid": grid}, period=12).fit(y, y.size)
     s = f.info_["selection"]
-    assert s["D"] == 1 and s["seasonal_test"] == "ocsb" and s["seasonal_period"] == 12
+    assert s["D"] == 1 and s["seasonal_test"] == "strength" and s["seasonal_period"] == 12
     P, D, Q, m = f.info_["seasonal_order"]
     assert D == 1 and m == 12 and P + Q > 0
     assert f.info_["seasonal_order"] == [0, 1, 1, 12] and f.info_["order"] == [1, 0, 0]  # the true model
@@ -208,10 +209,10 @@ def test_approximation_falls_back_to_the_next_candidate_when_the_exact_fit_fails
     bad = (tuple(chosen.order_), tuple(chosen.seasonal_order_))
 
     class Failing(CountingForecaster):
-        def _fit_one(self, z, x, order, sorder, start_params=None, trend="default", approx=False):
+        def _fit_one(self, z, x, order, sorder, start_params=None, trend="default", approx=False, **kw):
             if (tuple(order), tuple(sorder)) == bad:
                 raise ARIMAFitError("boom")
-            return super()._fit_one(z, x, order, sorder, start_params, trend, approx)
+            return super()._fit_one(z, x, order, sorder, start_params, trend, approx, **kw)
 
     f = Failing({"order": "auto", "approximation": True}, period=12).fit(y, 150)
     assert (tuple(f.order_), tuple(f.seasonal_order_)) != bad

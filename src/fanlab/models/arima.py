@@ -13,14 +13,30 @@ Choices (documented here because a config cannot show them):
   ``info["converged"] = False`` with the warning text in ``info["warnings"]``. Set
   ``strict: true`` to raise `ARIMAFitError` instead. A fit that raises or gives non-finite
   parameters or likelihood always raises `ARIMAFitError` (naming the order and the reason).
+- No degenerate fit forecasts. Every fit is checked (`fanlab.models.arima_checks`): a positive
+  innovation variance consistent with the residuals, one-step variances never below it, and a
+  log-likelihood that agrees with the exact likelihood of the same parameters computed without
+  the Kalman filter (a broken likelihood scores an AIC hundreds of units too good). A search
+  candidate that fails, or has an AR / MA root of modulus below 1.01 (R's rule), is dropped with
+  a warning that names why; a fixed order that fails is refitted from zero AR / MA start values,
+  and raises `DegenerateFitError` if that fails too. A band that is not positive and finite at
+  every origin and step fails the cell with that reason.
+- ``variance: r`` (default): the bands use R's innovation variance, the residuals' sum of squares
+  over their degrees of freedom n* - k + 1 (forecast::Arima), not the maximum-likelihood sigma2
+  (``variance: mle``); on a yearly M3 series of 20 points with 2 coefficients the bands are ~6%
+  wider.
 - ``seasonal_order: [P, D, Q, "auto"]`` takes s from the series' period (error if it has none).
-- ``order: "auto"`` is auto.arima (Hyndman & Khandakar 2008): d by ``unit_root`` (KPSS),
+- ``order: "auto"`` is auto.arima (Hyndman & Khandakar 2008) with R's defaults (criterion AICc,
+  p, q <= 5 and p + q + P + Q <= 5 in the stepwise moves, each order at most a third of the
+  series, the mean / drift tried on and off, `approximation` only above 150 points or a period
+  above 12): d by ``unit_root`` (KPSS with forecast::ndiffs' bandwidth),
   then ``search: stepwise`` (default; R's ``stepwise = TRUE``) or ``search: grid`` (every
   candidate of the grid). With a series period 2 <= m <= 24 (`MAX_SEASONAL_PERIOD`) the
   default ``grid.seasonal: null`` also searches P <= grid.max_P, Q <= grid.max_Q (2, 2 as
   auto.arima's max.P, max.Q) at s = m, with the seasonal difference D <= grid.max_D (1) chosen
-  by ``seasonal_test``: the OCSB test (Osborn, Chui, Smith & Birchenhall 1988, via pmdarima's
-  ``nsdiffs``; auto.arima's default) or ``strength`` (STL seasonal strength > 0.64).
+  by ``seasonal_test``: ``strength`` (STL seasonal strength > 0.64; auto.arima's default "seas"
+  in forecast 8.x) or the OCSB test (Osborn, Chui, Smith & Birchenhall 1988, via pmdarima's
+  ``nsdiffs``); none for a series of at most two periods.
   Longer periods (hourly-weekly 168, weekly-yearly 52, ...) stay non-seasonal: a SARIMA state
   of dimension ~ m (P + 1) is slow and poorly identified there; use ``fourier`` terms instead
   (or force ``grid.seasonal: true``). ``grid.seasonal: false`` never searches seasonally.
@@ -45,6 +61,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, model_validator
 
 from fanlab.forecast import Forecast, check_origins, gaussian_forecast
+from fanlab.models import arima_checks as checks
 from fanlab.models import arima_select as sel
 from fanlab.statespace import filtered_forecast
 from fanlab.models.transforms import Transform
@@ -58,6 +75,10 @@ MAX_SEASONAL_PERIOD = 24
 
 class ARIMAFitError(RuntimeError):
     """An ARIMA fit that failed (or, with ``strict``, did not converge); names order and reason."""
+
+
+class DegenerateFitError(ARIMAFitError):
+    """A fit that returned numbers but is no model (`fanlab.models.arima_checks.problems`)."""
 
 
 class FourierTerm(BaseModel):
@@ -77,8 +98,9 @@ class ARIMAGrid(BaseModel):
     """Search space of ``order: auto``."""
 
     model_config = ConfigDict(extra="forbid")
-    max_p: NonNegativeInt = 3
-    max_q: NonNegativeInt = 3
+    max_p: NonNegativeInt = 5
+    max_q: NonNegativeInt = 5
+    max_order: NonNegativeInt = Field(5, description="stepwise search: at most p + q + P + Q (auto.arima's max.order)")
     d: NonNegativeInt | None = Field(None, description="fixed d; None chooses it by `unit_root`")
     max_d: NonNegativeInt = 2
     seasonal: bool | None = Field(
@@ -87,7 +109,7 @@ class ARIMAGrid(BaseModel):
     max_Q: NonNegativeInt = 2
     D: NonNegativeInt | None = Field(None, description="fixed D; None chooses it by `seasonal_test`")
     max_D: NonNegativeInt = 1
-    criterion: Literal["aic", "aicc", "bic"] = "aic"
+    criterion: Literal["aic", "aicc", "bic"] = Field("aicc", description="auto.arima's default ic")
 
 
 class ARIMAParams(BaseModel):
@@ -102,19 +124,24 @@ class ARIMAParams(BaseModel):
     search: Literal["stepwise", "grid"] = Field(
         "stepwise", description="order 'auto': Hyndman-Khandakar stepwise search, or every grid candidate")
     unit_root: Literal["kpss", "adf"] = "kpss"
-    seasonal_test: Literal["ocsb", "strength"] = "ocsb"
+    seasonal_test: Literal["ocsb", "strength"] = Field(
+        "strength", description="D by STL seasonal strength > 0.64 (auto.arima's default 'seas') or the OCSB test")
     alpha: float = Field(0.05, gt=0, lt=1, description="level of the unit-root tests")
     transform: Literal["log", "boxcox"] | None = None
     boxcox_lambda: float | None = Field(None, description="None: MLE on the training block")
     bias_adjust: bool = Field(False, description="mean = predictive mean (else the median)")
     fourier: list[FourierTerm] = Field(default_factory=list)
     maxiter: int | None = Field(None, ge=1, description="optimiser iterations; None: statsmodels' 50")
-    approximation: bool = Field(
-        False, description="order 'auto', stepwise: rank the candidates by conditional-sum-of-squares fits "
-                           "(as R's approximation = TRUE), then fit the chosen order exactly; ~10x faster "
-                           "seasonal searches, the order may differ (a loose exact fit ranks candidates with "
-                           "Fourier terms or a trend that is not a mean of the differenced series)")
+    approximation: bool | Literal["auto"] = Field(
+        "auto", description="order 'auto', stepwise: rank the candidates by conditional-sum-of-squares fits "
+                            "(as R's approximation = TRUE), then fit the chosen order exactly; 'auto' (R's "
+                            "default): only above 150 training points or a period above 12; ~10x faster "
+                            "seasonal searches, the order may differ (a loose exact fit ranks candidates with "
+                            "Fourier terms or a trend that is not a mean of the differenced series)")
     strict: bool = Field(False, description="non-convergence raises instead of warning")
+    variance: Literal["r", "mle"] = Field(
+        "r", description="innovation variance of the bands: 'r' = residual sum of squares over the residual "
+                         "degrees of freedom (R's forecast::Arima), 'mle' = statsmodels' maximum-likelihood sigma2")
 
 
 #: Optimiser settings of a search candidate under `approximation` that CSS cannot fit (Fourier
@@ -172,11 +199,13 @@ class ARIMAForecaster:
         x = fourier_terms(train_end, p.fourier)
         selection = None
         self.trend_ = p.trend
+        self.approx_ = (train_end > 150 or (self.period or 1) > 12) if p.approximation == "auto" else p.approximation
         if p.order == "auto":
             (res, converged, warns, order, sorder), selection = self._select(z, x)
         else:
             order, sorder = tuple(p.order), self._seasonal_order()
-            res, converged, warns = self._fit_one(z, x, order, sorder)
+            res, converged, warns = self._sane_fit(z, x, order, sorder)
+        self.var_scale_ = checks.r_sigma2(res) / checks.sigma2_of(res) if p.variance == "r" else 1.0
         if not converged and p.strict:
             raise ARIMAFitError(
                 f"ARIMA{order}x{sorder} on {train_end} training points did not converge "
@@ -205,17 +234,23 @@ class ARIMAForecaster:
             s = int(self.period)
         return (int(so[0]), int(so[1]), int(so[2]), int(s))
 
-    def _fit_one(self, z, x, order, sorder, start_params=None, trend="default", approx=False):
+    def _fit_one(self, z, x, order, sorder, start_params=None, trend="default", approx=False, check=None):
         """(results, converged, warnings) of one ARIMA fit; raises ARIMAFitError on failure.
-        `approx`: a loose optimiser tolerance (a search candidate under `approximation`)."""
+        `approx`: a loose optimiser tolerance (a search candidate under `approximation`).
+        `check`: None, "fit" (`arima_checks.problems`) or "search" (the same and R's root rule);
+        a fit with problems raises `DegenerateFitError` naming them. `start_params` "zeros":
+        statsmodels' start values with every AR and MA coefficient at zero."""
         from statsmodels.tsa.arima.model import ARIMA
 
         p = self._p()
         trend = self.trend_ if trend == "default" else trend
+        label = f"ARIMA{tuple(order)}x{tuple(sorder)} (trend={trend})"
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 model = ARIMA(z, exog=x, order=order, seasonal_order=sorder, trend=trend)
+                if isinstance(start_params, str):
+                    start_params = _zero_arma_start(model)
                 kw = {"maxiter": p.maxiter} if p.maxiter else None
                 if approx:
                     kw = {**(kw or {}), **APPROX_OPTIMISER}
@@ -224,12 +259,27 @@ class ARIMAForecaster:
                 raise ValueError("non-finite parameters or log-likelihood")
         except Exception as exc:
             raise ARIMAFitError(
-                f"ARIMA{tuple(order)}x{tuple(sorder)} (trend={trend}) failed on {len(z)} "
-                f"training points: {type(exc).__name__}: {exc}"
+                f"{label} failed on {len(z)} training points: {type(exc).__name__}: {exc}"
             ) from exc
         warns = list(dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught))
         converged = bool((res.mle_retvals or {}).get("converged", True))
+        if check is not None:
+            found = checks.problems(res, z, order[1], sorder[1], sorder[3], check_roots=check == "search")
+            if found:
+                raise DegenerateFitError(f"{label} is degenerate: {'; '.join(found)}")
         return res, converged, warns
+
+    def _sane_fit(self, z, x, order, sorder, trend="default"):
+        """A fit of one given order that passes `arima_checks.problems`: statsmodels' start values
+        first, then zero AR / MA start values; raises `DegenerateFitError` if neither is sane."""
+        try:
+            return self._fit_one(z, x, order, sorder, trend=trend, check="fit")
+        except DegenerateFitError as first:
+            try:
+                res, converged, warns = self._fit_one(z, x, order, sorder, "zeros", trend=trend, check="fit")
+            except ARIMAFitError as second:
+                raise DegenerateFitError(f"{first}; refitted from zero AR / MA start values: {second}") from None
+            return res, converged, warns + [f"refitted from zero AR / MA start values: {first}"]
 
     def _search_fit(self, z, x, order, sorder, trend):
         """A stepwise-search candidate: an exact fit, or under `approximation` a CSS fit
@@ -237,14 +287,13 @@ class ARIMAForecaster:
         the trend is a mean of the differenced series and there are no Fourier terms, else a
         loosely converged exact fit. CSS fits carry no statsmodels results: the chosen order
         is always refitted exactly."""
-        p = self._p()
-        if not p.approximation:
-            return self._fit_one(z, x, order, sorder, trend=trend)
+        if not self.approx_:
+            return self._fit_one(z, x, order, sorder, trend=trend, check="search")
         integ = order[1] + sorder[1]
         mean = {None: integ == 0, "n": False, "c": True if integ == 0 else None,
                 "t": True if integ == 1 else None}.get(trend)
         if x is not None or mean is None:
-            return self._fit_one(z, x, order, sorder, trend=trend, approx=True)
+            return self._fit_one(z, x, order, sorder, trend=trend, approx=True, check="search")
         try:
             res = sel.css_fit(z, order, sorder, mean)
         except Exception as exc:
@@ -277,29 +326,47 @@ class ARIMAForecaster:
             d = g.d
         else:
             d, d_pvalues = sel.n_diffs(zs, p.unit_root, p.alpha, g.max_d)
-        # like auto.arima's drift: with one difference in all, a series with a steady slope needs
-        # a drift term, which the default trend ('n' once differenced) would leave out
-        trends = ["n", "t"] if p.trend is None and d + D == 1 else [p.trend]
+        # as auto.arima: with one difference in all, a drift is tried (a series with a steady slope
+        # needs one); with none, the mean is tried on and off (allowdrift, allowmean)
+        trends = [p.trend]
+        if p.trend is None and d + D == 1:
+            trends = ["n", "t"]
+        elif p.trend is None and d + D == 0:
+            trends = ["n", "c"]
+        # auto.arima's caps: a third of the series per order, and p, q below the period when
+        # seasonal AR / MA terms can carry the seasonal lags
+        n = len(z)
+        max_p, max_q = min(g.max_p, n // 3), min(g.max_q, n // 3)
+        max_P, max_Q = g.max_P, g.max_Q
+        if seasonal:
+            max_P, max_Q = min(max_P, n // (3 * s)), min(max_Q, n // (3 * s))
+            max_p = min(max_p, s - 1) if max_P > 0 else max_p
+            max_q = min(max_q, s - 1) if max_Q > 0 else max_q
         if p.search == "stepwise":
             try:
                 found, table = sel.stepwise_search(
                     lambda o, so, tr: self._search_fit(z, x, o, so, tr), g.criterion, d=d,
-                    max_p=g.max_p, max_q=g.max_q, seasonal=(g.max_P, g.max_Q, D, s) if seasonal else None,
-                    fixed_seasonal=fixed, trends=trends)
+                    max_p=max_p, max_q=max_q, seasonal=(max_P, max_Q, D, s) if seasonal else None,
+                    fixed_seasonal=fixed, trends=trends, max_order=g.max_order)
             except RuntimeError as exc:
                 raise ARIMAFitError(f"order search (d={d}, D={D}) on {len(z)} points: every candidate "
                                     f"failed ({exc})") from exc
             *found, self.trend_ = found
             best = tuple(found)
-            if p.approximation:
+            if self.approx_:
                 best = self._exact_refit(z, x, best, table, g.criterion)
         else:
             best, table = self._grid_select(z, x, d, D, s, fixed, seasonal, trends)
+        degenerate = [r["error"] for r in table if "is degenerate" in (r.get("error") or "")]
+        if degenerate:
+            best = (*best[:2], best[2] + [f"search dropped {len(degenerate)} degenerate candidate(s), e.g. "
+                                          f"{degenerate[0].removeprefix('DegenerateFitError: ')}"], *best[3:])
         selection = {"unit_root": p.unit_root, "d": d, "d_pvalues": d_pvalues, "D": D,
                      "seasonal_test": p.seasonal_test if seasonal else None,
                      "seasonal_period": s if seasonal else None, "search": p.search,
-                     "criterion": g.criterion, "n_candidates": len(table),
-                     "n_failed": sum(r.get("error") is not None for r in table), "table": table}
+                     "approximation": bool(self.approx_), "criterion": g.criterion, "n_candidates": len(table),
+                     "n_failed": sum(r.get("error") is not None for r in table),
+                     "n_degenerate": len(degenerate), "table": table}
         return best, selection
 
     def _exact_refit(self, z, x, best, table, criterion):
@@ -322,7 +389,7 @@ class ARIMAForecaster:
             if len(done) >= EXACT_REFITS:
                 break
             try:
-                res, converged, warns = self._fit_one(z, x, o, so, trend=tr)
+                res, converged, warns = self._fit_one(z, x, o, so, trend=tr, check="search")
             except ARIMAFitError as exc:
                 notes.append(f"exact fit of {o}x{so} (trend={tr}) failed: {exc}")
                 if not done and hasattr(best[0], "model"):  # a loose statsmodels search fit
@@ -351,8 +418,9 @@ class ARIMAForecaster:
         best, table = None, []
         for trend in trends:
             try:
-                found, rows = sel.search(candidates, lambda o, so, tr=trend: self._fit_one(z, x, o, so, trend=tr),
-                                         g.criterion)
+                found, rows = sel.search(
+                    candidates, lambda o, so, tr=trend: self._fit_one(z, x, o, so, trend=tr, check="search"),
+                    g.criterion)
             except RuntimeError as exc:
                 table.append({"trend": trend, "error": str(exc)})
                 continue
@@ -377,6 +445,7 @@ class ARIMAForecaster:
             "trend": self.trend_ or ("c" if order[1] + sorder[1] == 0 else "n"),
             "params": {n: float(v) for n, v in zip(names, np.asarray(res.params))},
             "sigma2": float(res.params[names.index("sigma2")]) if "sigma2" in names else None,
+            "variance": p.variance, "band_sigma2": checks.sigma2_of(res) * self.var_scale_,
             "aic": float(res.aic), "aicc": float(res.aicc), "bic": float(res.bic), "llf": float(res.llf),
             "nobs": int(res.nobs),
             "converged": bool(converged),
@@ -418,6 +487,13 @@ class ARIMAForecaster:
                 warnings.simplefilter("ignore")  # re-running the filter repeats fit-time notices
                 res = self.results_.apply(z, exog=x)
             mean, sd = filtered_forecast(res, origins, horizon)
+            sd = sd * np.sqrt(self.var_scale_)
+        bad = ~(np.isfinite(sd) & (sd > 0)) | ~np.isfinite(mean)
+        if bad.any():
+            k, h = np.argwhere(bad)[0]
+            raise DegenerateFitError(
+                f"ARIMA{self.order_}x{self.seasonal_order_}: no sane band at origin {int(origins[k])}, step "
+                f"{int(h) + 1} (sd {sd[k, h]:.3g}, mean {mean[k, h]:.3g}; {int(bad.sum())} of {bad.size} bad)")
         return self._to_forecast(origins, mean, sd, probs, info)
 
     def _refit_forecasts(self, z, x, origins, horizon, info):
@@ -428,7 +504,8 @@ class ARIMAForecaster:
         for i, t in enumerate(origins):
             t = int(t)
             xt = None if x is None else x[: t + 1]
-            res, converged, warns = self._fit_one(z[: t + 1], xt, self.order_, self.seasonal_order_, start)
+            res, converged, warns = self._fit_one(z[: t + 1], xt, self.order_, self.seasonal_order_, start,
+                                                  check="fit")
             if not converged:
                 if self._p().strict:
                     raise ARIMAFitError(f"refit of ARIMA{self.order_}x{self.seasonal_order_} at origin {t} "
@@ -437,7 +514,8 @@ class ARIMAForecaster:
             xf = None if x is None else x[t + 1 : t + 1 + horizon]
             fc = res.get_forecast(horizon, exog=xf)
             mean[i] = np.asarray(fc.predicted_mean)
-            sd[i] = np.sqrt(np.maximum(np.asarray(fc.var_pred_mean), 0.0))
+            scale = checks.r_sigma2(res) / checks.sigma2_of(res) if self._p().variance == "r" else 1.0
+            sd[i] = np.sqrt(np.maximum(np.asarray(fc.var_pred_mean), 0.0) * scale)
         info["n_refits"] = int(origins.size)
         info["refit_nonconverged_origins"] = nonconverged
         if nonconverged:
@@ -453,6 +531,17 @@ class ARIMAForecaster:
         quantiles = self.transform_.inverse(qz)
         point = self.transform_.mean(mean, sd) if self._p().bias_adjust else self.transform_.inverse(mean)
         return Forecast(origins=origins, mean=point, probs=probs, quantiles=quantiles, info=info)
+
+
+def _zero_arma_start(model) -> np.ndarray:
+    """statsmodels' start values of `model` with every AR and MA coefficient set to zero."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        start = np.array(model.start_params, dtype=float)
+    for i, name in enumerate(model.param_names):
+        if name.startswith(("ar.", "ma.")):
+            start[i] = 0.0
+    return start
 
 
 def _plain(v):

@@ -63,10 +63,10 @@ def n_diffs(x: np.ndarray, test: str = "kpss", alpha: float = 0.05, max_d: int =
             # still on the right side of alpha, so the decision is unaffected.
             warnings.simplefilter("ignore")
             if test == "kpss":
-                # the "short" bandwidth of urca / forecast::ndiffs / pmdarima: on n = 500 it
-                # detects a random walk 99% of the time against 94% for statsmodels' "auto"
-                # (Hobijn) bandwidth, at the same size (7% at nominal 5% on white noise)
-                nlags = int(4 * (x.size / 100) ** 0.25)
+                # forecast::ndiffs' bandwidth, trunc(3 sqrt(n) / 13) (it overrides urca's "short"
+                # trunc(4 (n / 100)^(1/4)), which this used before): fewer lags on short series, so
+                # the yearly M3 series are differenced as often as R differences them
+                nlags = int(3 * np.sqrt(x.size) / 13)
                 p = _pvalue(kpss(x, regression="c", nlags=nlags))
                 stationary = p >= alpha
             elif test == "adf":
@@ -89,7 +89,8 @@ def _pvalue(result) -> float:
 def n_seasonal_diffs(x: np.ndarray, period: int, test: str = "ocsb", max_D: int = 1) -> int:
     """Number of seasonal differences at lag `period` by the OCSB test or the strength rule."""
     x = np.asarray(x, dtype=float)
-    if max_D < 1 or period < 2 or x.size < 3 * period:
+    # as forecast::auto.arima: no seasonal difference for a series of at most two periods
+    if max_D < 1 or period < 2 or x.size <= 2 * period or np.ptp(x) == 0:
         return 0
     if test == "ocsb":
         from pmdarima.arima import nsdiffs  # heavy import (scikit-learn), only when asked
@@ -101,8 +102,9 @@ def n_seasonal_diffs(x: np.ndarray, period: int, test: str = "ocsb", max_D: int 
         from statsmodels.tsa.seasonal import STL
 
         D = 0
-        while D < max_D and x.size >= 3 * period:
-            fit = STL(x, period=period, robust=False).fit()
+        while D < max_D and x.size > 2 * period:
+            # seasonal window 11: forecast::mstl's first (7 + 4 i) on a series of one period
+            fit = STL(x, period=period, seasonal=11, robust=False).fit()
             sr = fit.seasonal + fit.resid
             strength = max(0.0, 1.0 - np.var(fit.resid) / np.var(sr)) if np.var(sr) > 0 else 0.0
             if strength <= STRENGTH_THRESHOLD:
@@ -172,7 +174,7 @@ def search(candidates, fit_one: Callable, criterion: str = "aic"):
 def stepwise_search(fit_one: Callable, criterion: str = "aic", *, d: int, max_p: int, max_q: int,
                     seasonal: tuple[int, int, int, int] | None = None,
                     fixed_seasonal: tuple[int, int, int, int] | None = None,
-                    trends: list | tuple = (None,), max_fits: int = 100):
+                    trends: list | tuple = (None,), max_fits: int = 100, max_order: int | None = None):
     """Hyndman & Khandakar's stepwise search (R's ``forecast::auto.arima(stepwise = TRUE)``).
 
     Starts from (2, d, 2)(1, D, 1), (0, d, 0)(0, D, 0), (1, d, 0)(1, D, 0), (0, d, 1)(0, D, 1)
@@ -200,6 +202,9 @@ def stepwise_search(fit_one: Callable, criterion: str = "aic", *, d: int, max_p:
         A fixed seasonal order used by every candidate (only when `seasonal` is None).
     trends : sequence
         Trend values to choose from (one value: no toggling); the last one starts the search.
+    max_order : int or None
+        Neighbours with p + q + P + Q above it are not fitted (auto.arima's max.order; the
+        start models are fitted regardless, as there).
 
     Returns
     -------
@@ -264,7 +269,8 @@ def stepwise_search(fit_one: Callable, criterion: str = "aic", *, d: int, max_p:
             neighbours += [(p, q, P + a, Q + b, t) for a, b in moves]
         neighbours += [(p, q, P, Q, u) for u in range(len(trends)) if u != t]
         for key in neighbours:
-            if 0 <= key[0] <= max_p and 0 <= key[1] <= max_q and 0 <= key[2] <= max_P and 0 <= key[3] <= max_Q:
+            if 0 <= key[0] <= max_p and 0 <= key[1] <= max_q and 0 <= key[2] <= max_P and 0 <= key[3] <= max_Q \
+                    and (max_order is None or sum(key[:4]) <= max_order):
                 try_fit(key)
         new = best_key()
         if new == current:
