@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from scipy.special import ndtri
 
@@ -49,6 +49,7 @@ _knot = st.floats(-1e6, 1e6, allow_nan=False)
 
 
 @settings(max_examples=200, deadline=None)
+@example(inner=[922437.0, 922437.0, -126139.56900563661], lo_inf=0, hi_inf=0, want=[0.5])  # a + (b - a) != b
 @given(inner=st.lists(_knot, min_size=2, max_size=6), lo_inf=st.integers(0, 2), hi_inf=st.integers(0, 2),
        want=st.lists(st.floats(0.001, 0.999), min_size=1, max_size=8))
 def test_interpolation_never_makes_nan_from_finite_neighbours(inner, lo_inf, hi_inf, want):

@@ -113,6 +113,7 @@ def _interp(q: np.ndarray, zk: np.ndarray, z: np.ndarray) -> np.ndarray:
     finite = np.isfinite(a) & np.isfinite(b)
     with np.errstate(invalid="ignore"):
         out = np.where(finite, a + w * (np.where(finite, b, 0.0) - np.where(finite, a, 0.0)), np.nan)
+    out = np.where(finite & (w == 1), b, out)  # a knot reads as itself, not a + (b - a) rounded
     # an infinite knot: the line through it is infinite everywhere but at the other knot
     a_inf, b_inf = np.isinf(a) & ~np.isinf(b), np.isinf(b) & ~np.isinf(a)
     out = np.where(a_inf, np.where(w == 1, b, np.where(w > 1, -a, a)), out)
