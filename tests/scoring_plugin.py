@@ -13,7 +13,7 @@ import fanlab
 from fanlab.registry import register_method
 
 Fault = Literal["none", "nan_mean", "nan_quantile", "reversed", "three_origins", "shifted", "short", "long",
-                "none_returned", "zero_h1", "standardise_in_place", "peek"]
+                "none_returned", "zero_h1", "standardise_in_place", "peek", "warns_degenerate"]
 
 
 class AR1:
@@ -47,7 +47,9 @@ class AR1:
         sd = np.broadcast_to(self.sd_ * np.sqrt(np.cumsum(self.phi_ ** (2 * (h - 1)))), mean.shape).copy()
         if f == "zero_h1":
             sd[:, 0] = 0.0  # a point forecast at h = 1 at every origin (darts' ARIMA does this)
-        fc = fanlab.gaussian_forecast(origins, mean, sd, probs)
+        info = {"warnings": ["search dropped 1 degenerate candidate(s), e.g. ARIMA(2, 1, 2) is degenerate: "
+                             "broken likelihood"]} if f == "warns_degenerate" else None
+        fc = fanlab.gaussian_forecast(origins, mean, sd, probs, info)
         q = fc.quantiles.copy()
         mean = fc.mean.copy()
         if f == "nan_mean":

@@ -311,6 +311,30 @@ def _cell_record(meta: dict) -> dict:
 
 
 
+#: Cell warnings that say a number may not be what it looks like (a dropped or refitted degenerate
+#: fit, a band that had to be repaired): `flag_notes` puts them into summary.csv's note, which the
+#: terminal table and the report show, not only into manifest.json.
+FLAG_WORDS = ("degenerate", "refitted from zero", "no sane band")
+
+
+def flag_notes(summary: pd.DataFrame, flags: dict, keys: set, cells: list[CellSpec]) -> pd.DataFrame:
+    """`summary` with "k of n cells: <first flagged warning>" added to the note of each
+    (dataset, method) whose cells gave flagged warnings."""
+    if not flags or summary.empty:
+        return summary
+    n_cells = {k: 0 for k in keys}
+    for c in cells:
+        n_cells[(c.dataset, c.method)] += 1
+    summary = summary.copy()
+    notes = summary["note"].fillna("").astype(str) if "note" in summary else pd.Series("", index=summary.index)
+    for (dataset, method), msgs in flags.items():
+        text = f"{len(msgs)} of {n_cells[(dataset, method)]} cells warned: {msgs[0][:160]}"
+        rows = (summary["dataset"] == dataset) & (summary["method"] == method)
+        notes[rows] = [f"{n}; {text}" if n else text for n in notes[rows]]
+    summary["note"] = notes
+    return summary
+
+
 def reference_labels(cfg: Config) -> dict[str, str | None]:
     """Labels of the first `climatology` and the first `oracle` method of a config (or None)."""
     return {name: next((m.key for m in cfg.methods if m.name == name), None) for name in ("climatology", "oracle")}
@@ -322,8 +346,12 @@ def aggregate(cfg: Config, out: Path, cells: list[CellSpec]) -> None:
     fc_parts, q_parts = [], []
     q_cols = [prob_col(p) for p in cfg.probs] if cfg.quantiles else []
     parts = []  # (dataset, method, series, seed, frame, scale): one per series, global cells split
+    flags: dict[tuple[str, str], list[str]] = {}  # (dataset, method): one flagged warning per cell
     for c in cells:
         whole, meta = read_parquet_with_meta(cell_path(out, c.key))
+        flagged = [w for w in meta.get("warnings", []) or [] if any(k in w for k in FLAG_WORDS)]
+        if flagged:
+            flags.setdefault((c.dataset, c.method), []).append(flagged[0])
         for name, frame, scale in split_frames(whole, meta):
             parts.append((c.dataset, c.method, name, c.seed, frame, scale))
     for dataset, method, name, seed, frame, scale in sorted(parts, key=lambda p: p[:4]):
@@ -354,4 +382,5 @@ def aggregate(cfg: Config, out: Path, cells: list[CellSpec]) -> None:
         (out / "quantiles.parquet").unlink(missing_ok=True)
     write_parquet(metrics, out / "metrics.parquet")
     summary = summary_table(metrics, levels, max(horizons.values()), references=reference_labels(cfg))
+    summary = flag_notes(summary, flags, {(c.dataset, c.method) for c in cells}, cells)
     write_text(summary.to_csv(index=False, float_format="%.6g"), out / "summary.csv")
