@@ -17,8 +17,10 @@ Choices (documented here because a config cannot show them):
   innovation variance consistent with the residuals, one-step variances never below it, and a
   log-likelihood that agrees with the exact likelihood of the same parameters computed without
   the Kalman filter (a broken likelihood scores an AIC hundreds of units too good). A search
-  candidate that fails, or has an AR / MA root of modulus below 1.01 (R's rule), is dropped with
-  a warning that names why; a fixed order that fails is refitted from zero AR / MA start values,
+  candidate that fails is dropped with a warning that names why (the cell's note shows it); one
+  with an AR / MA root of modulus below 1.01 is refused as R refuses it, without a warning (most
+  M3 searches meet one; `selection.n_root_refused` counts them); a fixed order that fails is
+  refitted from zero AR / MA start values,
   and raises `DegenerateFitError` if that fails too. A band that is not positive and finite at
   every origin and step fails the cell with that reason.
 - ``variance: r`` (default): the bands use R's innovation variance, the residuals' sum of squares
@@ -264,9 +266,13 @@ class ARIMAForecaster:
         warns = list(dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught))
         converged = bool((res.mle_retvals or {}).get("converged", True))
         if check is not None:
-            found = checks.problems(res, z, order[1], sorder[1], sorder[3], check_roots=check == "search")
+            found = checks.problems(res, z, order[1], sorder[1], sorder[3])
             if found:
                 raise DegenerateFitError(f"{label} is degenerate: {'; '.join(found)}")
+            if check == "search" and checks.min_root(res) < checks.MIN_ROOT:
+                # R's rule, not a broken fit: such candidates are routine (most M3 searches have one)
+                raise ARIMAFitError(f"{label} refused by R's root rule: a root of modulus "
+                                    f"{checks.min_root(res):.4f} < {checks.MIN_ROOT}")
         return res, converged, warns
 
     def _sane_fit(self, z, x, order, sorder, trend="default"):
@@ -366,7 +372,8 @@ class ARIMAForecaster:
                      "seasonal_period": s if seasonal else None, "search": p.search,
                      "approximation": bool(self.approx_), "criterion": g.criterion, "n_candidates": len(table),
                      "n_failed": sum(r.get("error") is not None for r in table),
-                     "n_degenerate": len(degenerate), "table": table}
+                     "n_degenerate": len(degenerate),
+                     "n_root_refused": sum("root rule" in (r.get("error") or "") for r in table), "table": table}
         return best, selection
 
     def _exact_refit(self, z, x, best, table, criterion):
