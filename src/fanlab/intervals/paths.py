@@ -34,6 +34,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fanlab.metrics.paths import psd_factor
+
 #: normal quantile of the two-sided 95% interval reported for the Monte Carlo error of c
 _Z95 = 1.959963984540054
 
@@ -72,15 +74,6 @@ def _levels(levels) -> np.ndarray:
     if np.any((lv <= 0) | (lv >= 1)):
         raise ValueError(f"levels must lie in (0, 1), got {lv}")
     return lv
-
-
-def _correlation_factor(corr: np.ndarray) -> np.ndarray:
-    """A square root F (H, H) with F F' = corr, also for a singular corr (eigen route)."""
-    try:
-        return np.linalg.cholesky(corr)
-    except np.linalg.LinAlgError:
-        w, v = np.linalg.eigh(corr)
-        return v * np.sqrt(np.clip(w, 0.0, None))
 
 
 def max_quantiles(maxima: np.ndarray, levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -137,7 +130,7 @@ def gaussian_band(mean: np.ndarray, cov: np.ndarray, levels, n_draws: int = 2000
         if not live.any():
             last = (np.zeros(L), np.zeros((L, 2)))
         else:
-            f = _correlation_factor(corr[np.ix_(live, live)])
+            f = psd_factor(corr[np.ix_(live, live)])
             maxima = np.abs(eps[:, : f.shape[0]] @ f.T).max(axis=1)
             last = max_quantiles(maxima, lv)
         last_corr = corr

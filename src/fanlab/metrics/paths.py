@@ -140,11 +140,12 @@ def gaussian_paths(mean: np.ndarray, cov: np.ndarray, n: int, seed: int = 0) -> 
     eps = np.random.default_rng(seed).standard_normal((n, H))
     out = np.empty((K, n, H))
     for k in range(K):
-        out[k] = m[k] + eps @ _factor(c[k]).T
+        out[k] = m[k] + eps @ psd_factor(c[k]).T
     return out
 
 
-def _factor(cov: np.ndarray) -> np.ndarray:
+def psd_factor(cov: np.ndarray) -> np.ndarray:
+    """A square root F (H, H) with F F' = cov, also for a singular cov (eigen route)."""
     try:
         return np.linalg.cholesky(cov)
     except np.linalg.LinAlgError:
@@ -166,7 +167,7 @@ def energy_score_gaussian(obs: np.ndarray, mean: np.ndarray, cov: np.ndarray, n_
     eps = np.random.default_rng(seed).standard_normal((n_draws, H))
     es, se = np.empty(K), np.empty(K)
     for k in range(K):
-        d = eps @ _factor(c[k]).T
+        d = eps @ psd_factor(c[k]).T
         term = np.linalg.norm(m[k] - y[k] + d, axis=1) - 0.5 * np.sqrt(2.0) * np.linalg.norm(d, axis=1)
         es[k] = term.mean()
         se[k] = term.std(ddof=1) / np.sqrt(n_draws)
