@@ -145,3 +145,18 @@ def test_a_zero_width_band_fails_the_forecast_with_its_origin_and_step():
     f.var_scale_ = 0.0  # as if the variance had collapsed
     with pytest.raises(DegenerateFitError, match=r"no sane band at origin 210, step 1"):
         f.predict(y, np.array([210, 220]), 5, PROBS)
+
+
+def test_a_candidate_refused_by_the_root_rule_is_counted_not_warned(monkeypatch):
+    y = ar1(400, seed=3)
+    params = {"order": "auto", "approximation": False}
+    clean = ARIMAForecaster(params).fit(y, 400)
+    chosen = tuple(clean.order_)
+    real_min_root = checks.min_root
+    # the chosen order's fit gets a root on the unit circle (as N1404's seasonal MA above)
+    monkeypatch.setattr(checks, "min_root",
+                        lambda res: 1.0001 if tuple(res.model.order) == chosen else real_min_root(res))
+    f = ARIMAForecaster(params).fit(y, 400)
+    assert tuple(f.order_) != chosen
+    assert f.info_["selection"]["n_root_refused"] >= 1 and f.info_["selection"]["n_degenerate"] == 0
+    assert not any("degenerate" in w or "root" in w for w in f.info_["warnings"])
