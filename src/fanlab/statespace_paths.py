@@ -158,7 +158,7 @@ def arima_path_law(forecaster, y: np.ndarray, origins: np.ndarray, horizon: int)
     The covariance carries the forecaster's variance scale (``var_scale_``), as its sd does.
     With a transform the law is that of the transformed series (a band built there maps back
     through the increasing inverse and holds the same paths)."""
-    from fanlab.models.arima import fourier_terms
+    from fanlab.models.arima_params import fourier_terms
 
     if forecaster._p().refit:
         raise ValueError("arima_path_law: refit: true re-estimates per origin; one law per origin is not built")

@@ -13,7 +13,8 @@ from statsmodels.tsa.arima_process import arma2ma, arma_generate_sample
 
 from fanlab.data.series import Series
 from fanlab.data.splits import Split
-from fanlab.models.arima import ARIMAFitError, ARIMAForecaster, ARIMAParams, fourier_terms
+from fanlab.models.arima import ARIMAFitError, ARIMAForecaster
+from fanlab.models.arima_params import ARIMAParams, fourier_terms
 from fanlab.models.arima_select import n_diffs, n_seasonal_diffs
 from fanlab.context import BuildContext
 from fanlab.registry import build_method
