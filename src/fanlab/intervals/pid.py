@@ -50,7 +50,7 @@ import math
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from fanlab.intervals.ranks import conformal_rank
+from fanlab.intervals.ranks import conformal_rank, symmetric_band
 
 
 class PIDParams(BaseModel):
@@ -150,10 +150,8 @@ def pid_bands(timeline: np.ndarray, t0: int, origins: np.ndarray, scores: np.nda
             mid = (ref_lo[iu] + ref_hi[iu]) / 2.0
             lo, hi = np.where(cross, mid, lo), np.where(cross, mid, hi)
         else:
-            qe = np.maximum(q, 0.0)
             cross = q < 0
-            off = qe if scale is None else np.where(np.isinf(qe), np.inf, qe * scale[iu])
-            lo, hi = ref_lo[iu] - off, ref_hi[iu] + off
+            lo, hi = symmetric_band(ref_lo[iu], ref_hi[iu], None if scale is None else scale[iu], np.maximum(q, 0.0))
             lo, hi = np.broadcast_to(lo, (L, H)).copy(), np.broadcast_to(hi, (L, H)).copy()
         n_empty += cross.sum(axis=1)
         s = slot[u]
