@@ -191,10 +191,10 @@ class ARIMAForecaster:
             found = checks.problems(res, z, order[1], sorder[1], sorder[3])
             if found:
                 raise DegenerateFitError(f"{label} is degenerate: {'; '.join(found)}")
-            if check == "search" and checks.min_root(res) < checks.MIN_ROOT:
+            root = checks.root_problem(res) if check == "search" else None
+            if root:
                 # R's rule, not a broken fit: such candidates are routine (most M3 searches have one)
-                raise ARIMAFitError(f"{label} refused by R's root rule: a root of modulus "
-                                    f"{checks.min_root(res):.4f} < {checks.MIN_ROOT}")
+                raise ARIMAFitError(f"{label} refused by R's root rule: {root}")
         return res, converged, warns
 
     def _sane_fit(self, z, x, order, sorder, trend="default"):

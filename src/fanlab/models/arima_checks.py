@@ -111,11 +111,16 @@ def problems(res, z: np.ndarray, d: int, D: int, s: int, *, check_roots: bool = 
     if exact is not None and abs(exact - float(res.llf)) > LLF_TOL_ABS + LLF_TOL_REL * abs(exact):
         out.append(f"broken likelihood: statsmodels' log-likelihood {float(res.llf):.6g} against {exact:.6g} "
                    "for the same parameters by the innovations algorithm on the differenced series")
-    if check_roots:
-        r = min_root(res)
-        if r < MIN_ROOT:
-            out.append(f"a root of modulus {r:.4f} < {MIN_ROOT} (on the edge of stationarity or invertibility)")
-    return out
+    root = root_problem(res) if check_roots else None
+    return out + [root] if root else out
+
+
+def root_problem(res) -> str | None:
+    """R's root rule: what is wrong with a fit whose AR or MA root lies within `MIN_ROOT`, else None."""
+    r = min_root(res)
+    if r < MIN_ROOT:
+        return f"a root of modulus {r:.4f} < {MIN_ROOT} (on the edge of stationarity or invertibility)"
+    return None
 
 
 def exact_loglike(res, z: np.ndarray, d: int, D: int, s: int) -> float | None:
