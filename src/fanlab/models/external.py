@@ -1,33 +1,68 @@
-"""Bring your own forecasts: quantile forecasts made elsewhere, scored like any arm.
+"""Bring your own forecasts: forecasts made elsewhere, scored like any arm.
 
-The file (parquet or CSV) is in long format, one row per (series, origin, h, probability):
+Three layouts are read, as their libraries write them (parquet or CSV; the table of
+`fanlab.models.external_formats` is what each becomes). ``format: auto`` (the default) picks
+by the columns, in this order: a ``value`` column -> long; ``ds`` and ``cutoff`` beside
+``<model>-lo-<L>`` / ``<model>-hi-<L>`` columns -> statsforecast; ``<component>_q<p>`` or
+``<component>_s<i>`` columns -> darts. ``format: long | statsforecast | darts`` sets it.
+
+long, one row per (series, origin, h, probability) or per (series, origin, h, sample):
 
 =========  ================================================================================
 series     the series name as the dataset gives it (required when the dataset has several)
 seed       the config seed the forecasts were made for (required when the config has several
            seeds of a dataset whose series differ by seed: a synthetic one)
-origin     index of the last observed point of the origin (0-based, as fanlab's origins)
-h          step 1 .. H
-prob       quantile probability in (0, 1) (or ``level`` + ``side`` lo/hi: prob (1 -+ l) / 2)
-value      the quantile
+origin     index of the last observed point of the origin (0-based, as fanlab's origins), or
+cutoff     its time stamp (as the dataset's time column writes it)
+h          step 1 .. H (or ``ds``: the time stamp of the forecast target)
+prob       quantile probability in (0, 1) (or ``level`` + ``side`` lo/hi: prob (1 -+ l) / 2),
+sample     or the id of a sample path (then every path has all H steps of its origin)
+value      the quantile, or the sample path's value
+model      optional: several forecasters in one file, chosen with the param ``model:``
+mean       optional: the point forecast (else the median, or the samples' mean)
 =========  ================================================================================
 
-An optional ``mean`` column gives the point forecast (else the median, prob 0.5, is used).
-The probabilities of the config's levels must be in the file (a clear error names the
-missing ones); the fine grid of reliability levels is filled in between the file's
+statsforecast / mlforecast / neuralforecast ``cross_validation(..., level=[80, 95])`` as
+returned (``unique_id`` a column, or the index as statsforecast 1.x has it): ``unique_id``
+names the series, ``cutoff`` is the origin's time stamp (the last observed point), ``ds``
+the target's, ``<Model>`` the mean, ``<Model>-lo-<L>`` / ``-hi-<L>`` the band at level L
+percent, ``<Model>-median`` and neuralforecast's ``<Model>_ql<p>`` quantiles; ``y`` (the
+observed value) is checked against the dataset's. Several models side by side: ``model:``
+names one (an error lists those present).
+
+darts ``historical_forecasts(..., last_points_only=False)``: each forecast's
+``to_dataframe()`` (the time index, named as darts names it: ``time``, or the source's time
+column such as ``ds``; saved as the index or a column; another name with ``time:``),
+concatenated with a ``cutoff`` (time stamp) or ``origin`` (position) column saying which
+forecast a row is of (a file holding one forecast per series may leave it out: the origin
+is the step before its first time stamp), and ``unique_id`` or ``series`` for several series.
+Columns ``<component>_q<p>`` (``TimeSeries.quantile([...])``; darts 0.48 writes three
+decimals, older ones two: 'y_q0.03' then reads as 0.025 where the config needs that) or
+``<component>_s<i>`` (a stochastic series' samples); a plain ``<component>`` column is
+the mean; several components: ``model:`` names one.
+
+Time stamps (``cutoff``, ``ds``) are matched to the dataset's own (a dated CSV series); a
+series without stamps (synthetic) takes integer positions there. Sample paths give the
+forecast ``samples`` (K, S, H): CRPS and path scores come from them, and the quantiles are
+the samples' empirical quantiles at the requested probabilities.
+
+Quantile files: the probabilities of the config's levels must be in the file (a clear error
+names the missing ones); the fine grid of reliability levels is filled in between the file's
 probabilities by interpolation linear in z = Phi^-1(p), continued past the outermost with
 their slopes, and a warning says so. Every origin the cell forecasts must be in the file, for
-all H steps; quantiles must not cross. Infinite quantiles (a band open on one side) are
-read exactly: a quantile between two knots is infinite only where a neighbour is. `fanlab
-validate` and `fanlab run` open every external file and run these checks for every series
-and seed before anything is fitted. A relative path is read relative to the config file that
-names it. The file's forecasts are what they are: fanlab cannot
-check that they were made without look-ahead, so make them from ``y[: origin + 1]`` only.
+all H steps (an error shows the file's origins beside the config's); quantiles must not
+cross. Infinite quantiles (a band open on one side) are read exactly: a quantile between two
+knots is infinite only where a neighbour is. `fanlab validate` and `fanlab run` open every
+external file and run these checks for every series and seed before anything is fitted. A
+relative path is read relative to the config file that names it. `external_frame` scores a
+pandas frame from a notebook. The file's forecasts are what they are: fanlab cannot check
+that they were made without look-ahead, so make them from ``y[: origin + 1]`` only.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -35,22 +70,26 @@ from pydantic import BaseModel, ConfigDict, Field
 from scipy.special import ndtri
 
 from fanlab.errors import DataError
-from fanlab.forecast import PROB_DECIMALS, Forecast, check_origins
+from fanlab.forecast import FINE_LEVELS, PROB_DECIMALS, Forecast, check_origins, probs_for_levels, sample_forecast
+from fanlab.models.external_formats import normalize
 from fanlab.registry import register_method
 
 
 class ExternalParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    path: str = Field(description="parquet or CSV file of quantile forecasts in long format; a relative path "
-                                  "is read from the config file's folder")
+    path: str = Field(description="parquet or CSV file of forecasts (long, statsforecast or darts layout); a "
+                                  "relative path is read from the config file's folder")
     required_probs: tuple[float, ...] | None = Field(
         None, description="probabilities that must be in the file (default: those of the config's levels)")
+    model: str | None = Field(None, description="which model's forecasts to score: a statsforecast column "
+                                                "group, a darts component, a long file's 'model' value")
+    format: Literal["auto", "long", "statsforecast", "darts"] = Field(
+        "auto", description="the file's layout (auto: from its columns, see the module notes)")
+    time: str | None = Field(None, description="darts: the time column (default: the index, or time / ds / date)")
 
 
-def read_quantile_file(path: str | Path) -> pd.DataFrame:
-    """The file as a frame with columns series, origin, h, prob, value[, mean][, seed]; DataError
-    on a missing file, column or a malformed value. `series` is "" where the file has no such
-    column (`frame.attrs["has_series"]` says which)."""
+def read_frame(path: str | Path) -> pd.DataFrame:
+    """The file as pandas reads it; DataError on a missing or unreadable file or a repeated column."""
     path = Path(path)
     try:
         ok = path.is_file()
@@ -62,43 +101,80 @@ def read_quantile_file(path: str | Path) -> pd.DataFrame:
         df = pd.read_parquet(path) if path.suffix.lower() in (".parquet", ".pq") else pd.read_csv(path)
     except Exception as exc:
         raise DataError(f"external forecasts file '{path}' cannot be read: {type(exc).__name__}") from None
-    if len(set(map(str, df.columns))) != len(df.columns) or any(str(c).endswith(".1") for c in df.columns
-                                                               if str(c)[:-2] in set(map(str, df.columns))):
+    cols = list(map(str, df.columns))
+    if len(set(cols)) != len(cols) or any(c.endswith(".1") and c[:-2] in cols for c in cols):
         raise DataError(f"'{path}': a column appears twice in the header; name every column once")
-    if "prob" not in df and {"level", "side"} <= set(df.columns):
-        side = df["side"].astype(str).str.lower()
-        if not side.isin(["lo", "hi"]).all():
-            raise DataError(f"'{path}': column 'side' must hold lo or hi")
-        lvl = pd.to_numeric(df["level"], errors="coerce")
-        lvl = np.where(lvl > 1, lvl / 100.0, lvl)  # statsforecast writes levels in percent
-        df = df.assign(prob=np.where(side == "lo", (1 - lvl) / 2, (1 + lvl) / 2))
-    missing = [c for c in ("origin", "h", "prob", "value") if c not in df]
-    if missing:
-        raise DataError(f"'{path}': missing column(s) {missing} (need origin, h, prob (or level + side), value)")
-    has_series = "series" in df
-    out = pd.DataFrame({"series": df["series"].astype(str) if has_series else "",
-                        "origin": pd.to_numeric(df["origin"], errors="coerce"),
-                        "h": pd.to_numeric(df["h"], errors="coerce"),
-                        "prob": pd.to_numeric(df["prob"], errors="coerce").round(PROB_DECIMALS),
-                        "value": pd.to_numeric(df["value"], errors="coerce")})
-    if "mean" in df:
-        out["mean"] = pd.to_numeric(df["mean"], errors="coerce")
-    if "seed" in df:
-        seed = pd.to_numeric(df["seed"], errors="coerce")
-        bad = seed.isna() | (seed != seed.round())
-        if bad.any():
-            raise DataError(f"'{path}': row {int(np.flatnonzero(bad)[0]) + 2}: column 'seed' must hold whole "
-                            "numbers (the config's seeds)")
-        out["seed"] = seed.astype(np.int64)
-    bad = out[["origin", "h", "prob", "value"]].isna().any(axis=1)
-    if bad.any():
-        raise DataError(f"'{path}': row {int(np.flatnonzero(bad)[0]) + 2} has a missing or non-numeric "
-                        "origin, h, prob or value")
-    if ((out["prob"] <= 0) | (out["prob"] >= 1)).any():
-        raise DataError(f"'{path}': probabilities must lie in (0, 1)")
-    out.attrs["has_series"] = has_series
-    return out
+    return df
 
+
+def read_quantile_file(path: str | Path, format: str = "auto", model: str | None = None, time: str | None = None,
+                       known_probs=()) -> pd.DataFrame:
+    """The file as the long table of `fanlab.models.external_formats` (series, origin or cutoff,
+    h or ds, prob or sample, value[, mean][, seed][, y]); DataError naming the file on a missing
+    file, column, model or a malformed value. `frame.attrs["has_series"]` says whether rows
+    name their series."""
+    df = read_frame(path)
+    try:
+        return normalize(df, format, model, time, known_probs)
+    except DataError as exc:
+        raise DataError(f"'{path}': {exc}") from None
+
+
+def _known_probs(required) -> np.ndarray:
+    """Probabilities a rounded darts name may stand for: the fine grid's and the required ones."""
+    extra = np.asarray(required if required is not None else (), dtype=float)
+    return np.union1d(probs_for_levels(FINE_LEVELS), np.round(extra, PROB_DECIMALS))
+
+
+def _stamp(x) -> str:
+    ts = pd.Timestamp(x)
+    return str(ts.date()) if ts == ts.normalize() and ts.tz is None else str(ts)
+
+
+def _positions(keys: pd.Series, index, what: str) -> np.ndarray:
+    """Positions (n,) of time keys in a series' time index, -1 where absent; a series without
+    stamps takes 0-based integer positions."""
+    keys = pd.Series(np.asarray(keys))
+    dated = isinstance(index, pd.DatetimeIndex)
+    numeric = pd.api.types.is_numeric_dtype(keys)
+    if not dated:
+        num = pd.to_numeric(keys, errors="coerce") if not pd.api.types.is_datetime64_any_dtype(keys) else None
+        if num is None or num.isna().any() or (num != num.round()).any():
+            first = keys.iloc[0] if num is None else keys[num.isna() | (num != num.round())].iloc[0]
+            has = "has no time stamps" if index is None else f"has integer time stamps ({index[0]}..{index[-1]})"
+            raise DataError(f"{what} holds {first!s}, but the series {has}: give whole numbers (0-based positions "
+                            "where the series has no stamps)")
+        num = num.to_numpy(np.int64)
+        return np.where((num >= 0), num, -1) if index is None else index.get_indexer(num)
+    if numeric:
+        raise DataError(f"{what} holds numbers ({keys.iloc[0]}), but the series' time stamps are dates "
+                        f"({_stamp(index[0])}..{_stamp(index[-1])})")
+    try:
+        stamps = pd.DatetimeIndex(pd.to_datetime(keys))
+    except (ValueError, TypeError):
+        raise DataError(f"{what} holds {keys.iloc[0]!s}, not a time stamp") from None
+    if index.tz is not None:
+        stamps = stamps.tz_localize(index.tz) if stamps.tz is None else stamps.tz_convert(index.tz)
+    elif stamps.tz is not None:
+        stamps = stamps.tz_convert(None)
+    codes, uniq = pd.factorize(stamps)
+    return index.get_indexer(uniq)[codes]
+
+
+def _unknown(keys, pos: np.ndarray, index, n: int, what: str) -> None:
+    """DataError naming the keys that are not time stamps (positions) of the series."""
+    bad = (pos < 0) | (pos >= n)
+    if not bad.any():
+        return
+    vals = pd.Series(np.asarray(keys))[bad].unique()
+    if isinstance(index, pd.DatetimeIndex):
+        span = f"{_stamp(index[0])}..{_stamp(index[-1])}, {index.freqstr or 'irregular'}"
+        shown = [_stamp(v) for v in vals[:3]]
+    else:
+        span = f"{index[0]}..{index[-1]}" if index is not None else f"positions 0..{n - 1}"
+        shown = [str(v) for v in vals[:3]]
+    raise DataError(f"{what}: {len(vals)} value(s) are not time stamps of the series ({span}), e.g. "
+                    f"{', '.join(shown)}")
 
 def _interp(q: np.ndarray, zk: np.ndarray, z: np.ndarray) -> np.ndarray:
     """Quantiles (..., Qk) at knots zk (Qk,) read at z (n,): linear in z, extended past the ends.
@@ -124,71 +200,161 @@ def _interp(q: np.ndarray, zk: np.ndarray, z: np.ndarray) -> np.ndarray:
     return out
 
 
+
+
 class ExternalForecaster:
-    """Quantile forecasts read from a file (see the module notes)."""
+    """Forecasts read from a file or a frame (see the module notes).
+
+    path: the file (or a label, where `table` is a frame already read); series: the name of
+    the series scored (None: the file's only series); index: its time stamps (None: positions).
+    """
 
     name = "external"
 
-    def __init__(self, path: str, series: str, required_probs=None):
+    def __init__(self, path: str, series: str | None, required_probs=None, *, model: str | None = None,
+                 format: str = "auto", time: str | None = None, index=None, table: pd.DataFrame | None = None):
         self.path, self.series, self.required_probs = path, series, required_probs
+        self.model, self.format, self.time, self.index = model, format, time, index
+        if table is not None:
+            self._table = table
 
-    #: the file's frame where already read (a config's checks read each file once)
+    #: the file's long table where already read (a config's checks read each file once)
     _table: pd.DataFrame | None = None
 
+    def _where(self) -> str:
+        model = self._read().attrs.get("model")
+        return (f"'{self.path}', series '{self.series_}'" + (f", model '{model}'" if model else ""))
+
+    def _read(self) -> pd.DataFrame:
+        if self._table is None:
+            self._table = read_quantile_file(self.path, self.format, self.model, self.time,
+                                             _known_probs(self.required_probs))
+        return self._table
+
     def fit(self, y: np.ndarray, train_end: int, seed: int = 0) -> "ExternalForecaster":
-        df = read_quantile_file(self.path) if self._table is None else self._table
+        table = self._read()
+        df = table
         if "seed" in df:
             df = df[df["seed"] == int(seed)]
             if df.empty:
                 raise DataError(f"'{self.path}': no forecasts for seed {int(seed)} (column 'seed')")
         names = df["series"].unique()
+        self.series_ = self.series if self.series is not None else str(names[0])
+        if self.series is None and len(names) > 1:
+            raise DataError(f"'{self.path}': the file holds {len(names)} series {sorted(names)[:5]}: say which")
         if len(names) > 1 or names[0] != "":
-            df = df[df["series"] == self.series]
+            df = df[df["series"] == self.series_]
             if df.empty:
-                raise DataError(f"'{self.path}': no forecasts for series '{self.series}' "
-                                f"(the file has {len(names)} series)")
-        dup = df.duplicated(["origin", "h", "prob"])
+                raise DataError(f"'{self.path}': no forecasts for series '{self.series_}' (the file has "
+                                f"{len(names)} series: {sorted(map(str, names))[:5]})")
+        df = self._resolve(df, np.asarray(y, dtype=float), table.attrs)
+        key = "prob" if table.attrs["kind"] == "quantile" else "sample"
+        dup = df.duplicated(["origin", "h", key])
         if dup.any():
             r = df[dup].iloc[0]
-            raise DataError(f"'{self.path}': origin {int(r.origin)}, h {int(r.h)}, prob {r.prob:g} appears twice")
-        self.table_ = df
+            raise DataError(f"{self._where()}: origin {int(r.origin)}, h {int(r.h)}, {key} {r[key]} appears twice"
+                            + ("" if table.attrs["origin_key"] else " (several forecasts of a series need a "
+                                                                     "'cutoff' or 'origin' column)"))
+        self.table_, self.attrs_ = df, dict(table.attrs)
         self.train_end_ = int(train_end)
-        self.info_ = {"file": Path(self.path).name, "rows": int(len(df))}
+        self.info_ = {"file": Path(self.path).name, "rows": int(len(df)), "format": table.attrs["format"]}
+        if table.attrs.get("model"):
+            self.info_["model"] = table.attrs["model"]
         return self
+
+    def _resolve(self, df: pd.DataFrame, y: np.ndarray, attrs: dict) -> pd.DataFrame:
+        """Rows with integer `origin` and `h`: time stamps read against the series' own."""
+        df = df.copy()
+        n, where = y.size, f"'{self.path}', series '{self.series_}'"
+        if attrs["origin_key"] == "cutoff":
+            pos = _positions(df["cutoff"], self.index, f"{where}: column 'cutoff'")
+            _unknown(df["cutoff"], pos, self.index, n, f"{where}: column 'cutoff'")
+            df["origin"] = pos
+        if attrs["step_key"] == "ds":
+            pos = _positions(df["ds"], self.index, f"{where}: column 'ds'")
+            _unknown(df["ds"], pos, self.index, n, f"{where}: column 'ds'")
+            if attrs["origin_key"] is None:  # one darts forecast per series: it starts after its origin
+                df["origin"] = pos.min() - 1
+            df["h"] = pos - df["origin"].to_numpy(np.int64)
+            if "y" in df:
+                off = ~np.isclose(df["y"].to_numpy(float), y[pos], rtol=1e-6, atol=1e-9 * (1 + np.abs(y).max()))
+                if off.any():
+                    i = int(np.flatnonzero(off)[0])
+                    raise DataError(f"{where}: column 'y' at {df['ds'].iloc[i]} is {df['y'].iloc[i]:.6g}, the "
+                                    f"dataset holds {y[pos[i]]:.6g} there: the file's series or time stamps are "
+                                    "not the dataset's")
+        df["origin"] = df["origin"].astype(np.int64)
+        df["h"] = df["h"].astype(np.int64)
+        return df
+
+    def _span(self, origins: np.ndarray) -> str:
+        if origins.size == 0:
+            return "no origin"
+        text = f"origins {origins.min()}..{origins.max()} ({origins.size})"
+        if isinstance(self.index, pd.DatetimeIndex):
+            lo, hi = (self.index[t] if 0 <= t < len(self.index) else None for t in (origins.min(), origins.max()))
+            if lo is not None and hi is not None:
+                text += f" = cutoffs {_stamp(lo)}..{_stamp(hi)}"
+        return text
+
+    def _check_origins(self, df: pd.DataFrame, origins: np.ndarray, horizon: int) -> None:
+        """DataError where an origin lacks a step: the file's origins beside the config's."""
+        steps = df.groupby("origin")["h"].nunique()
+        full = np.sort(steps.index[steps == horizon].to_numpy(np.int64))
+        absent = [int(t) for t in origins if t not in set(full)]
+        if not absent:
+            return
+        have = np.sort(self.table_["origin"].unique())
+        hs = self.table_["h"]
+        msg = (f"{self._where()}: no forecast for all {horizon} steps of origin(s) {absent[:5]}"
+               + (f" and {len(absent) - 5} more" if len(absent) > 5 else "")
+               + f"; file has {self._span(have)}, h {hs.min()}..{hs.max()}; config needs {self._span(origins)}, "
+               f"h 1..{horizon}")
+        for d in (1, -1, 2, -2, 3, -3):
+            if np.isin(origins - d, full).all():
+                msg += (f": off by {abs(d)}? (the file's origins are {abs(d)} step(s) "
+                        f"{'earlier' if d > 0 else 'later'}; an origin is the last observed point, "
+                        "a cutoff its time stamp)")
+                break
+        raise DataError(msg)
 
     def predict(self, y: np.ndarray, origins: np.ndarray, horizon: int, probs: np.ndarray) -> Forecast:
         origins = check_origins(np.asarray(y), origins, horizon, self.train_end_)
         probs = np.round(np.asarray(probs, dtype=float), PROB_DECIMALS)
         df = self.table_[(self.table_["h"] >= 1) & (self.table_["h"] <= horizon)]
+        idx = pd.MultiIndex.from_product([origins, np.arange(1, horizon + 1)], names=["origin", "h"])
+        mean = None
+        if "mean" in df and df["mean"].notna().all():
+            self._check_origins(df, origins, horizon)
+            mean = df.groupby(["origin", "h"])["mean"].first().reindex(idx).to_numpy(float).reshape(origins.size,
+                                                                                                   horizon)
+        if self.attrs_["kind"] == "sample":
+            return self._from_samples(df, origins, horizon, probs, mean)
         have = np.array(sorted(df["prob"].unique()))
         need = np.round(np.asarray(self.required_probs if self.required_probs is not None else probs, dtype=float),
                         PROB_DECIMALS)
         lacking = [p for p in need if not np.isclose(have, p, atol=1e-9).any()]
         if lacking:
-            raise DataError(f"'{self.path}': lacks probabilities {[float(p) for p in lacking][:6]} "
+            raise DataError(f"{self._where()}: lacks probabilities {[float(p) for p in lacking][:6]} "
                             f"(has {have.tolist()[:10]})")
-        known = set(zip(df["origin"].astype(np.int64), df["h"].astype(np.int64)))
-        absent = [int(t) for t in origins if any((int(t), h) not in known for h in range(1, horizon + 1))]
-        if absent:
-            raise DataError(f"'{self.path}': no forecast for all {horizon} steps of origin(s) {absent[:5]}"
-                            + (f" and {len(absent) - 5} more" if len(absent) > 5 else ""))
+        self._check_origins(df, origins, horizon)
         wide = df.pivot_table(index=["origin", "h"], columns="prob", values="value", aggfunc="first")
-        idx = pd.MultiIndex.from_product([origins, np.arange(1, horizon + 1)], names=["origin", "h"])
         knots = wide.reindex(idx)[have].to_numpy(dtype=float).reshape(origins.size, horizon, have.size)
         if np.isnan(knots).any():
-            raise DataError(f"'{self.path}': some (origin, h) rows lack some probabilities {have.tolist()[:10]}")
+            raise DataError(f"{self._where()}: some (origin, h) rows lack some probabilities {have.tolist()[:10]}")
         cross = np.diff(knots, axis=-1) < 0
         if cross.any():
             k, h, _ = np.argwhere(cross)[0]
-            raise DataError(f"'{self.path}': quantiles cross at origin {int(origins[k])}, h {h + 1}")
-        warnings = []
+            raise DataError(f"{self._where()}: quantiles cross at origin {int(origins[k])}, h {h + 1}")
+        warnings = list(self.attrs_.get("notes", []))
         if have.size >= 2:
             q = _interp(knots, ndtri(have), ndtri(probs))  # (K, H, Q)
             hole = np.isnan(q)
             if hole.any():
                 k, h, i = np.argwhere(hole)[0]
-                raise DataError(f"'{self.path}': origin {int(origins[k])}, h {h + 1}: probability {probs[i]:g} lies "
-                                "between a -inf and a +inf quantile, so no value can be read there; give it in the file")
+                raise DataError(f"{self._where()}: origin {int(origins[k])}, h {h + 1}: probability {probs[i]:g} "
+                                "lies between a -inf and a +inf quantile, so no value can be read there; give it "
+                                "in the file")
         else:
             q = np.repeat(knots, probs.size, axis=-1)
         outside = probs[(probs < have[0] - 1e-12) | (probs > have[-1] + 1e-12)]
@@ -197,23 +363,72 @@ class ExternalForecaster:
             warnings.append(f"{len(inside_missing)} requested probabilities not in the file were interpolated"
                             + (f", {outside.size} of them extrapolated beyond [{have[0]:g}, {have[-1]:g}]"
                                if outside.size else ""))
-        if "mean" in df and df["mean"].notna().all():
-            mean = df.groupby(["origin", "h"])["mean"].first().reindex(idx).to_numpy(float).reshape(origins.size, horizon)
-        else:
+        if mean is None:
             mean = _interp(knots, ndtri(have), np.zeros(1))[..., 0] if have.size >= 2 else knots[..., 0]
         return Forecast(origins=origins, mean=mean, probs=probs, quantiles=np.moveaxis(q, -1, 1),
                         info={**self.info_, "warnings": warnings})
 
+    def _from_samples(self, df, origins, horizon, probs, mean) -> Forecast:
+        """Sample paths (K, S, H); quantiles are their empirical quantiles at `probs`."""
+        self._check_origins(df, origins, horizon)
+        df = df[df["origin"].isin(origins)]
+        ids = pd.unique(df["sample"])
+        wide = df.pivot_table(index=["origin", "sample"], columns="h", values="value", aggfunc="first")
+        rows = pd.MultiIndex.from_product([origins, ids], names=["origin", "sample"])
+        paths = wide.reindex(index=rows, columns=np.arange(1, horizon + 1)).to_numpy(float)
+        paths = paths.reshape(origins.size, ids.size, horizon)
+        if np.isnan(paths).any():
+            k, s, h = np.argwhere(np.isnan(paths))[0]
+            raise DataError(f"{self._where()}: origin {int(origins[k])}: sample {ids[s]} has no value at h {h + 1} "
+                            f"(each of the {ids.size} sample paths needs all {horizon} steps of every origin)")
+        info = {**self.info_, "samples": int(ids.size), "warnings": list(self.attrs_.get("notes", []))}
+        return sample_forecast(origins, paths, probs, mean=mean, info=info)
+
 
 @register_method("external", params=ExternalParams)
 def build_external(params: ExternalParams, ctx) -> ExternalForecaster:
-    """Quantile forecasts made elsewhere (darts, statsforecast, GluonTS, ...), read from a file."""
-    from fanlab.forecast import probs_for_levels
-
+    """Forecasts made elsewhere (statsforecast, darts, GluonTS, ...), read from a file."""
     required = params.required_probs
     if required is None and getattr(ctx, "levels", ()):
         required = tuple(probs_for_levels(ctx.levels, median=False))
-    return ExternalForecaster(params.path, ctx.series.name, required)
+    return ExternalForecaster(params.path, ctx.series.name, required, model=params.model, format=params.format,
+                              time=params.time, index=ctx.series.index)
+
+
+def external_frame(frame: pd.DataFrame, series=None, *, model: str | None = None, format: str = "auto",
+                   time: str | None = None, levels=None) -> ExternalForecaster:
+    """A forecaster that answers from `frame` (any layout of the module notes), for a notebook.
+
+    series: the series it scores: a `fanlab` Series or a pandas Series (its name picks the
+    frame's rows, its index the time stamps that ``cutoff`` / ``ds`` are read against), a
+    name, or None (the frame's only series, read by position). levels: the levels whose
+    probabilities the frame must hold (default: any). Pass the result to `fanlab.evaluate`
+    with the same series.
+    """
+    name, index = series, None
+    if series is not None and not isinstance(series, str):
+        name = getattr(series, "name", None)
+        index = getattr(series, "index", None)
+        if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1:
+            index = None
+    required = None if levels is None else tuple(probs_for_levels(levels, median=False))
+    try:
+        table = normalize(frame, format, model, time, _known_probs(required))
+    except DataError as exc:
+        raise DataError(f"'frame': {exc}") from None
+    names = table["series"].unique()
+    if name is not None and len(names) == 1 and str(name) not in names:
+        name = None  # a frame of one series scores the series handed, whatever its label
+    return ExternalForecaster("frame", None if name is None else str(name), required, index=index, table=table)
+
+
+def _specs(name: str, params) -> list[tuple[str, dict]]:
+    """A method spec and every base it wraps (conformal's `base`), outermost first."""
+    params = params if isinstance(params, dict) else {}
+    base = params.get("base")
+    inner = _specs(base["name"], base.get("params") or {}) if isinstance(base, dict) and \
+        isinstance(base.get("name"), str) else []
+    return [(name, params), *inner]
 
 
 def check_external_files(cfg, all_series: dict) -> None:
@@ -221,19 +436,18 @@ def check_external_files(cfg, all_series: dict) -> None:
     that needs no fit, for each series and seed it will score; raises DataError naming the
     method, the file and what is wrong. `all_series`: (dataset label, seed) -> its series."""
     from fanlab.data.splits import make_split
-    from fanlab.forecast import probs_for_levels
-    from fanlab.inputs import method_specs
 
     probs = np.asarray(cfg.probs, dtype=float)
     required = tuple(probs_for_levels(cfg.levels, median=False))
     for m in cfg.methods:
-        for name, params in method_specs(m.name, m.params):
+        for name, raw in _specs(m.name, m.params):
             if name != "external":
                 continue
-            path = str(params.get("path", ""))
-            where = f"method '{m.key}' (external file '{path}')"
+            params = ExternalParams.model_validate(raw)
+            need = params.required_probs or required
+            where = f"method '{m.key}' (external file '{params.path}')"
             try:
-                table = read_quantile_file(path)
+                table = read_quantile_file(params.path, params.format, params.model, params.time, _known_probs(need))
             except DataError as exc:
                 raise DataError(f"{where}: {exc}") from None
             for ds in cfg.datasets:
@@ -242,7 +456,7 @@ def check_external_files(cfg, all_series: dict) -> None:
                 by_seed = [all_series[(ds.key, seed)] for seed in cfg.seeds]
                 if len(by_seed[0]) > 1 and not table.attrs.get("has_series"):
                     raise DataError(f"{where}: dataset '{ds.key}' has {len(by_seed[0])} series; the file needs a "
-                                    "'series' column naming the series of each row")
+                                    "'series' column (unique_id in statsforecast's) naming the series of each row")
                 differ = any(len(a) != len(b) or not np.array_equal(a.values, b.values)
                              for other in by_seed[1:] for a, b in zip(by_seed[0], other))
                 if differ and "seed" not in table:
@@ -256,8 +470,7 @@ def check_external_files(cfg, all_series: dict) -> None:
                         split = make_split(len(s), sp["train"], sp["cal"], sp["test"], horizon, series=s.name,
                                            **({"min_train": sp["min_train"]} if "min_train" in sp else {}))
                         origins = split.test_origins(horizon, cfg.stride, cfg.max_origins)
-                        fc = ExternalForecaster(path, s.name, params.get("required_probs") or required)
-                        fc._table = table
+                        fc = ExternalForecaster(params.path, s.name, need, index=s.index, table=table)
                         try:
                             fc.fit(s.values, split.train_end, seed).predict(s.values, origins, horizon, probs)
                         except DataError as exc:
