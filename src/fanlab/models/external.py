@@ -71,7 +71,7 @@ from scipy.special import ndtri
 
 from fanlab.errors import DataError
 from fanlab.forecast import FINE_LEVELS, PROB_DECIMALS, Forecast, check_origins, probs_for_levels, sample_forecast
-from fanlab.models.external_formats import normalize
+from fanlab.models.external_formats import check_known, normalize, positions, stamp
 from fanlab.registry import register_method
 
 
@@ -125,56 +125,6 @@ def _known_probs(required) -> np.ndarray:
     extra = np.asarray(required if required is not None else (), dtype=float)
     return np.union1d(probs_for_levels(FINE_LEVELS), np.round(extra, PROB_DECIMALS))
 
-
-def _stamp(x) -> str:
-    ts = pd.Timestamp(x)
-    return str(ts.date()) if ts == ts.normalize() and ts.tz is None else str(ts)
-
-
-def _positions(keys: pd.Series, index, what: str) -> np.ndarray:
-    """Positions (n,) of time keys in a series' time index, -1 where absent; a series without
-    stamps takes 0-based integer positions."""
-    keys = pd.Series(np.asarray(keys))
-    dated = isinstance(index, pd.DatetimeIndex)
-    numeric = pd.api.types.is_numeric_dtype(keys)
-    if not dated:
-        num = pd.to_numeric(keys, errors="coerce") if not pd.api.types.is_datetime64_any_dtype(keys) else None
-        if num is None or num.isna().any() or (num != num.round()).any():
-            first = keys.iloc[0] if num is None else keys[num.isna() | (num != num.round())].iloc[0]
-            has = "has no time stamps" if index is None else f"has integer time stamps ({index[0]}..{index[-1]})"
-            raise DataError(f"{what} holds {first!s}, but the series {has}: give whole numbers (0-based positions "
-                            "where the series has no stamps)")
-        num = num.to_numpy(np.int64)
-        return np.where((num >= 0), num, -1) if index is None else index.get_indexer(num)
-    if numeric:
-        raise DataError(f"{what} holds numbers ({keys.iloc[0]}), but the series' time stamps are dates "
-                        f"({_stamp(index[0])}..{_stamp(index[-1])})")
-    try:
-        stamps = pd.DatetimeIndex(pd.to_datetime(keys))
-    except (ValueError, TypeError):
-        raise DataError(f"{what} holds {keys.iloc[0]!s}, not a time stamp") from None
-    if index.tz is not None:
-        stamps = stamps.tz_localize(index.tz) if stamps.tz is None else stamps.tz_convert(index.tz)
-    elif stamps.tz is not None:
-        stamps = stamps.tz_convert(None)
-    codes, uniq = pd.factorize(stamps)
-    return index.get_indexer(uniq)[codes]
-
-
-def _unknown(keys, pos: np.ndarray, index, n: int, what: str) -> None:
-    """DataError naming the keys that are not time stamps (positions) of the series."""
-    bad = (pos < 0) | (pos >= n)
-    if not bad.any():
-        return
-    vals = pd.Series(np.asarray(keys))[bad].unique()
-    if isinstance(index, pd.DatetimeIndex):
-        span = f"{_stamp(index[0])}..{_stamp(index[-1])}, {index.freqstr or 'irregular'}"
-        shown = [_stamp(v) for v in vals[:3]]
-    else:
-        span = f"{index[0]}..{index[-1]}" if index is not None else f"positions 0..{n - 1}"
-        shown = [str(v) for v in vals[:3]]
-    raise DataError(f"{what}: {len(vals)} value(s) are not time stamps of the series ({span}), e.g. "
-                    f"{', '.join(shown)}")
 
 def _interp(q: np.ndarray, zk: np.ndarray, z: np.ndarray) -> np.ndarray:
     """Quantiles (..., Qk) at knots zk (Qk,) read at z (n,): linear in z, extended past the ends.
@@ -267,12 +217,12 @@ class ExternalForecaster:
         df = df.copy()
         n, where = y.size, f"'{self.path}', series '{self.series_}'"
         if attrs["origin_key"] == "cutoff":
-            pos = _positions(df["cutoff"], self.index, f"{where}: column 'cutoff'")
-            _unknown(df["cutoff"], pos, self.index, n, f"{where}: column 'cutoff'")
+            pos = positions(df["cutoff"], self.index, f"{where}: column 'cutoff'")
+            check_known(df["cutoff"], pos, self.index, n, f"{where}: column 'cutoff'")
             df["origin"] = pos
         if attrs["step_key"] == "ds":
-            pos = _positions(df["ds"], self.index, f"{where}: column 'ds'")
-            _unknown(df["ds"], pos, self.index, n, f"{where}: column 'ds'")
+            pos = positions(df["ds"], self.index, f"{where}: column 'ds'")
+            check_known(df["ds"], pos, self.index, n, f"{where}: column 'ds'")
             if attrs["origin_key"] is None:  # one darts forecast per series: it starts after its origin
                 df["origin"] = pos.min() - 1
             df["h"] = pos - df["origin"].to_numpy(np.int64)
@@ -294,7 +244,7 @@ class ExternalForecaster:
         if isinstance(self.index, pd.DatetimeIndex):
             lo, hi = (self.index[t] if 0 <= t < len(self.index) else None for t in (origins.min(), origins.max()))
             if lo is not None and hi is not None:
-                text += f" = cutoffs {_stamp(lo)}..{_stamp(hi)}"
+                text += f" = cutoffs {stamp(lo)}..{stamp(hi)}"
         return text
 
     def _check_origins(self, df: pd.DataFrame, origins: np.ndarray, horizon: int) -> None:

@@ -12,8 +12,8 @@ value       the quantile or the sample's value
 mean        point forecast (optional); ``y`` the observed value the file holds (optional)
 ==========  ===========================================================================
 
-Time stamps stay as the file has them; `fanlab.models.external` matches them to the series'
-own time index (a series without stamps: integer positions). ``attrs`` says which keys the
+Time stamps stay as the file has them; `positions` matches them to a series' own time index
+(a series without stamps: integer positions) once the series is known. ``attrs`` says which keys the
 table has (``origin_key``: origin | cutoff | None, ``step_key``: h | ds), whether its rows
 are quantiles or samples (``kind``), the format and model read, and notes for the cell.
 """
@@ -285,3 +285,54 @@ def _darts(df: pd.DataFrame, model, time, known_probs) -> pd.DataFrame:
     out = _finish(out, origin_key, step_key, kind, chosen)
     out.attrs["notes"] = sorted(set(notes))
     return out
+
+
+def stamp(x) -> str:
+    ts = pd.Timestamp(x)
+    return str(ts.date()) if ts == ts.normalize() and ts.tz is None else str(ts)
+
+
+def positions(keys: pd.Series, index, what: str) -> np.ndarray:
+    """Positions (n,) of time keys in a series' time index, -1 where absent; a series without
+    stamps takes 0-based integer positions."""
+    keys = pd.Series(np.asarray(keys))
+    dated = isinstance(index, pd.DatetimeIndex)
+    numeric = pd.api.types.is_numeric_dtype(keys)
+    if not dated:
+        num = pd.to_numeric(keys, errors="coerce") if not pd.api.types.is_datetime64_any_dtype(keys) else None
+        if num is None or num.isna().any() or (num != num.round()).any():
+            first = keys.iloc[0] if num is None else keys[num.isna() | (num != num.round())].iloc[0]
+            has = "has no time stamps" if index is None else f"has integer time stamps ({index[0]}..{index[-1]})"
+            raise DataError(f"{what} holds {first!s}, but the series {has}: give whole numbers (0-based positions "
+                            "where the series has no stamps)")
+        num = num.to_numpy(np.int64)
+        return np.where((num >= 0), num, -1) if index is None else index.get_indexer(num)
+    if numeric:
+        raise DataError(f"{what} holds numbers ({keys.iloc[0]}), but the series' time stamps are dates "
+                        f"({stamp(index[0])}..{stamp(index[-1])})")
+    try:
+        stamps = pd.DatetimeIndex(pd.to_datetime(keys))
+    except (ValueError, TypeError):
+        raise DataError(f"{what} holds {keys.iloc[0]!s}, not a time stamp") from None
+    if index.tz is not None:
+        stamps = stamps.tz_localize(index.tz) if stamps.tz is None else stamps.tz_convert(index.tz)
+    elif stamps.tz is not None:
+        stamps = stamps.tz_convert(None)
+    codes, uniq = pd.factorize(stamps)
+    return index.get_indexer(uniq)[codes]
+
+
+def check_known(keys, pos: np.ndarray, index, n: int, what: str) -> None:
+    """DataError naming the keys that are not time stamps (positions) of the series."""
+    bad = (pos < 0) | (pos >= n)
+    if not bad.any():
+        return
+    vals = pd.Series(np.asarray(keys))[bad].unique()
+    if isinstance(index, pd.DatetimeIndex):
+        span = f"{stamp(index[0])}..{stamp(index[-1])}, {index.freqstr or 'irregular'}"
+        shown = [stamp(v) for v in vals[:3]]
+    else:
+        span = f"{index[0]}..{index[-1]}" if index is not None else f"positions 0..{n - 1}"
+        shown = [str(v) for v in vals[:3]]
+    raise DataError(f"{what}: {len(vals)} value(s) are not time stamps of the series ({span}), e.g. "
+                    f"{', '.join(shown)}")
