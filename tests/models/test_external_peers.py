@@ -123,6 +123,16 @@ def test_statsforecast_models_are_named_and_listed(tmp_path):
         external_frame(cv, s)
     with pytest.raises(DataError, match=r"'ETS' not among .*\['Exact', 'Naive'\]"):
         external_frame(cv, s, model="ETS")
+    # neuralforecast: <Model>-median beside the bands, and QuantileLoss / predict(quantiles=) columns _ql<q>
+    nf = cv[cv["unique_id"] == "a"][["unique_id", "ds", "cutoff", "y"]].assign(
+        **{"NHITS-lo-80": cv["Exact-lo-80"], "NHITS-median": cv["Exact"], "NHITS-hi-80": cv["Exact-hi-80"],
+           "TFT_ql0.1": cv["Exact-lo-80"], "TFT_ql0.9": cv["Exact-hi-80"]})
+    origins = np.arange(72, N - H, 3)
+    for model in ("NHITS", "TFT"):
+        fc = external_frame(nf, s, model=model, levels=[0.8]).fit(s.values, 72, 0).predict(
+            s.values, origins, H, probs_for_levels([0.8]))
+        want = cv[(cv["unique_id"] == "a") & cv["cutoff"].isin(STAMPS[origins])]["Exact-hi-80"]
+        np.testing.assert_array_equal(fc.quantile(0.9).ravel(), want.to_numpy())
     bad = cv.copy()
     bad.loc[bad["unique_id"] == "a", "y"] += 1.0  # the file's y is not the dataset's
     with pytest.raises(DataError, match="column 'y' at 2015-02-01.*not the dataset's"):
@@ -241,3 +251,20 @@ def test_an_origin_off_by_one_is_shown_beside_the_configs(tmp_path):
     assert (f"file has origins 85..113 (8) = cutoffs 2017-02-01..2019-06-01, h 1..{H}; "
             f"config needs origins 84..112 (8) = cutoffs 2017-01-01..2019-05-01, h 1..{H}: off by 1?") in text
     assert "earlier" not in text and "later" in text
+
+
+def test_integer_ds_and_cutoff_on_a_series_without_stamps_are_positions():
+    """A synthetic series has no stamps: statsforecast users then give integer ds, read as positions."""
+    params, s, origins = _arma_cells()
+    probs = probs_for_levels(LEVELS)
+    oracle = s.oracle().fit(s.values, 180, 0).predict(s.values, origins, H, probs)
+    parts = []
+    for k, t in enumerate(origins):
+        d = {"unique_id": s.name, "ds": np.arange(t + 1, t + H + 1), "cutoff": t, "AR": oracle.mean[k]}
+        for lv in LEVELS:
+            lo, hi = oracle.interval(lv)
+            d[f"AR-lo-{int(lv * 100)}"], d[f"AR-hi-{int(lv * 100)}"] = lo[k], hi[k]
+        parts.append(pd.DataFrame(d))
+    fc = external_frame(pd.concat(parts), s, levels=LEVELS).fit(s.values, 180, 0).predict(s.values, origins, H, probs)
+    np.testing.assert_allclose(fc.quantiles, oracle.quantiles, rtol=1e-12)
+    np.testing.assert_array_equal(fc.mean, oracle.mean)

@@ -352,7 +352,8 @@ def external_frame(frame: pd.DataFrame, series=None, *, model: str | None = None
     series: the series it scores: a `fanlab` Series or a pandas Series (its name picks the
     frame's rows, its index the time stamps that ``cutoff`` / ``ds`` are read against), a
     name, or None (the frame's only series, read by position). levels: the levels whose
-    probabilities the frame must hold (default: any). Pass the result to `fanlab.evaluate`
+    probabilities the frame must hold (default: none; others are interpolated, with a
+    warning in the forecast's info). Pass the result to `fanlab.evaluate`
     with the same series.
     """
     name, index = series, None
@@ -361,7 +362,7 @@ def external_frame(frame: pd.DataFrame, series=None, *, model: str | None = None
         index = getattr(series, "index", None)
         if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1:
             index = None
-    required = None if levels is None else tuple(probs_for_levels(levels, median=False))
+    required = () if levels is None else tuple(probs_for_levels(levels, median=False))
     try:
         table = normalize(frame, format, model, time, _known_probs(required))
     except DataError as exc:

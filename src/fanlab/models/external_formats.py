@@ -52,8 +52,8 @@ def detect(df: pd.DataFrame) -> str:
         return "statsforecast"
     if any(DARTS_QUANTILE.match(c) or DARTS_SAMPLE.match(c) for c in cols):
         return "darts"
-    raise DataError(f"missing column 'value': columns {cols[:12]} fit none of the layouts: long (a 'value' column), statsforecast "
-                    "('ds', 'cutoff' and '<model>-lo-<level>' / '-hi-<level>' columns), darts "
+    raise DataError(f"missing column 'value': columns {cols[:12]} fit none of the layouts: long (a 'value' "
+                    "column), statsforecast ('ds', 'cutoff' and '<model>-lo-<level>' / '-hi-<level>' columns), darts "
                     "('<component>_q<prob>' or '<component>_s<i>' columns); or set format:")
 
 
