@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fanlab.config import parse_config
-from fanlab.runner import run
+from fanlab.api import run_config as run
 
 RAW = {
     "name": "report_tiny",

@@ -128,7 +128,7 @@ def _panel(n_series=4, n=160, seed=0):
 
 
 def _panel_forecasts(name, params, panel):
-    from fanlab.panel import PanelContext
+    from fanlab.context import PanelContext
 
     splits = tuple(make_split(len(s), 0.5, 0.25, 0.25, horizon=H) for s in panel)
     ctx = PanelContext(series=tuple(panel), splits=splits, horizon=H, stride=10, levels=(0.5, 0.9))

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 from fanlab import registry
 from fanlab.cli import app
 from fanlab.config import parse_config
-from fanlab.runner import run
+from fanlab.api import run_config as run
 
 COMMON = {"horizon": 20, "levels": [0.8, 0.95], "seeds": [4], "stride": 5, "bootstrap": {"reps": 100},
           "methods": [{"name": "naive"}, {"name": "arima", "params": {"order": [1, 0, 1]}}]}

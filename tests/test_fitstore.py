@@ -3,7 +3,7 @@
 import pickle
 
 from fanlab.config import parse_config
-from fanlab.runner import run
+from fanlab.api import run_config as run
 
 TINY_LSTM = {"context": 24, "hidden": 8, "epochs": 3, "batch_size": 64}
 RAW = {
@@ -73,3 +73,35 @@ def test_changed_base_spec_refits_and_force_empties(tmp_path):
     cfg = parse_config({**RAW, "methods": methods, "out": str(out)})
     run(cfg, progress=False, figures=False, force=True)
     assert {p.name for p in (out / "fits").glob("*.pkl")} == after - before
+
+
+def test_every_predict_only_param_is_varied_between_arms_of_the_byte_test():
+    """The registry's facts are tested where they act: every param an entry calls predict-only
+    differs between two arms of `RAW` that share one fit (so the byte test above would catch
+    a param wrongly declared predict-only), and only entries that store fits declare any."""
+    from fanlab import registry
+
+    varied: dict[str, set] = {}
+    for i, a in enumerate(RAW["methods"]):
+        for b in RAW["methods"][i + 1:]:
+            if a["name"] != b["name"]:
+                continue
+            pa, pb = a.get("params", {}), b.get("params", {})
+            keys = {k for k in set(pa) | set(pb) if pa.get(k) != pb.get(k)}
+            only = registry.get("method", a["name"]).predict_only
+            if keys and keys <= only:
+                varied.setdefault(a["name"], set()).update(keys)
+    for name, entry in registry.entries("method").items():
+        assert not entry.predict_only or entry.store_fit, name
+        assert varied.get(name, set()) == set(entry.predict_only), name
+
+
+def test_a_method_that_does_not_store_fits_is_not_wrapped(tmp_path):
+    from fanlab import registry
+    from fanlab.run.fitstore import FitStore, StoredFit
+
+    store = FitStore(tmp_path)
+    for name, entry in registry.entries("method").items():
+        wrapped = store.wrap(object(), name, {}, 12)
+        assert isinstance(wrapped, StoredFit) == entry.store_fit, name
+    assert {n for n, e in registry.entries("method").items() if e.store_fit} >= {"arima", "lstm", "lstm_ensemble"}

@@ -3,7 +3,8 @@ refitted) reaches summary.csv's note, so the terminal table and the report show 
 
 import pandas as pd
 
-from fanlab.runner import FLAG_WORDS, run
+from fanlab.api import run_config as run
+from fanlab.run.runner import FLAG_WORDS
 from tests.test_scoring_path import _config
 
 

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from fanlab import results, runner
+from fanlab.run import results, runner
 from fanlab.cli import app
 
 RAW = {"name": "io", "horizon": 5, "levels": [0.8, 0.95], "seeds": [0], "stride": 5,
@@ -104,7 +104,7 @@ def test_full_disk_for_the_aggregate_and_the_manifest_is_still_one_line(tmp_path
 
 
 def test_a_cell_that_cannot_write_fails_alone_with_exit_1(tmp_path, monkeypatch):
-    import fanlab.cells as cells
+    import fanlab.run.cells as cells
 
     parquet, _ = _failing_write(errno.ENOSPC, where=lambda p: p.parent.name == "cells" and "naive" in p.name)
     monkeypatch.setattr(cells, "write_parquet", parquet)
@@ -191,7 +191,7 @@ def test_a_tiny_train_fraction_names_train(tmp_path):
 
 
 def test_a_report_that_could_not_be_written_is_said_on_the_terminal(tmp_path, monkeypatch):
-    import fanlab.report as report
+    import fanlab.report.build as report
 
     _, text = _failing_write(errno.ENOSPC)
 
@@ -222,9 +222,9 @@ def test_report_on_an_empty_metrics_file(done_run):
 
 
 def test_report_on_a_full_disk(done_run, monkeypatch):
-    import fanlab.plots as plots
-    import fanlab.report as report
-    import fanlab.report_page as page
+    import fanlab.report.figures as plots
+    import fanlab.report.build as report
+    import fanlab.report.page as page
 
     _, text = _failing_write(errno.ENOSPC)
     monkeypatch.setattr(plots, "make_figures", lambda results: [])  # PNGs: slow, and not the point here
@@ -252,7 +252,7 @@ def test_compare_at_a_level_in_neither_run(done_run):
 
 
 def test_compare_page_on_a_full_disk(done_run, tmp_path, monkeypatch):
-    import fanlab.report_compare as rc
+    import fanlab.report.compare as rc
 
     _, text = _failing_write(errno.ENOSPC)
     monkeypatch.setattr(rc, "write_text", text)

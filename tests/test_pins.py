@@ -23,7 +23,7 @@ import pandas as pd
 import pytest
 
 from fanlab.config import load_config, parse_config
-from fanlab.runner import run
+from fanlab.api import run_config as run
 
 ROOT = Path(__file__).resolve().parents[1]
 PINS = Path(__file__).with_name("pins.json")
@@ -93,23 +93,44 @@ def _summary_numbers(csv: bytes) -> pd.DataFrame:
     return pd.read_csv(io.BytesIO(csv))
 
 
+def write_all(tmp: Path, run_config) -> dict:
+    """Run the three configs into `tmp`; the bytes of each one's results files. One thread for
+    torch and BLAS, as a worker process has (`fanlab.run.execute`): a network's float sums, and
+    so its bytes, depend on the thread count, which an earlier test or the core count would set."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(1):
+            out = {}
+            for name, cfg, where in _configs(tmp):
+                res = run_config(cfg, progress=False, figures=False, jobs=1, out=where)
+                assert not res.failed, f"{name}: cells failed: {res.failed}"
+                out[name] = {f: (Path(res.out) / f).read_bytes() for f in FILES}
+            return out
+    finally:
+        torch.set_num_threads(threads)
+
+
+def pins_of(written: dict) -> dict:
+    return {"fingerprint": _fingerprint(),
+            "sha256": {name: {f: hashlib.sha256(b).hexdigest() for f, b in files.items()}
+                       for name, files in written.items()},
+            "summary": {name: files["summary.csv"].decode() for name, files in written.items()}}
+
+
 @pytest.fixture(scope="module")
 def written(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("pins")
-    out = {}
-    for name, cfg, where in _configs(tmp):
-        res = run(cfg, progress=False, figures=False, jobs=1, out=where)
-        assert not res.failed, f"{name}: cells failed: {res.failed}"
-        out[name] = {f: (res.out / f).read_bytes() for f in FILES}
-    return out
+    return write_all(tmp_path_factory.mktemp("pins"), run)
 
 
 def test_results_are_the_pinned_bytes(written):
-    digests = {name: {f: hashlib.sha256(b).hexdigest() for f, b in files.items()} for name, files in written.items()}
+    now = pins_of(written)
+    digests = now["sha256"]
     if os.environ.get("FANLAB_WRITE_PINS") == "1":
-        summaries = {name: files["summary.csv"].decode() for name, files in written.items()}
-        PINS.write_text(json.dumps({"fingerprint": _fingerprint(), "sha256": digests, "summary": summaries},
-                                   indent=1, sort_keys=True) + "\n")
+        PINS.write_text(json.dumps(now, indent=1, sort_keys=True) + "\n")
         pytest.skip("pins written")
     pins = json.loads(PINS.read_text())
     if pins["fingerprint"] == _fingerprint():

@@ -10,9 +10,9 @@ import yaml
 from scipy.stats import norm
 
 from fanlab.errors import DataError
-from fanlab.plot_helpers import (clip_band, fan_limits, pick_origins, pit_counts,
+from fanlab.report.figure_helpers import (clip_band, fan_limits, pick_origins, pit_counts,
                                  reliability_curves, truth_by_time, width_curves)
-from fanlab.plots import (coverage_curves, coverage_figure, fan_figure, make_figures,
+from fanlab.report.figures import (coverage_curves, coverage_figure, fan_figure, make_figures,
                           width_figure)
 
 DATASETS = ["ar1", "air passengers"]
@@ -311,7 +311,7 @@ def test_stale_figures_of_other_datasets_are_removed(tmp_path):
 
 
 def test_series_coverage_averages_steps_then_seeds_and_skips_no_interval():
-    from fanlab.plots import series_coverage
+    from fanlab.report.figures import series_coverage
 
     rows = []
     # series a: seed 0 covers h1, h2 = 1, 0 -> 0.5; seed 1: 1, 1 -> 1.0; mean 0.75. series b: 0.25

@@ -6,8 +6,8 @@ import signal
 import pytest
 
 from fanlab.config import parse_config
-from fanlab.pool import imap_unordered
-from fanlab.runner import run
+from fanlab.run.pool import imap_unordered
+from fanlab.api import run_config as run
 
 
 def square_or_die(x):

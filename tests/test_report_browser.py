@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fanlab.plot_helpers import coverage_curves, pit_counts, reliability_curves, width_curves
-from fanlab.plots import make_figures
-from fanlab.report import make_report
-from fanlab.report_compare import write_compare
+from fanlab.report.figure_helpers import coverage_curves, pit_counts, reliability_curves, width_curves
+from fanlab.report.figures import make_figures
+from fanlab.report.build import make_report
+from fanlab.report.compare import write_compare
 from tests.chromium import DRAWN, Browser, find_chromium
 
 EXE = find_chromium()

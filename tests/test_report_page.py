@@ -14,10 +14,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from fanlab import report_data
+from fanlab.report import data as report_data
 from fanlab.cli import app
-from fanlab.plot_helpers import coverage_curves
-from fanlab.report_page import fmt, summary_table
+from fanlab.report.figure_helpers import coverage_curves
+from fanlab.report.page import fmt, summary_table
 
 
 @pytest.fixture
@@ -132,7 +132,7 @@ def test_report_shows_failed_cells_methods_and_facts(run_dir):
 def test_fans_are_thinned_to_the_budget_and_say_so(run_dir, monkeypatch, tmp_path):
     monkeypatch.setattr(report_data, "FAN_BUDGET", 1)
     monkeypatch.setattr(report_data, "FAN_MIN", 3)
-    from fanlab.report import make_report
+    from fanlab.report.build import make_report
 
     copy = shutil.copytree(run_dir, tmp_path / "copy")
     make_report(copy)

@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from fanlab.cli import app
 from fanlab.config import parse_config
-from fanlab.results import cell_path
-from fanlab.runner import run
+from fanlab.run.results import cell_path
+from fanlab.api import run_config as run
 
 RAW = {
     "name": "tiny",

@@ -15,7 +15,7 @@ import fanlab
 from fanlab.config import parse_config
 from fanlab.errors import ForecastError
 from fanlab.metrics.evaluate import LookAheadWarning
-from fanlab.runner import run
+from fanlab.api import run_config as run
 from tests.scoring_plugin import AR1
 
 N, H, STRIDE = 600, 20, 10  # 11 origins: 479, 489, ..., 579

@@ -25,9 +25,9 @@ from fanlab.cli import app
 from fanlab.config import load_config, parse_config
 from fanlab.data.series import DataWarning
 from fanlab.errors import DataError
-from fanlab.inputs import method_files
-from fanlab.results import cell_key
-from fanlab.runner import run
+from fanlab.run.inputs import method_files
+from fanlab.run.results import cell_key
+from fanlab.api import run_config as run
 
 COMMON = {"horizon": 5, "levels": [0.8], "seeds": [0], "stride": 5, "bootstrap": {"reps": 100},
           "split": {"train": 0.6, "cal": 0.2, "test": 0.2}}

@@ -38,13 +38,22 @@ class Evaluation:
 
 def run(config, out: str | Path | None = None, jobs: int | None = 1, force: bool = False,
         figures: bool = True, progress: bool = False):
-    """Run a config (a path to a YAML file, or a mapping) as `fanlab run` does; returns the
-    runner's result (``.out`` the results folder, ``.statuses`` per cell)."""
-    from fanlab.config import load_config, parse_config
-    from fanlab.runner import run as run_config
+    """Run a config (a path to a YAML file, a mapping or a parsed `Config`) as `fanlab run`
+    does; returns the runner's result (``.out`` the results folder, ``.statuses`` per cell)."""
+    from fanlab.config import Config, load_config, parse_config
 
-    cfg = parse_config(dict(config)) if isinstance(config, dict) else load_config(config)
+    cfg = config if isinstance(config, Config) else (
+        parse_config(dict(config)) if isinstance(config, dict) else load_config(config))
     return run_config(cfg, jobs=jobs, force=force, figures=figures, progress=progress, out=out)
+
+
+def run_config(cfg, figures: bool = True, **kwargs):
+    """The run (`fanlab.run.runner.run`, `kwargs` passed on), then its figures and report
+    (`fanlab.report.build.finish`): the one sequence behind `fanlab run` and `fanlab.run`."""
+    from fanlab.report.build import finish
+    from fanlab.run.runner import run as run_cells
+
+    return finish(run_cells(cfg, **kwargs), figures=figures)
 
 
 def _as_series(series) -> Series:

@@ -43,7 +43,7 @@ def _check_data(config: Path, cfg) -> list[str]:
     (no fitting); exit 2 on a DataError. Returns the data's warnings."""
     from fanlab.errors import DataError
     from fanlab.models.external import check_external_files
-    from fanlab.runner import load_all_series
+    from fanlab.run.runner import load_all_series
 
     notes: list[str] = []
     try:
@@ -85,8 +85,8 @@ def run(
 ) -> None:
     """Run a config: fit, forecast, score, write results and figures."""
     from fanlab.errors import DataError, EngineError
-    from fanlab.results import FolderError, WriteError, io_reason, show_path
-    from fanlab.runner import run as run_config
+    from fanlab.run.results import FolderError, WriteError, io_reason, show_path
+    from fanlab.api import run_config
 
     if engine not in ("local", "joblib", "dask"):
         _fail(f"--engine: must be 'local' (alias 'joblib') or 'dask', got {engine!r}")
@@ -226,9 +226,9 @@ def list_(kind: str = typer.Argument("all", help="datasets | methods | metrics |
 def report(results: Path = typer.Argument(..., help="a results folder")) -> None:
     """Redraw the figures and the report (interactive report.html, summary.md) of a results folder."""
     from fanlab.errors import DataError
-    from fanlab.plots import make_figures
-    from fanlab.report import check_readable, make_report
-    from fanlab.results import WriteError, io_reason
+    from fanlab.report.figures import make_figures
+    from fanlab.report.build import check_readable, make_report
+    from fanlab.run.results import WriteError, io_reason
 
     try:
         check_readable(results)
@@ -254,8 +254,8 @@ def compare(
     import pandas as pd
 
     from fanlab.errors import DataError
-    from fanlab.report import check_readable
-    from fanlab.results import WriteError, io_reason, show_path
+    from fanlab.report.build import check_readable
+    from fanlab.run.results import WriteError, io_reason, show_path
 
     for r in results:
         try:
@@ -276,7 +276,7 @@ def compare(
     _print_coverage(pd.concat(rows, ignore_index=True), f"coverage at level {level:g}",
                     lead=("run", "dataset", "method"), with_crps=False)
     if out_file is not None:
-        from fanlab.report_compare import write_compare
+        from fanlab.report.compare import write_compare
 
         try:
             out.print(f"{write_compare(results, out_file)}", highlight=False)

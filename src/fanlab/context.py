@@ -1,4 +1,4 @@
-"""What the registry hands a method factory: the cell it builds a forecaster for.
+"""What the registry hands a method factory: the cell (one series, or a panel) it builds for.
 
 Kept apart from `fanlab.models.base` (the Forecaster protocol) so that the data layer, which
 the context names, and the models, which the data layer's oracles are, never import each other.
@@ -24,5 +24,22 @@ class BuildContext:
     split: Split
     horizon: int
     stride: int
-    fit_store: object | None = None  # a `fanlab.fitstore.FitStore`: fits shared between arms
+    fit_store: object | None = None  # a `fanlab.run.fitstore.FitStore`: fits shared between arms
     levels: tuple[float, ...] = ()  # the config's levels (what a file of forecasts must hold)
+
+
+@dataclass(frozen=True)
+class PanelContext:
+    """What a panel (global) factory may know: every series of the dataset with its split."""
+
+    series: tuple[Series, ...]
+    splits: tuple[Split, ...]
+    horizon: int
+    stride: int
+    fit_store: object | None = None
+    levels: tuple[float, ...] = ()
+
+    def member(self, i: int) -> BuildContext:
+        """The local `BuildContext` of series i (for building per-series bases)."""
+        return BuildContext(series=self.series[i], split=self.splits[i], horizon=self.horizon,
+                            stride=self.stride, fit_store=self.fit_store, levels=self.levels)

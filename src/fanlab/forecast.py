@@ -13,7 +13,7 @@ from typing import Iterable
 import numpy as np
 
 # Probabilities are compared after rounding, so 0.1 + 0.05 and 0.15 name the same quantile.
-PROB_DECIMALS = 10
+from fanlab.schema import PROB_DECIMALS  # noqa: E402,F401 (the forecast's probabilities keep these decimals)
 
 #: Levels of the fine grid used for reliability curves (0.05, 0.10, ..., 0.95).
 FINE_LEVELS: tuple[float, ...] = tuple(round(0.05 * i, 2) for i in range(1, 20))

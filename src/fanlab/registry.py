@@ -26,7 +26,7 @@ _PLUGIN_MODULES = (
     "fanlab.models.arima",
     "fanlab.models.ets",
     "fanlab.models.external",
-    "fanlab.models.lstm.params",
+    "fanlab.models.lstm.register",
     "fanlab.intervals.conformal",
     "fanlab.intervals.pooled",
 )
@@ -57,11 +57,25 @@ class NoParams(BaseModel):
 
 @dataclass(frozen=True)
 class Entry:
+    """A registered dataset or method, with what the run needs to know about a method."""
+
     kind: str  # "dataset" or "method"
     name: str
     factory: Callable[..., Any]
     params: type[BaseModel]
     summary: str
+    #: its fits are worth keeping in the run's fit store (`fanlab.run.fitstore`), shared by
+    #: every arm whose params differ only in `predict_only`
+    store_fit: bool = False
+    #: params that change prediction only: arms differing in them share one stored fit
+    #: (`tests/test_fitstore.py` runs such arms with and without the store, byte for byte)
+    predict_only: frozenset[str] = frozenset()
+    #: rough seconds of one cell, a number or ``cost(params: dict) -> float``; only orders the
+    #: cells (longest first), never changes a result
+    cost: float | Callable[[dict], float] = 1.0
+
+    def cell_cost(self, params: dict | None) -> float:
+        return float(self.cost(params or {}) if callable(self.cost) else self.cost)
 
 
 _REGISTRY: dict[str, dict[str, Entry]] = {"dataset": {}, "method": {}}
@@ -77,7 +91,7 @@ class UnknownName(KeyError):
         return self.args[0]
 
 
-def _register(kind: str, name: str, params: type[BaseModel] | None):
+def _register(kind: str, name: str, params: type[BaseModel] | None, **facts):
     def deco(factory):
         if name in _REGISTRY[kind]:
             raise ValueError(f"{kind} '{name}' registered twice")
@@ -85,7 +99,11 @@ def _register(kind: str, name: str, params: type[BaseModel] | None):
         if mod and mod not in _PLUGIN_MODULES and mod != "__main__" and mod not in _USER_PLUGINS:
             _USER_PLUGINS.append(mod)  # a user's module: worker processes import it too
         doc = (factory.__doc__ or "").strip().splitlines()
-        _REGISTRY[kind][name] = Entry(kind, name, factory, params or NoParams, doc[0] if doc else "")
+        entry = Entry(kind, name, factory, params or NoParams, doc[0] if doc else "", **facts)
+        unknown = entry.predict_only - set(entry.params.model_fields)
+        if unknown:
+            raise ValueError(f"{kind} '{name}': predict_only names no param: {sorted(unknown)}")
+        _REGISTRY[kind][name] = entry
         return factory
 
     return deco
@@ -96,9 +114,11 @@ def register_dataset(name: str, params: type[BaseModel] | None = None):
     return _register("dataset", name, params)
 
 
-def register_method(name: str, params: type[BaseModel] | None = None):
-    """Decorator: ``factory(params, ctx: BuildContext) -> Forecaster``."""
-    return _register("method", name, params)
+def register_method(name: str, params: type[BaseModel] | None = None, *, store_fit: bool = False,
+                    predict_only=(), cost: float | Callable[[dict], float] = 1.0):
+    """Decorator: ``factory(params, ctx: BuildContext) -> Forecaster``; `store_fit`,
+    `predict_only` and `cost` are the method's facts for the run (see `Entry`)."""
+    return _register("method", name, params, store_fit=store_fit, predict_only=frozenset(predict_only), cost=cost)
 
 
 #: Methods fitted across every series of a dataset at once ("global"), for some params:
@@ -107,9 +127,9 @@ _PANEL: dict[str, tuple[Callable, Callable]] = {}
 
 
 def register_panel(name: str, when: Callable[[BaseModel], bool]):
-    """Decorator: ``factory(params, ctx: fanlab.panel.PanelContext)`` builds the global form of
+    """Decorator: ``factory(params, ctx: fanlab.context.PanelContext)`` builds the global form of
     method `name` for the params where ``when(params)`` holds. Such a method's cell is one
-    dataset x method x seed (every series at once; see `fanlab.panel`)."""
+    dataset x method x seed (every series at once; see `fanlab.run.cells`)."""
     def deco(factory):
         _PANEL[name] = (when, factory)
         return factory

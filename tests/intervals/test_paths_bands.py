@@ -9,7 +9,7 @@ from scipy.stats import norm
 from fanlab.intervals.paths import (
     binomial_tolerance, gaussian_band, max_quantiles, path_inside, path_targets, per_step_band,
     sample_band)
-from fanlab.statespace_paths import psi_covariance
+from fanlab.data.statespace_paths import psi_covariance
 
 
 def _c_independent(level, H):

@@ -7,8 +7,8 @@ import pytest
 
 import fanlab
 from fanlab.models.arima import ARIMAForecaster
-from fanlab.statespace import filtered_forecast
-from fanlab.statespace_paths import (
+from fanlab.data.statespace import filtered_forecast
+from fanlab.data.statespace_paths import (
     _one_origin, arima_path_law, oracle_path_law, path_covariance, psi_covariance, psi_weights,
     results_psi_covariance)
 

@@ -26,7 +26,7 @@ import pytest
 import fanlab
 from fanlab.intervals.paths import binomial_tolerance, gaussian_band, path_inside, path_targets, per_step_band
 from fanlab.models.arima import ARIMAForecaster
-from fanlab.statespace_paths import arima_path_law, oracle_path_law
+from fanlab.data.statespace_paths import arima_path_law, oracle_path_law
 
 H = 100
 LEVELS = np.array([0.8, 0.95])

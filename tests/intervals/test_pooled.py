@@ -12,7 +12,7 @@ from fanlab.config import ConfigError, parse_config
 from fanlab.data.series import Series
 from fanlab.data.splits import make_split
 from fanlab.forecast import probs_for_levels
-from fanlab.panel import PanelContext
+from fanlab.context import PanelContext
 
 H = 3
 
@@ -72,7 +72,7 @@ def test_pool_series_refuses_methods_it_cannot_pool():
 
 def test_a_pooled_arm_runs_as_one_cell_and_scores_per_series(tmp_path):
     import pandas as pd
-    from fanlab.runner import run
+    from fanlab.api import run_config as run
 
     rng = np.random.default_rng(2)
     rows = [{"series_id": f"u{i}", "t": t, "v": float(v)} for i in range(6)

@@ -11,7 +11,7 @@ import fanlab
 from fanlab.metrics.paths import (
     abs_moment_normal, climatology_paths, energy_score, energy_score_gaussian, gaussian_paths,
     variogram_score, variogram_score_gaussian)
-from fanlab.statespace_paths import oracle_path_law
+from fanlab.data.statespace_paths import oracle_path_law
 
 
 def _hand_made():

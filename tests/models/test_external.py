@@ -11,7 +11,7 @@ from fanlab.data.splits import make_split
 from fanlab.errors import DataError
 from fanlab.forecast import probs_for_levels
 from fanlab.models.external import ExternalForecaster
-from fanlab.runner import run
+from fanlab.api import run_config as run
 
 H, LEVELS = 10, [0.8, 0.95]
 DATA = {"name": "arma", "label": "ar", "params": {"ar": [0.7], "n": 400}}

@@ -18,7 +18,7 @@ from fanlab.config import load_config
 from fanlab.data.splits import make_split
 from fanlab.forecast import probs_for_levels
 from fanlab.models.external import _interp
-from fanlab.runner import run
+from fanlab.api import run_config as run
 
 H, LEVELS = 5, [0.8, 0.95]
 PROBS = probs_for_levels(LEVELS)

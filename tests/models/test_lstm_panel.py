@@ -10,10 +10,10 @@ from pydantic import ValidationError
 
 from fanlab import registry
 from fanlab.data.splits import make_split
-from fanlab.fitstore import FitStore
+from fanlab.run.fitstore import FitStore
 from fanlab.forecast import probs_for_levels
 from fanlab.models.lstm.panel import validation_series
-from fanlab.panel import PanelContext
+from fanlab.context import PanelContext
 
 H = 6
 PROBS = probs_for_levels([0.5, 0.9])

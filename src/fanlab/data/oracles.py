@@ -21,7 +21,7 @@ from typing import Callable
 import numpy as np
 
 from fanlab.forecast import Forecast, check_origins, gaussian_forecast, sample_forecast
-from fanlab.statespace import filtered_forecast
+from fanlab.data.statespace import filtered_forecast
 
 
 class KalmanOracle:

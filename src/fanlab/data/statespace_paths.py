@@ -1,6 +1,6 @@
 """Joint Gaussian laws of whole forecast paths: the covariance of y[t + 1 .. t + H] given y[: t + 1].
 
-`fanlab.statespace.filtered_forecast` gives the per-step mean and variance of an ARIMA / SARIMA
+`fanlab.data.statespace.filtered_forecast` gives the per-step mean and variance of an ARIMA / SARIMA
 fit or a Gaussian oracle; the path needs the cross terms too. Two routes, which agree once the
 filter has converged:
 
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fanlab.statespace import _matrix, _time_varying, filtered_forecast
+from fanlab.data.statespace import _matrix, _time_varying, filtered_forecast
 
 
 def path_covariance(results, origins: np.ndarray, horizon: int) -> np.ndarray:

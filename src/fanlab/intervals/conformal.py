@@ -461,7 +461,18 @@ def _base_bands(fc: Forecast, levels: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return lo, hi
 
 
-@register_method("conformal", params=ConformalParams)
+def _conformal_cost(params: dict) -> float:
+    """A conformal cell fits and predicts its base once more over the calibration block."""
+    from fanlab import registry
+
+    base = params.get("base") or {}
+    try:
+        return 1.2 * registry.get("method", base.get("name", "")).cell_cost(base.get("params") or {}) + 0.5
+    except registry.UnknownName:
+        return 1.7
+
+
+@register_method("conformal", params=ConformalParams, cost=_conformal_cost)
 def build_conformal(params: ConformalParams, ctx: BuildContext) -> ConformalForecaster:
     """Conformal intervals (split, bonferroni, joint, aci, pid) around any base forecaster."""
     base = build_method(params.base["name"], params.base.get("params"), ctx)

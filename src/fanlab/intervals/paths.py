@@ -9,7 +9,7 @@ when c is the l-quantile of
 
 under the method's law. Two sources of that law:
 
-- Gaussian (ARIMA, Kalman oracles; `fanlab.statespace_paths`): mean (K, H) and path
+- Gaussian (ARIMA, Kalman oracles; `fanlab.data.statespace_paths`): mean (K, H) and path
   covariance (K, H, H). M's quantile has no closed form; it is simulated from n_draws
   standard-normal paths with the origin's correlation (the same seeded draws for every origin,
   so origins with one correlation matrix share one c). The Monte Carlo error of c is reported

@@ -22,7 +22,8 @@ import numpy as np
 
 from fanlab.forecast import Forecast
 from fanlab.intervals.conformal import ConformalForecaster, ConformalParams
-from fanlab.panel import PanelContext, series_scale
+from fanlab.context import PanelContext
+from fanlab.metrics.evaluate import series_scale
 from fanlab.registry import build_method, build_panel_method, is_panel, register_panel
 
 
@@ -72,7 +73,7 @@ class PooledConformal:
     def _scale(self, m, y, te, period) -> float:
         if self.scale != "naive" or m.score == "normalized":
             return 1.0
-        s = series_scale(np.asarray(y, dtype=float)[:te], period)
+        s = series_scale(np.asarray(y, dtype=float)[:te], period)[0]
         if s is None:
             raise ValueError("pool_scale naive: a series' training block has no naive error (constant); "
                              "use pool_scale: none")

@@ -13,22 +13,16 @@ series == "*" and seed == -1.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable
+
 import numpy as np
 import pandas as pd
 
-from fanlab.forecast import PROB_DECIMALS, Forecast, level_probs
+from fanlab.forecast import Forecast, level_probs
 from fanlab.metrics import bootstrap, calibration, scores, skill
-
-ID_COLS = ["dataset", "series", "method", "seed"]
-POOLED_SERIES, POOLED_SEED = "*", -1
-
-
-def prob_col(p: float) -> str:
-    return f"q_{round(float(p), PROB_DECIMALS):.10g}"
-
-
-def level_cols(level: float) -> tuple[str, str]:
-    return f"lo_{level:g}", f"hi_{level:g}"
+from fanlab.schema import ID_COLS, POOLED_SEED, POOLED_SERIES, SUMMARY_STEPS, prob_col, step_col
+from fanlab.schema import frame_probs as _probs_of_columns
 
 
 def targets(y: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
@@ -64,7 +58,7 @@ def cell_frame(fc: Forecast, y: np.ndarray, ids: dict) -> pd.DataFrame:
 
 
 def frame_probs(frame: pd.DataFrame) -> np.ndarray:
-    return np.array(sorted(float(c[2:]) for c in frame.columns if c.startswith("q_")))
+    return _probs_of_columns(frame.columns)
 
 
 def frame_arrays(frame: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -134,6 +128,37 @@ def _tidy(ids: dict, records: list[tuple]) -> pd.DataFrame:
     return df
 
 
+@dataclass(frozen=True)
+class StepMetric:
+    """A score per step of a cell: `stat(arrays, scale)` gives its (H,) values from the cell's
+    `frame_arrays` and naive scale (None: not computed for this cell, e.g. no scale). Pooled,
+    it is the mean over cells; in summary.csv its mean over steps sits in the `summary` group's
+    columns ("prob" after msis, "point" after the MAE ratios; None: metrics.parquet only).
+    Adding such a metric is one entry in `STEP_METRICS`: the cell rows, the pooled rows, the
+    summary column and `fanlab list metrics` follow from it."""
+
+    name: str
+    doc: str
+    stat: Callable[[dict, float | None], np.ndarray | None]
+    summary: str | None = None
+
+
+STEP_METRICS: tuple[StepMetric, ...] = (
+    StepMetric("crps", "continuous ranked probability score per h (closed form, samples or quantiles)",
+               lambda a, s: a["crps"].mean(axis=0), "prob"),
+    StepMetric("scaled_crps", "CRPS scaled by the in-sample (seasonal) naive MAE (as MASE), so series of any "
+               "size average", lambda a, s: None if s is None else a["crps"].mean(axis=0) / s, "prob"),
+    StepMetric("pinball", "mean pinball loss over all forecast probabilities per h",
+               lambda a, s: scores.pinball(a["y"], a["quantiles"], a["probs"]).mean(axis=0)),
+    StepMetric("mae", "mean absolute error of the point forecast per h", lambda a, s: scores.mae(a["y"], a["mean"]),
+               "point"),
+    StepMetric("rmse", "root mean squared error of the point forecast per h",
+               lambda a, s: scores.rmse(a["y"], a["mean"]), "point"),
+    StepMetric("mase", "MAE scaled by the in-sample (seasonal) naive MAE",
+               lambda a, s: None if s is None else scores.mase(a["y"], a["mean"], s), "point"),
+)
+
+
 def cell_metrics(frame: pd.DataFrame, levels: list[float], all_levels: list[float], scale: float | None,
                  arr: dict | None = None) -> pd.DataFrame:
     """Tidy scores of one cell.
@@ -178,14 +203,10 @@ def cell_metrics(frame: pd.DataFrame, levels: list[float], all_levels: list[floa
                     parts.append(_rows(ids, "interval_steps", float((~dead).sum()), level, h0=True))
                 if scale is not None:
                     parts.append(_rows(ids, "msis", scores.msis(y, *band, level, scale), level))
-        parts.append(_rows(ids, "crps", arr["crps"].mean(axis=0)))
-        if scale is not None:
-            parts.append(_rows(ids, "scaled_crps", arr["crps"].mean(axis=0) / scale))
-        parts.append(_rows(ids, "pinball", scores.pinball(y, arr["quantiles"], arr["probs"]).mean(axis=0)))
-        parts.append(_rows(ids, "mae", scores.mae(y, arr["mean"])))
-        parts.append(_rows(ids, "rmse", scores.rmse(y, arr["mean"])))
-        if scale is not None:
-            parts.append(_rows(ids, "mase", scores.mase(y, arr["mean"], scale)))
+        for m in STEP_METRICS:
+            values = m.stat(arr, scale)
+            if values is not None:
+                parts.append(_rows(ids, m.name, values))
         emp = np.array(empirical)
         cal_err = (np.nan if np.isnan(emp).any() else
                    calibration.calibration_error(np.array(all_levels), emp))
@@ -326,9 +347,6 @@ def _independent_units(frames: list[pd.DataFrame], arrays: list[dict]) -> list[l
     return list(units.values())
 
 
-SUMMARY_STEPS = (1, 5, 10, 50, 100)
-
-
 def _at_level(rows: pd.DataFrame, level: float) -> pd.DataFrame:
     """Metric rows of one level; NaN selects the level-free rows."""
     return rows[rows["level"].isna()] if np.isnan(level) else rows[np.isclose(rows["level"], level)]
@@ -405,23 +423,23 @@ def summary_table(metrics: pd.DataFrame, levels: list[float], horizon: int,
             }
             steps = [s for s in SUMMARY_STEPS if s <= horizon]
             for s in steps:
-                row[f"coverage_h{s}"] = val("coverage", level, h=s)
+                row[step_col("coverage", s)] = val("coverage", level, h=s)
             zero, inf = val("zero_width_share", level), val("inf_share", level)
             row.update({
                 "width": hmean("width", level), "width_median": val("width_median", level),
                 "inf_share": inf, "interval_score": hmean("interval_score", level),
-                "msis": hmean("msis", level), "crps": hmean("crps"), "scaled_crps": hmean("scaled_crps"),
+                "msis": hmean("msis", level), **{m.name: hmean(m.name) for m in STEP_METRICS if m.summary == "prob"},
                 "crps_skill": val("crps_skill"),
             })
             for s in steps:
-                row[f"crps_skill_h{s}"] = val("crps_skill", h=s)
+                row[step_col("crps_skill", s)] = val("crps_skill", h=s)
             row.update({"width_ratio": val("width_ratio", level)})
             for s in steps:
-                row[f"width_ratio_h{s}"] = val("width_ratio", level, h=s)
+                row[step_col("width_ratio", s)] = val("width_ratio", level, h=s)
             row.update({
                 "crps_excess": val("crps_excess"), "mae_ratio": val("mae_ratio"),
                 "mae_ratio_h1": val("mae_ratio", h=1),
-                "mae": hmean("mae"), "rmse": hmean("rmse"), "mase": hmean("mase"),
+                **{m.name: hmean(m.name) for m in STEP_METRICS if m.summary == "point"},
                 "calibration_error": float(cgrp[cgrp["metric"] == "calibration_error"]["value"].mean()),
                 "cond_coverage_low": val("cond_coverage_low", level),
                 "cond_coverage_mid": val("cond_coverage_mid", level),
@@ -445,12 +463,6 @@ METRICS = {
     "width": "mean interval width per h and level",
     "interval_score": "Winkler interval score per h and level (width + 2/alpha * miss distance)",
     "msis": "interval score scaled by the in-sample (seasonal) naive MAE",
-    "crps": "continuous ranked probability score per h (closed form, samples or quantiles)",
-    "scaled_crps": "CRPS scaled by the in-sample (seasonal) naive MAE (as MASE), so series of any size average",
-    "pinball": "mean pinball loss over all forecast probabilities per h",
-    "mae": "mean absolute error of the point forecast per h",
-    "rmse": "root mean squared error of the point forecast per h",
-    "mase": "MAE scaled by the in-sample (seasonal) naive MAE",
     "calibration_error": "mean |empirical - nominal| coverage over the fine grid of levels (h = 0)",
     "width_median": "median interval width per h and level (h = 0: over all steps; finite where some bands are inf)",
     "interval_steps": "steps with an interval, where some step has zero width at every origin (its coverage n/a)",
@@ -464,4 +476,5 @@ METRICS = {
     "cond_coverage_mid": "coverage in the middle third of states, h = 0",
     "cond_coverage_high": "coverage in the most volatile third of states, h = 0",
     "cond_state": "1: conditional coverage binned by the oracle's predictive spread; 0: by recent volatility",
+    **{m.name: m.doc for m in STEP_METRICS},
 }

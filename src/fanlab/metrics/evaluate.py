@@ -8,7 +8,7 @@
   non-decreasing along Q. An error names the method and the first offending origin and step.
 - `series_scale`: the naive scale of a training block (MASE, MSIS), or None and the reason.
 - `score`: tidy metrics of finished cells: per cell, pooled per dataset and method, and
-  against the dataset's references; `fanlab.runner.aggregate` and `fanlab.evaluate` both
+  against the dataset's references; `fanlab.run.runner.aggregate` and `fanlab.evaluate` both
   call it, so one forecaster on one series gets the same bytes either way.
 """
 

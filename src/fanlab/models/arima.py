@@ -63,7 +63,7 @@ from fanlab.forecast import Forecast, check_origins, gaussian_forecast
 from fanlab.models import arima_checks as checks
 from fanlab.models import arima_select as sel
 from fanlab.models.arima_params import ARIMAParams, fourier_terms
-from fanlab.statespace import filtered_forecast
+from fanlab.data.statespace import filtered_forecast
 from fanlab.models.transforms import Transform
 from fanlab.registry import register_method
 
@@ -478,7 +478,7 @@ def _plain(v):
     return v.item() if isinstance(v, np.generic) else v
 
 
-@register_method("arima", params=ARIMAParams)
+@register_method("arima", params=ARIMAParams, store_fit=True, cost=2.5)
 def build_arima(params: ARIMAParams, ctx) -> ARIMAForecaster:
     """ARIMA/SARIMA (statsmodels), fitted once, analytic Gaussian intervals; order may be 'auto'."""
     return ARIMAForecaster(params, period=ctx.series.period)

@@ -408,7 +408,7 @@ def _finite_or_none(v: float):
     return float(v) if np.isfinite(v) else None
 
 
-@register_method("ets", params=ETSParams)
+@register_method("ets", params=ETSParams, cost=2.0)
 def build_ets(params: ETSParams, ctx) -> ETSForecaster:
     """ETS (statsmodels ETSModel), class chosen by AICc as R's ets; analytic or simulated intervals."""
     return ETSForecaster(params, period=ctx.series.period, check_horizon=ctx.horizon)

@@ -126,13 +126,13 @@ class SeasonalNaiveForecaster:
         )
 
 
-@register_method("naive", params=NaiveParams)
+@register_method("naive", params=NaiveParams, cost=0.3)
 def build_naive(params: NaiveParams, ctx) -> SeasonalNaiveForecaster:
     """Last value, with empirical h-step error quantiles from the training block."""
     return SeasonalNaiveForecaster(period=1, max_samples=params.max_samples)
 
 
-@register_method("seasonal_naive", params=SeasonalNaiveParams)
+@register_method("seasonal_naive", params=SeasonalNaiveParams, cost=0.3)
 def build_seasonal_naive(params: SeasonalNaiveParams, ctx) -> SeasonalNaiveForecaster:
     """Value one season back, with empirical h-step error quantiles from the training block."""
     period = params.period if params.period is not None else ctx.series.period
@@ -193,7 +193,7 @@ class ClimatologyForecaster:
         )
 
 
-@register_method("climatology", params=ClimatologyParams)
+@register_method("climatology", params=ClimatologyParams, cost=0.1)
 def build_climatology(params: ClimatologyParams, ctx) -> ClimatologyForecaster:
     """The training block's marginal distribution at every origin and step (the "learnt nothing" line)."""
     return ClimatologyForecaster(max_samples=params.max_samples)

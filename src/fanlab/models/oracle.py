@@ -62,7 +62,7 @@ class OracleParams(BaseModel):
     n_paths: int | None = Field(None, ge=10, description="Monte Carlo paths (None: the dataset's n_paths)")
 
 
-@register_method("oracle", params=OracleParams)
+@register_method("oracle", params=OracleParams, cost=0.2)
 def _build_oracle(params: OracleParams, ctx: BuildContext) -> Oracle:
     """The true predictive distribution of a synthetic series (exact or Monte Carlo)."""
     if ctx.series.oracle is None:

@@ -2,7 +2,8 @@
 
 Both are made from the results files only (summary.csv, metrics.parquet, forecasts.parquet,
 config.yaml, manifest.json and the PNGs in figures/), so `fanlab report DIR` can redo them at
-any time. The page itself is built by `report_page`.
+any time. The page itself is built by `fanlab.report.page`; `finish` draws the figures and
+the page after a run and records in its manifest what could not be drawn.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from fanlab.report_data import cell_warnings
-from fanlab.results import write_text
+from fanlab.report.data import cell_warnings
+from fanlab.schema import SUMMARY_STEPS, step_col
+from fanlab.run.results import WriteError, read_json, write_json, write_text
 
-STEP_COLS = ["coverage_h1", "coverage_h5", "coverage_h10", "coverage_h50", "coverage_h100"]
+STEP_COLS = [step_col("coverage", h) for h in SUMMARY_STEPS]
 #: Skill and sharpness beside coverage: coverage alone is never the verdict.
 SKILL_COLS = {"crps_skill_h1": "skill h1", "crps_skill": "skill", "width_ratio": "width/oracle",
               "mae_ratio": "MAE/oracle", "cond_coverage_low": "cov calm", "cond_coverage_high": "cov volatile"}
@@ -86,7 +88,7 @@ def check_readable(results_dir: str | Path) -> None:
     metrics with their columns, a readable manifest and forecasts file where present."""
     import pyarrow.parquet as pq
 
-    from fanlab.report_data import NotResults, check_folder
+    from fanlab.report.data import NotResults, check_folder
 
     out = Path(results_dir)
     check_folder(out)
@@ -131,9 +133,9 @@ def check_readable(results_dir: str | Path) -> None:
 
 
 def make_report(results_dir: str | Path) -> tuple[Path, Path]:
-    """Write report.html (interactive, see `report_page`) and summary.md into `results_dir`;
+    """Write report.html (interactive, see `fanlab.report.page`) and summary.md into `results_dir`;
     returns their paths."""
-    from fanlab.report_page import write_report
+    from fanlab.report.page import write_report
 
     out = Path(results_dir)
     summary = pd.read_csv(out / "summary.csv")
@@ -157,3 +159,34 @@ def make_report(results_dir: str | Path) -> tuple[Path, Path]:
     html_path, md_path = write_report(out, intro), out / "summary.md"
     write_text("\n".join(md) + "\n", md_path)
     return html_path, md_path
+
+
+def finish(res, figures: bool = True):
+    """After a run (`fanlab.run.runner.run`'s result): draw the figures (unless `figures` is
+    False) and write the report, if any cell finished. Neither may lose the numbers: a figure
+    or page that fails is recorded in manifest.json (`figures_error`, `report_error`) and in
+    the result's notes. Returns `res`."""
+    out = Path(res.out)
+    if not any(v["status"] in ("done", "cached") for v in res.statuses.values()):
+        return res
+    manifest = read_json(out / "manifest.json")
+    if figures:
+        try:
+            from fanlab.report.figures import make_figures
+
+            make_figures(out)
+        except Exception as exc:  # figures must never lose the numbers
+            manifest["figures_error"] = f"{type(exc).__name__}: {exc}"
+            res.notes.append(f"figures not drawn: {manifest['figures_error']}")
+    try:
+        make_report(out)
+    except Exception as exc:  # the page must never lose the numbers: record why it is missing
+        manifest["report_error"] = f"{type(exc).__name__}: {exc}"
+        res.notes.append(f"report.html not written: {exc if isinstance(exc, WriteError) else manifest['report_error']}")
+    if manifest.get("figures_error") or manifest.get("report_error"):
+        manifest["notes"] = list(res.notes)
+        try:
+            write_json(manifest, out / "manifest.json")
+        except WriteError as exc:
+            res.notes.append(str(exc))
+    return res

@@ -15,9 +15,9 @@ import numpy as np
 from matplotlib import colormaps
 from matplotlib.colors import to_hex
 
-from fanlab import report_data as rd
-from fanlab import report_page as rp
-from fanlab.results import write_text
+from fanlab.report import data as rd
+from fanlab.report import page as rp
+from fanlab.run.results import write_text
 
 
 def labels(paths: list[Path]) -> list[str]:
@@ -65,7 +65,7 @@ def diffs(run: dict, base: dict) -> dict:
 
 def write_compare(folders: list[str | Path], out_file: str | Path) -> Path:
     """Write the compare page of `folders` (the first is the baseline) to `out_file`.
-    Raises report_data.NotResults naming the first folder that holds no results."""
+    Raises `fanlab.report.data.NotResults` naming the first folder that holds no results."""
     folders = [Path(f) for f in folders]
     for f in folders:
         rd.check_folder(f)

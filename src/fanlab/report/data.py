@@ -3,7 +3,7 @@
 Everything here turns the results files (summary.csv, metrics.parquet, forecasts.parquet,
 config.yaml, manifest.json) into plain JSON-ready structures: lists of floats with None
 where a value is NaN or infinite (the page draws a gap there), rounded to 5 significant
-digits to keep the page small. `report_page` renders them; nothing here writes HTML.
+digits to keep the page small. `fanlab.report.page` renders them; nothing here writes HTML.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ import yaml
 from matplotlib.colors import to_hex
 
 from fanlab.errors import DataError
-from fanlab.plot_helpers import (clip_band, fan_limits, first_cell, h_curves, level_tag,
-                                 pooled_rows, reliability_curves, truth_by_time)
+from fanlab.report.figure_helpers import (clip_band, fan_limits, first_cell, h_curves, pooled_rows,
+                                         reliability_curves, truth_by_time)
+from fanlab.schema import level_cols, level_tag
 
 PIT_BINS = 10
 #: Fan charts embed at most about this many numbers per page (means and band edges); the
@@ -87,7 +88,7 @@ def reference_methods(cfg: dict) -> dict[str, str | None]:
 
 def colors_of(methods) -> dict[str, str]:
     """The static figures' colour per method, as hex for the page."""
-    from fanlab.plots import method_colors
+    from fanlab.report.figures import method_colors
 
     return {m: to_hex(c) for m, c in method_colors(methods).items()}
 
@@ -188,7 +189,7 @@ def fans(forecasts: pd.DataFrame | None, levels: list[float], oracle: str | None
                 d["mean"].append(num(g["mean"]) if g is not None else [])
                 for lv in levels:
                     tag = level_tag(lv)
-                    lo_c, hi_c = f"lo_{tag}", f"hi_{tag}"
+                    lo_c, hi_c = level_cols(lv)
                     if g is None or lo_c not in g:
                         d["lo"].setdefault(tag, []).append([])
                         d["hi"].setdefault(tag, []).append([])

@@ -14,10 +14,9 @@ import numpy as np
 import pandas as pd
 
 from fanlab.errors import DataError
+from fanlab.schema import POOLED_SEED, POOLED_SERIES, level_cols
 
 #: Pooled metric rows carry these in place of a real series and seed.
-POOLED_SERIES = "*"
-POOLED_SEED = -1
 # Levels arrive as floats from different code paths (0.8 vs 0.8000000000000002).
 LEVEL_DECIMALS = 9
 
@@ -37,11 +36,6 @@ class Curve(NamedTuple):
     y: np.ndarray
     lo: np.ndarray | None = None
     hi: np.ndarray | None = None
-
-
-def level_tag(level: float) -> str:
-    """How a level is spelt in column names: 0.95 -> '0.95', 0.8 -> '0.8'."""
-    return f"{level:g}"
 
 
 def safe_label(label: str) -> str:
@@ -190,7 +184,7 @@ def fan_path(cell: pd.DataFrame, method: str, origin: int, levels: list[float]) 
     g = cell.loc[(cell["method"] == method) & (cell["origin"] == origin)].sort_values("h")
     bands = {}
     for level in levels:
-        lo_col, hi_col = f"lo_{level_tag(level)}", f"hi_{level_tag(level)}"
+        lo_col, hi_col = level_cols(level)
         if lo_col not in g or hi_col not in g:
             raise DataError(f"forecasts.parquet: no column {lo_col!r}/{hi_col!r} for level "
                             f"{level:g} named in config.yaml")

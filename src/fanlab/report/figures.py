@@ -34,7 +34,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from fanlab.errors import DataError
-from fanlab.plot_helpers import (Curve, clip_band, coverage_curves, fan_limits, fan_path,
+from fanlab.report.figure_helpers import (Curve, clip_band, coverage_curves, fan_limits, fan_path,
                                  first_cell, h_curves, pick_origins, pit_counts, pooled_rows,
                                  reliability_curves, safe_label, truth_by_time, width_curves)
 

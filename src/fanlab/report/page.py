@@ -1,10 +1,10 @@
 """The interactive report page: one HTML file that works offline.
 
 The page embeds plotly's JS bundle (shipped in plotly's wheel, nothing is fetched), the plot
-data as JSON (`report_data`), and the tables as HTML that sorts by a click on its header.
+data as JSON (`fanlab.report.data`), and the tables as HTML that sorts by a click on its header.
 `write_report` makes a results folder's report.html; `write_compare` puts several results
 folders side by side (datasets and methods aligned by name, coverage differences with CIs).
-The drawing code is the package file report_assets/report.js.
+The drawing code is the package file assets/report.js.
 """
 
 from __future__ import annotations
@@ -19,15 +19,15 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from fanlab import report_data as rd
-from fanlab.plot_helpers import level_tag
-from fanlab.results import write_text
+from fanlab.report import data as rd
+from fanlab.schema import SUMMARY_STEPS, level_tag, step_col
+from fanlab.run.results import write_text
 
 #: Static PNGs are embedded while their total stays below this; beyond it the page lists them.
 PNG_BUDGET = 3_000_000
 #: (summary.csv column, header, kind): "cov" prints NaN as n/a (no interval, or not computed).
 SUMMARY_COLS = [("coverage", "coverage [95% CI]", "cov"), ("joint_coverage", "joint", "cov"),
-                *((f"coverage_h{h}", f"h{h}", "cov") for h in (1, 5, 10, 50, 100)),
+                *((step_col("coverage", h), f"h{h}", "cov") for h in SUMMARY_STEPS),
                 ("width", "mean width", "num"), ("width_median", "median width", "num"),
                 ("crps", "CRPS", "num"), ("mase", "MASE", "num"), ("msis", "MSIS", "num"),
                 ("scaled_crps", "scaled CRPS", "num"),
@@ -130,7 +130,7 @@ def _diff_cell(r, b) -> tuple[str, str]:
 
 
 def _asset(name: str) -> str:
-    return resources.files("fanlab").joinpath("report_assets", name).read_text(encoding="utf-8")
+    return resources.files("fanlab.report").joinpath("assets", name).read_text(encoding="utf-8")
 
 
 def _plotly_js() -> str:

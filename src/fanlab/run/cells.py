@@ -1,13 +1,29 @@
-"""A cell: its spec, how one local cell is fitted and forecast, and how any cell is written.
+"""A cell: its spec, how a local or a global cell is fitted and forecast, and how it is written.
 
-Local and global cells (`fanlab.panel`) run one sequence: `fit_predict` on a read-only copy of
+A local cell is one dataset x series x method x seed; a global ("panel") method's cell is one
+dataset x method x seed, fitted once on every series of the dataset (built from a
+`fanlab.context.PanelContext`), forecasting each series at its own test origins, its file
+holding the rows of every series. Both run one sequence: `fit_predict` on a read-only copy of
 the series, `check_forecast` (the checks `fanlab.evaluate` runs too, in `fanlab.metrics.evaluate`),
 then `cell_scored` writes the frame of every forecast series with its naive scale and warnings.
 
-A config expands to cells (`fanlab.runner.expand`): dataset x series x method x seed, or, for a
-global method, dataset x method x seed (series name `PANEL`, see `fanlab.panel`). A cell is a
+A config expands to cells (`fanlab.run.runner.expand`): dataset x series x method x seed, or, for a
+global method, dataset x method x seed (series name `PANEL`). A cell is a
 pure function of its spec; its file under `cells/` is written atomically and carries the spec's
 hash, and a cell that raises returns its error as data (`cell_failed`), so the others run.
+
+The panel contract (what `fit` / `predict` of a panel forecaster may read):
+
+- ``fit(ys, train_ends, seed)``: for series i, ``ys[i][:train_ends[i]]`` and, for methods with a
+  calibration block, ``ys[i][:cal_ends[i]]`` (the context holds the splits); never a test block.
+- ``predict(ys, origins, horizon, probs) -> list[Forecast | None]``: the forecast of series i at
+  origin t reads ``ys[i][: t + 1]`` and what `fit` learnt; nothing of another forecast series'
+  test block. None: series i is not forecast (it only taught the method, e.g. a calibration
+  series of conformal `cal_series`, whose test block is its calibration data); it is then
+  absent from this method's scores.
+
+`tests/test_contract.py` checks both: no look-ahead, and no cross-series leak (perturbing
+another series' test block leaves this series' forecast unchanged).
 """
 
 from __future__ import annotations
@@ -22,13 +38,13 @@ import pandas as pd
 
 from fanlab import registry
 from fanlab.config import stable_hash
-from fanlab.context import BuildContext
+from fanlab.context import BuildContext, PanelContext
 from fanlab.data.series import Series
 from fanlab.data.splits import make_split
 from fanlab.errors import ForecastError
-from fanlab.fitstore import FitStore
-from fanlab.metrics.evaluate import check_forecast, fit_predict, forecast_frame, readonly, series_scale
-from fanlab.results import cell_key, cell_path, write_parquet
+from fanlab.run.fitstore import FitStore
+from fanlab.metrics.evaluate import check_forecast, check_forecasts, fit_predict, forecast_frame, readonly, series_scale
+from fanlab.run.results import cell_key, cell_path, write_parquet
 
 #: The series name of a global method's cell.
 PANEL = "panel"
@@ -83,7 +99,7 @@ def jsonable(obj):
 
 def run_local_cell(cell: CellSpec, series: Series, out: Path, fits: str | None = "reuse") -> dict:
     """Fit, forecast and write one local cell (one series); never raises (errors are returned
-    as data). `fanlab.execute.run_cell` runs any cell, local or global.
+    as data). `fanlab.run.execute.run_cell` runs any cell, local or global.
 
     `fits`: "reuse" shares fits through the run's fit store (``out/fits``), "refit" fits
     anew and overwrites the stored fit, None uses no store.
@@ -158,3 +174,33 @@ def cell_failed(cell, exc: Exception, t0: float) -> dict:
     tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
     return {"status": "failed", "seconds": round(time.perf_counter() - t0, 3),
             "error": f"{type(exc).__name__}: {exc}", "traceback": "".join(tb[-3:])[-2000:], "hash": cell.hash}
+
+
+def run_panel_cell(cell, series: tuple[Series, ...], out: Path, fits: str | None = "reuse") -> dict:
+    """Fit, forecast and write one global cell; never raises (errors are returned as data)."""
+    t0 = time.perf_counter()
+    try:
+        st = cell.settings
+        splits = tuple(split_cells(cell.split["series"][s.name], len(s), st["horizon"], f"{cell.dataset}/{s.name}")
+                       for s in series)
+        origins = [sp.test_origins(st["horizon"], st["stride"], st["max_origins"]) for sp in splits]
+        probs = np.array(st["probs"])
+        ctx = PanelContext(series=series, splits=splits, horizon=st["horizon"], stride=st["stride"],
+                           fit_store=fit_store(out, fits), levels=tuple(cell.levels))
+        model, fcs, caught = fit_predict(
+            lambda: registry.build_panel_method(cell.method_name, cell.method_params, ctx),
+            [readonly(s.values) for s in series], [sp.train_end for sp in splits], origins, st["horizon"], probs,
+            cell.seed, cell.method)
+        fcs = check_forecasts(fcs, origins, st["horizon"], probs, cell.method, [s.name for s in series])
+        return cell_scored(cell, model, caught, list(zip(series, splits, origins, fcs)), out, t0)
+    except Exception as exc:  # a failing cell is recorded, the others run
+        return cell_failed(cell, exc, t0)
+
+
+def split_frames(frame: pd.DataFrame, meta: dict):
+    """(series name, frame, scale) per series of a cell file (one for a local cell)."""
+    if "scales" not in meta:
+        yield str(frame["series"].iloc[0]), frame, meta.get("scale")
+        return
+    for name, part in frame.groupby("series", sort=False):
+        yield str(name), part.reset_index(drop=True), meta["scales"].get(str(name))

@@ -1,7 +1,7 @@
 """Running cells: in this process, in a pool of local worker processes, or on dask.
 
 The order of the cells changes no result (every cell is seeded by its own spec); they start
-longest first so that the workers finish together. `fanlab.runner` decides what the cells
+longest first so that the workers finish together. `fanlab.run.runner` decides what the cells
 are and aggregates them; this module only executes them.
 """
 
@@ -12,13 +12,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from fanlab import registry
-from fanlab.cells import PANEL, run_local_cell
-from fanlab.panel import run_panel_cell
+from fanlab.run.cells import PANEL, run_local_cell, run_panel_cell
 
 
 def run_cell(cell, series, out: Path, limit_threads: bool = False, fits: str | None = "reuse") -> dict:
-    """Fit, forecast and write one cell, local (`fanlab.cells.run_local_cell`) or global
-    (`fanlab.panel.run_panel_cell`); never raises. `limit_threads`: one thread (a worker)."""
+    """Fit, forecast and write one cell, local (`fanlab.run.cells.run_local_cell`) or global
+    (`fanlab.run.cells.run_panel_cell`); never raises. `limit_threads`: one thread (a worker)."""
     if limit_threads:
         _limit_threads()
     if cell.series == PANEL:
@@ -54,25 +53,13 @@ def _one_thread_workers():
             os.environ["OMP_NUM_THREADS"] = old
 
 
-#: Rough relative cost of one cell per method (measured order of magnitude, article study),
-#: used only to start the longest cells first so parallel workers finish together.
-_COST = {"oracle": 0.2, "climatology": 0.1, "naive": 0.3, "seasonal_naive": 0.3, "arima": 2.5,
-         "lstm": 8.0, "lstm_ensemble": 40.0}
-
-
 def cell_cost(name: str, params: dict) -> float:
-    """Estimated seconds of a cell of method `name` with `params` (wrappers: their base's)."""
-    if name == "conformal":
-        base = params.get("base", {}) if isinstance(params, dict) else {}
-        return 1.2 * cell_cost(base.get("name", ""), base.get("params", {}) or {}) + 0.5
-    cost = _COST.get(name, 1.0)
-    if name.startswith("lstm"):
-        p = params or {}
-        if p.get("strategy") == "recursive":
-            cost *= 2.0
-        if p.get("head") == "quantile":
-            cost *= 1.5
-    return cost
+    """Estimated seconds of a cell of method `name` with `params` (its registry entry's `cost`);
+    it orders the cells, longest first, and changes no result."""
+    try:
+        return registry.get("method", name).cell_cost(params)
+    except registry.UnknownName:
+        return 1.0
 
 
 def default_jobs() -> int:
@@ -105,7 +92,7 @@ def _execute(todo, series_of, out, jobs, progress, engine="local", scheduler=Non
                 bar.finish(c, res)
                 yield c, res
         else:
-            from fanlab.pool import imap_unordered
+            from fanlab.run.pool import imap_unordered
 
             args = [(c, key(c), out, fits) for c in todo]
             for i, res in imap_unordered(_run_worker, args, jobs, env={"OMP_NUM_THREADS": "1"},

@@ -5,7 +5,7 @@ conformal band around it; the point LSTM, its MC-dropout arms with and without t
 term, and the conformal bands around it; an ensemble and the bands around it) fit the same
 base on the same training block with the same seed. The fit store keeps each such fit once,
 as a pickle under ``<results>/fits/``, keyed by a hash of everything the fit may depend on: the method's name
-and validated params (minus the params a method declares prediction-only), the horizon it
+and validated params (minus the params its registry entry declares `predict_only`), the horizon it
 is trained for, the seed, ``train_end`` and the bytes of ``y[:train_end]`` (a fit reads
 nothing else, by the Forecaster contract). Cells and resumed runs that need the same fit load
 it instead of refitting; results are byte-identical to fitting each arm alone (a test checks
@@ -27,15 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
+from fanlab import registry
 from fanlab.config import stable_hash
-from fanlab.results import atomic_path
-
-#: Methods whose fits are worth storing (the others fit in milliseconds).
-STORED = frozenset({"arima", "lstm", "lstm_ensemble"})
-
-#: Params that change only prediction, per method: arms differing in them share one fit.
-#: (An LSTM's fit tracks every early-stopping criterion its arms use, so `uncertainty` is one.)
-PREDICT_ONLY: dict[str, frozenset[str]] = {"lstm": frozenset({"uncertainty", "noise", "samples"})}
+from fanlab.run.results import atomic_path
 
 
 class FitStore:
@@ -49,10 +43,13 @@ class FitStore:
 
     def wrap(self, model, name: str, params: dict, horizon: int, panel: bool = False):
         """`model` with its fit going through the store (`panel`: a global method, keyed by
-        every series' training block); methods outside `STORED` are returned as they are."""
-        if name not in STORED:
+        every series' training block). Which methods store their fits, and which params only
+        change prediction, the method's registry entry says (`store_fit`, `predict_only`); the
+        others are returned as they are."""
+        entry = registry.get("method", name)
+        if not entry.store_fit:
             return model
-        drop = PREDICT_ONLY.get(name, frozenset())
+        drop = entry.predict_only
         spec = {"name": name, "params": {k: v for k, v in params.items() if k not in drop}, "horizon": horizon}
         return StoredFit(model, self, spec, panel=panel)
 

@@ -5,8 +5,9 @@ spec that fits one method on one series, forecasts every test origin and writes 
 file atomically under `cells/`. A rerun skips a cell whose file carries the same spec hash
 (`force=True` recomputes). A cell that raises is recorded in the manifest with its error and
 the end of its traceback; the other cells run. After the cells, the run aggregates every
-finished cell into forecasts.parquet, metrics.parquet and summary.csv, then draws the figures
-from those files.
+finished cell into forecasts.parquet, metrics.parquet and summary.csv and writes the manifest.
+The report layer draws the figures and the page from those files afterwards
+(`fanlab.report.build.finish`): the run layer never imports it.
 
 Synthetic series are simulated per seed (the seed is the replication), real series are the
 same for every seed (the seed then varies only the method's randomness).
@@ -26,21 +27,22 @@ import pandas as pd
 import yaml
 
 from fanlab import __version__, registry
-from fanlab.cells import PANEL, CellSpec, cell_failed, cell_written, jsonable, split_cells  # noqa: F401 (re-exported)
+from fanlab.run.cells import PANEL, CellSpec, cell_failed, cell_written, jsonable, split_cells  # noqa: F401 (re-exported)
 from fanlab.config import Config, config_to_dict, stable_hash
 from fanlab.errors import DataError
 from fanlab.data.series import DataWarning, Series
-from fanlab.inputs import changed_notes, dataset_files, digests, method_files
-from fanlab.execute import _execute, default_jobs, run_cell  # noqa: F401 (re-exported)
-from fanlab.fitstore import clean_stale
+from fanlab.run.inputs import changed_notes, dataset_files, digests, method_files
+from fanlab.run.execute import _execute, default_jobs, run_cell  # noqa: F401 (re-exported)
+from fanlab.run.fitstore import clean_stale
 from fanlab.forecast import level_probs
-from fanlab.metrics.aggregate import POOLED_SERIES as POOLED
-from fanlab.metrics.aggregate import level_cols, prob_col, summary_table
+from fanlab.metrics.aggregate import summary_table
+from fanlab.schema import POOLED_SERIES as POOLED
+from fanlab.schema import level_cols, prob_col
 from fanlab.metrics.bootstrap import default_block
 from fanlab.metrics.evaluate import score
-from fanlab.panel import split_frames
+from fanlab.run.cells import split_frames
 from fanlab.models.external import check_external_files
-from fanlab.results import (WriteError, cell_path, claim_folder, read_json, read_parquet_meta,
+from fanlab.run.results import (WriteError, cell_path, claim_folder, read_json, read_parquet_meta,
                             read_parquet_with_meta, write_json, write_parquet, write_text)
 
 
@@ -105,7 +107,7 @@ def expand(cfg: Config, all_series: dict[tuple[str, int], list[Series]],
            digest_cache: dict | None = None) -> tuple[list[CellSpec], list[dict]]:
     """The cells of a config and the ones skipped (oracle on a series without one). A cell
     that reads files (a CSV, a forecasts file, a plugin's source) carries their digests in its
-    data spec, so its hash changes when their bytes do (`fanlab.inputs`)."""
+    data spec, so its hash changes when their bytes do (`fanlab.run.inputs`)."""
     probs = [float(p) for p in cfg.probs]
     cells, skipped = [], []
     cache = {} if digest_cache is None else digest_cache
@@ -182,15 +184,17 @@ def _git_commit() -> dict:
 
 
 def run(cfg: Config, root: str | Path = ".", jobs: int | None = 1, force: bool = False, progress: bool = True,
-        figures: bool = True, out: str | Path | None = None, engine: str = "local",
+        out: str | Path | None = None, engine: str = "local",
         scheduler: str | None = None, fit_store: bool = True) -> RunResult:
-    """Run a validated config; returns per-cell statuses. Raises DataError before writing.
+    """Run a validated config: cells, aggregation, manifest; returns per-cell statuses. Raises
+    DataError before writing. Figures and the report are the report layer's
+    (`fanlab.report.build.finish`; `fanlab.api.run_config` runs both).
 
     `engine` "local" runs `jobs` local worker processes (1: in this process; see
-    `fanlab.pool`; "joblib" is accepted as its old name); "dask" sends
+    `fanlab.run.pool`; "joblib" is accepted as its old name); "dask" sends
     the cells to a dask.distributed scheduler at `scheduler` (its workers must see the
     results folder, e.g. on a shared file system), or to a local cluster of `jobs` workers.
-    `fit_store`: arms that share a base fit it once (``out/fits``; see `fanlab.fitstore`);
+    `fit_store`: arms that share a base fit it once (``out/fits``; see `fanlab.run.fitstore`);
     `force` also empties the store.
     """
     if engine not in ("local", "joblib", "dask"):
@@ -206,7 +210,7 @@ def run(cfg: Config, root: str | Path = ".", jobs: int | None = 1, force: bool =
     series_of.update({(dk, seed, PANEL): tuple(ss) for (dk, seed), ss in all_series.items()})
     git = _git_commit()  # at the start: the code the cells run with
     with claim_folder(out, cfg.name, stable_hash(config_to_dict(cfg)), force=force):
-        return _run_claimed(cfg, out, cells, skipped, series_of, git, jobs, force, progress, figures,
+        return _run_claimed(cfg, out, cells, skipped, series_of, git, jobs, force, progress,
                             engine, scheduler, fit_store, notes, cache)
 
 
@@ -219,7 +223,7 @@ def _last_inputs(out: Path) -> dict:
     return inputs if isinstance(inputs, dict) else {}
 
 
-def _run_claimed(cfg, out, cells, skipped, series_of, git, jobs, force, progress, figures, engine, scheduler,
+def _run_claimed(cfg, out, cells, skipped, series_of, git, jobs, force, progress, engine, scheduler,
                  fit_store, notes, inputs) -> RunResult:
     clean_stale(out / "fits")
     if force and (out / "fits").is_dir():
@@ -260,21 +264,12 @@ def _run_claimed(cfg, out, cells, skipped, series_of, git, jobs, force, progress
             aggregate(cfg, out, finished)
         except WriteError as exc:  # a full disk: the manifest still lists every cell
             agg_error = str(exc)
-    fig_error = None
-    if figures and finished and agg_error is None:
-        try:
-            from fanlab.plots import make_figures
-
-            make_figures(out)
-        except Exception as exc:  # figures must never lose the numbers
-            fig_error = f"{type(exc).__name__}: {exc}"
-            notes.append(f"figures not drawn: {fig_error}")
     manifest = {
         "name": cfg.name, "versions": _versions(), "git_commit": git["commit"], "git_dirty": git["dirty"], "host": platform.node(),
         "platform": platform.platform(), "seeds": cfg.seeds, "jobs": jobs,
         "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
         "seconds": round(time.time() - started, 2), "cells": dict(sorted(statuses.items())),
-        "skipped": skipped, "figures_error": fig_error, "aggregate_error": agg_error,
+        "skipped": skipped, "figures_error": None, "aggregate_error": agg_error,
         "inputs": dict(sorted(inputs.items())), "notes": list(notes),
         "counts": {s: sum(v["status"] == s for v in statuses.values()) for s in ("done", "cached", "failed")},
     }
@@ -289,19 +284,6 @@ def _run_claimed(cfg, out, cells, skipped, series_of, git, jobs, force, progress
         raise WriteError(f"{agg_error}; the {len(finished)} finished cells are kept in {out / 'cells'}"
                          + (f" and {n_failed} failed" if n_failed else "")
                          + " (manifest.json lists each); free space and rerun: finished cells are not recomputed")
-    if finished:
-        from fanlab.report import make_report
-
-        try:
-            make_report(out)
-        except Exception as exc:  # the page must never lose the numbers: record why it is missing
-            manifest["report_error"] = f"{type(exc).__name__}: {exc}"
-            notes.append(f"report.html not written: {exc if isinstance(exc, WriteError) else manifest['report_error']}")
-            manifest["notes"] = list(notes)
-            try:
-                write_json(manifest, out / "manifest.json")
-            except WriteError as exc2:
-                notes.append(str(exc2))
     return RunResult(out=out, statuses=statuses, skipped=skipped, notes=notes)
 
 

@@ -57,7 +57,7 @@ import torch
 from fanlab.forecast import Forecast, gaussian_forecast, sample_forecast
 from fanlab.models.base import check_origins
 from fanlab.models.lstm.network import MemberLSTM, RowRandom, resolve_device, resolve_kernel
-from fanlab.models.lstm.params import LSTMParams, NetworkParams
+from fanlab.models.lstm.params import PREDICT_ONLY, LSTMParams, NetworkParams
 from fanlab.models.lstm.training import (
     Head, TrainConfig, generators, scaled_windows, step_scales, step_weights, train_criteria, validation_split,
     window_origins,
@@ -394,9 +394,8 @@ class LSTMForecaster(NetworkForecaster):
 
     def adopt_predict_params(self, other: "LSTMForecaster") -> None:
         """Take `other`'s prediction-only settings (a stored fit shared by arms that differ in
-        them only: `uncertainty`, `noise`, `samples`; see `fanlab.fitstore.PREDICT_ONLY`)."""
-        self.params = self.params.model_copy(
-            update={k: getattr(other.params, k) for k in ("uncertainty", "noise", "samples")})
+        them only: `fanlab.models.lstm.params.PREDICT_ONLY`)."""
+        self.params = self.params.model_copy(update={k: getattr(other.params, k) for k in PREDICT_ONLY})
         self._use(self._criterion())
 
     def _holds_out_noise(self) -> bool:

@@ -1,7 +1,7 @@
-"""Parameters of the LSTM family and their registry entries.
+"""Parameters of the LSTM family (their registry entries are in `register`).
 
-Imported by the registry for `fanlab list` and `fanlab validate`, so it must stay light: torch
-and the networks are imported inside the factories only.
+Imported by the registry (through `register`) for `fanlab list` and `fanlab validate`, and by
+the networks, so it imports none of them and stays free of torch.
 """
 
 from __future__ import annotations
@@ -11,12 +11,16 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
 
 from fanlab.forecast import FINE_LEVELS, probs_for_levels
-from fanlab.registry import register_method, register_panel
 
 #: The quantile head's default probabilities: 0.025, 0.05, ..., 0.975 (39 values, with 0.5).
 #: They hold both ends of every central interval of the fine grid 0.05 ... 0.95, which
 #: includes the usual levels 0.5, 0.8, 0.9 and 0.95.
 DEFAULT_QUANTILE_PROBS: tuple[float, ...] = tuple(float(p) for p in probs_for_levels(FINE_LEVELS))
+
+#: The params of a single LSTM that change prediction only: one training run serves the arms that
+#: differ in them (it tracks every early-stopping criterion they use), so they share a stored fit
+#: (the registry entry's `predict_only`) and a loaded fit adopts the arm's own values.
+PREDICT_ONLY = frozenset({"uncertainty", "noise", "samples"})
 
 #: The default `context` under ``scope: global`` (where `context` is not given): short panels
 #: such as M3 yearly (training blocks of 14+ points, H = 6) need a short input window.
@@ -141,51 +145,3 @@ class EnsembleParams(NetworkParams):
     members: int = Field(5, ge=2, description="ensemble size M")
     epistemic_only: bool = Field(
         False, description="use only the spread of the member means (drop each member's variance)")
-
-
-@register_method("lstm", params=LSTMParams)
-def build_lstm(params: LSTMParams, ctx):
-    """LSTM: point, Gaussian or quantile head; direct or recursive; optional MC dropout."""
-    from fanlab.models.lstm.forecaster import LSTMForecaster
-
-    _local_only(params)
-    return LSTMForecaster(horizon=ctx.horizon, params=params)
-
-
-@register_method("lstm_ensemble", params=EnsembleParams)
-def build_lstm_ensemble(params: EnsembleParams, ctx):
-    """Deep ensemble of Gaussian-head LSTMs; predictive = the mixture of the members."""
-    from fanlab.models.lstm.ensemble import LSTMEnsemble
-
-    _local_only(params)
-    return LSTMEnsemble(horizon=ctx.horizon, params=params)
-
-
-def _local_only(params: NetworkParams) -> None:
-    if params.scope == "global":
-        raise ValueError("scope global is fitted across the series of a dataset (a panel method); it cannot "
-                         "be built for one series (e.g. as a conformal base)")
-
-
-@register_panel("lstm", when=lambda p: p.scope == "global")
-def build_global_lstm(params: LSTMParams, ctx):
-    """One LSTM trained on every series of the dataset (scope: global)."""
-    from fanlab.models.lstm.forecaster import LSTMForecaster
-    from fanlab.models.lstm.panel import GlobalNetwork
-
-    return _stored(GlobalNetwork(LSTMForecaster(horizon=ctx.horizon, params=params)), "lstm", params, ctx)
-
-
-@register_panel("lstm_ensemble", when=lambda p: p.scope == "global")
-def build_global_lstm_ensemble(params: EnsembleParams, ctx):
-    """A deep ensemble whose members are each trained on every series of the dataset (scope: global)."""
-    from fanlab.models.lstm.ensemble import LSTMEnsemble
-    from fanlab.models.lstm.panel import GlobalNetwork
-
-    return _stored(GlobalNetwork(LSTMEnsemble(horizon=ctx.horizon, params=params)), "lstm_ensemble", params, ctx)
-
-
-def _stored(model, name: str, params: NetworkParams, ctx):
-    """`model` with its fit shared through the run's fit store, where there is one."""
-    store = getattr(ctx, "fit_store", None)
-    return model if store is None else store.wrap(model, name, params.model_dump(mode="json"), ctx.horizon, panel=True)
