@@ -45,7 +45,8 @@ from torch.func import functional_call, stack_module_state, vmap
 from fanlab.forecast import FINE_LEVELS, probs_for_levels
 from fanlab.models.lstm.forecaster import LSTMForecaster
 from fanlab.models.lstm.network import MemberLSTM
-from fanlab.models.lstm.training import (Head, TrainConfig, generators, scaled_windows, step_weights, train,
+from fanlab.models.lstm.heads import GaussianHead
+from fanlab.models.lstm.training import (TrainConfig, generators, scaled_windows, step_weights, train,
                                          window_origins)
 
 N, TRAIN_END, CONTEXT, HIDDEN, H, BATCH, M, K, S = 2000, 1200, 200, 64, 100, 64, 5, 50, 200
@@ -69,7 +70,7 @@ def data(y):
 
 
 def gaussian_head() -> Head:
-    head = Head("gaussian")
+    head = GaussianHead()
     head.weights = step_weights(H, 1.0)
     return head
 

@@ -10,7 +10,8 @@ import torch
 from fanlab.forecast import probs_for_levels
 from fanlab.models.lstm.forecaster import LSTMForecaster, window_loc_scale
 from fanlab.models.lstm.network import MemberLSTM, RowRandom
-from fanlab.models.lstm.training import Head, step_weights, validation_split, window_origins
+from fanlab.models.lstm.heads import GaussianHead
+from fanlab.models.lstm.training import step_weights, validation_split, window_origins
 
 H = 5
 TRAIN_END = 160
@@ -176,8 +177,10 @@ def test_step_weights_weigh_short_horizons():
     assert step_weights(4, 0.0) is None
     raw = torch.randn(1, 3, 4, 2)
     yy = torch.randn(1, 3, 4)
-    plain = Head("gaussian")
-    weighted = Head("gaussian", weights=torch.full((4,), 0.25))
+    plain = GaussianHead()
+    weighted = GaussianHead()
+    weighted.weights = torch.full((4,), 0.25)
     torch.testing.assert_close(plain.loss(raw, yy), weighted.loss(raw, yy))
-    first = Head("gaussian", weights=torch.tensor([1.0, 0.0, 0.0, 0.0]))
+    first = GaussianHead()
+    first.weights = torch.tensor([1.0, 0.0, 0.0, 0.0])
     torch.testing.assert_close(first.loss(raw, yy), plain.loss(raw[:, :, :1], yy[:, :, :1]))

@@ -11,7 +11,7 @@ from scipy.optimize import brentq
 from scipy.stats import norm
 
 from fanlab.models.lstm.ensemble import mixture_quantiles
-from fanlab.models.lstm.forecaster import quantile_interp
+from fanlab.models.lstm.heads import quantile_interp
 from fanlab.models.lstm.network import MemberLSTM, RowRandom
 from fanlab.models.lstm.params import DEFAULT_QUANTILE_PROBS, LSTMParams
 from fanlab.registry import parse_params

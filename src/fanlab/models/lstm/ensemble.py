@@ -32,7 +32,8 @@ from scipy.special import ndtr, ndtri
 from fanlab.forecast import Forecast, sample_forecast
 from fanlab.models.lstm.forecaster import NetworkForecaster
 from fanlab.models.lstm.params import EnsembleParams
-from fanlab.models.lstm.training import Head, member_seeds
+from fanlab.models.lstm.heads import GaussianHead, Head
+from fanlab.models.lstm.training import member_seeds
 
 
 def mixture_quantiles(mean: np.ndarray, sd: np.ndarray, probs: np.ndarray, tol: float = 1e-10,
@@ -82,7 +83,7 @@ class LSTMEnsemble(NetworkForecaster):
     params_model = EnsembleParams
 
     def _head(self) -> Head:
-        return Head("gaussian", variance=self.params.variance, min_variance=self.params.min_variance)
+        return GaussianHead(variance=self.params.variance, min_variance=self.params.min_variance)
 
     def fit(self, y: np.ndarray, train_end: int, seed: int) -> "LSTMEnsemble":
         """Train the M members together on ``y[:train_end]``; returns self."""

@@ -56,10 +56,11 @@ import torch
 
 from fanlab.forecast import Forecast, gaussian_forecast, sample_forecast
 from fanlab.models.base import check_origins
+from fanlab.models.lstm.heads import GaussianHead, Head, make_head, quantile_interp  # noqa: F401 (quantile_interp: read here by tests)
 from fanlab.models.lstm.network import MemberLSTM, RowRandom, resolve_device, resolve_kernel
 from fanlab.models.lstm.params import PREDICT_ONLY, LSTMParams, NetworkParams
 from fanlab.models.lstm.training import (
-    Head, TrainConfig, generators, scaled_windows, step_scales, step_weights, train_criteria, validation_split,
+    TrainConfig, generators, scaled_windows, step_weights, train_criteria, validation_split,
     window_origins,
 )
 
@@ -111,16 +112,6 @@ def window_loc_scale(raw: np.ndarray, kind: str, mu: float, scale: float) -> tup
     loc = raw.mean(axis=1)
     sd = raw.std(axis=1)
     return loc, np.where(sd > 1e-12 * np.abs(loc).clip(min=1.0), sd, scale)
-
-
-def quantile_interp(q: torch.Tensor, zk: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-    """Quantile function through knots: q (..., Qk) at zk = Phi^-1(knot probs) (Qk,), read at
-    z (..., n) or (n,); linear in z, extended linearly past the ends. Returns (..., n)."""
-    z = z.expand(q.shape[:-1] + z.shape[-1:])
-    j = (torch.searchsorted(zk, z.contiguous()) - 1).clamp(0, zk.shape[0] - 2)
-    z0, z1 = zk[j], zk[j + 1]
-    q0, q1 = torch.gather(q, -1, j), torch.gather(q, -1, j + 1)
-    return q0 + (z - z0) / (z1 - z0) * (q1 - q0)
 
 
 def origin_generators(seeds: list[int], origins: np.ndarray,
@@ -216,8 +207,8 @@ class NetworkForecaster:
         val_w = {k: v.to(device) for k, v in val_w.items()} if isinstance(val_w, dict) else val_w.to(device)
         cfg = TrainConfig(max_epochs=p.epochs, batch_size=p.batch_size, lr=p.lr, patience=p.patience,
                           grad_clip=p.grad_clip)
-        if self.head_.weights is not None and self.head_.kind != "gaussian":
-            self.head_.step_scale = step_scales(train_w, self.horizon, self.head_.kind)
+        if self.head_.weights is not None and self.head_.scaled_steps:
+            self.head_.step_scale = self.head_.step_scales(train_w, self.horizon)
         self.head_.to(device)
         if not isinstance(val_w, dict):  # one criterion (the global networks' held-out series)
             val_w, self.criteria_ = {"all": val_w}, {"all": None}
@@ -266,23 +257,7 @@ class NetworkForecaster:
 
     def _draw(self, params: tuple, feed: str, rand: RowRandom, row_shape) -> torch.Tensor:
         """A value (M, R) from decoded one-step params: their mean/median or a draw."""
-        kind = self.head_.kind
-        if kind == "point":
-            return params[0]
-        if kind == "gaussian":
-            if feed == "mean":
-                return params[0]
-            eps = torch.stack([rand.normal(m, row_shape, 0) for m in range(params[0].shape[0])])
-            return params[0] + params[1].sqrt() * eps
-        q = params[0]
-        if feed == "mean":
-            return quantile_interp(q, self._zk(), q.new_zeros(1))[..., 0]
-        u = torch.stack([rand.uniform(m, row_shape, 0) for m in range(q.shape[0])])
-        z = torch.special.ndtri(u.clamp(1e-12, 1 - 1e-12))
-        return quantile_interp(q, self._zk(), z.unsqueeze(-1))[..., 0]
-
-    def _zk(self) -> torch.Tensor:
-        return torch.special.ndtri(torch.from_numpy(self.head_.knots).to(self.device_))
+        return self.head_.draw(params, feed, rand, row_shape)
 
     @torch.no_grad()
     def _rollout(self, x: torch.Tensor, horizon: int, reps: int, rand: RowRandom, dropout: bool,
@@ -373,8 +348,7 @@ class LSTMForecaster(NetworkForecaster):
 
     def _head(self) -> Head:
         p = self.params
-        return Head(p.head, probs=p.quantile_probs if p.head == "quantile" else None,
-                    variance=p.variance, min_variance=p.min_variance)
+        return make_head(p.head, probs=p.quantile_probs, variance=p.variance, min_variance=p.min_variance)
 
     def fit(self, y: np.ndarray, train_end: int, seed: int) -> "LSTMForecaster":
         """Learn from ``y[:train_end]`` only; returns self.
@@ -423,10 +397,8 @@ class LSTMForecaster(NetworkForecaster):
         p = self.params
         if p.uncertainty != "mc_dropout" or not p.noise:
             return None
-        if p.head == "point":
-            return rand.normal(0, (rows, horizon), 0)
-        if p.strategy == "direct":
-            return rand.normal(0, (rows, horizon), 0) if p.head == "gaussian" else rand.uniform(0, (rows, horizon), 0)
+        if not self.head_.has_spread or p.strategy == "direct":
+            return self.head_.direct_draws(rand, rows, horizon)
         return None
 
     def predict(self, y: np.ndarray, origins: np.ndarray, horizon: int, probs: np.ndarray) -> Forecast:
@@ -435,12 +407,12 @@ class LSTMForecaster(NetworkForecaster):
         p, probs, k = self.params, np.asarray(probs, dtype=float), len(origins)
         info = self._info()
         mc = p.uncertainty == "mc_dropout"
-        if mc and p.head == "point" and self.noise_note_:
+        if mc and not self.head_.has_spread and self.noise_note_:
             warnings.warn(self.noise_note_)
         recursive = p.strategy == "recursive"
-        sampled = mc or (recursive and p.head != "point")
+        sampled = mc or (recursive and self.head_.has_spread)
         reps = p.samples if sampled else 1
-        feed = "sample" if (p.head != "point" and (not mc or p.noise)) else "mean"
+        feed = "sample" if (self.head_.has_spread and (not mc or p.noise)) else "mean"
         out, extra = self._chunks(x, origins, horizon, reps, mc, feed, self.seeds_)
         if not sampled:
             return self._closed_form(origins, out, probs, horizon, info)
@@ -459,33 +431,21 @@ class LSTMForecaster(NetworkForecaster):
 
     def _direct_samples(self, out: tuple, extra, horizon: int) -> torch.Tensor:
         """One value per (row, step) from each pass's decoded params (1, R, H[, Qk])."""
-        p = self.params
-        if p.head == "point":
-            base = out[0][0]
-            if extra is None:
-                return base
-            return base + extra * self._noise_sd(horizon)
-        if p.head == "gaussian":
-            mean, var = out[0][0], out[1][0]
-            return mean if extra is None else mean + var.sqrt() * extra
-        q = out[0][0]  # (R, H, Qk)
-        z = q.new_zeros(q.shape[:-1] + (1,)) if extra is None else torch.special.ndtri(
-            extra.clamp(1e-12, 1 - 1e-12)).unsqueeze(-1)
-        return quantile_interp(q, self._zk(), z)[..., 0]
+        return self.head_.direct_value(out, extra, lambda: self._noise_sd(horizon))
 
     def _closed_form(self, origins, out, probs, horizon, info) -> Forecast:
         """Forecasts without sampling: point (zero width), Gaussian or quantile head (direct)."""
         p = self.params
-        if p.strategy == "recursive" or p.head == "point":
+        if p.strategy == "recursive" or not self.head_.has_spread:
             point = self._units(out[0] if p.strategy == "recursive" else out[0][0])
             q = np.repeat(point[:, None, :], probs.size, axis=1)
             return Forecast(origins=origins, mean=point, probs=probs, quantiles=q, info=info)
-        if p.head == "gaussian":
+        if isinstance(self.head_, GaussianHead):
             mean = self._units(out[0][0])
             sd = self._units(out[1][0].sqrt(), shift=False)
             return gaussian_forecast(origins, mean, sd, probs, info=info)
         q = out[0][0]  # (K, H, Qk)
         z = torch.special.ndtri(torch.from_numpy(probs).to(self.device_))
-        qq = self._units(quantile_interp(q, self._zk(), z), axis=0)  # (K, H, Q)
-        median = self._units(quantile_interp(q, self._zk(), q.new_zeros(1))[..., 0])
+        qq = self._units(self.head_.read(q, z), axis=0)  # (K, H, Q)
+        median = self._units(self.head_.read(q, q.new_zeros(1))[..., 0])
         return Forecast(origins=origins, mean=median, probs=probs, quantiles=np.moveaxis(qq, -1, 1), info=info)

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from fanlab.models.lstm.heads import Head
 from fanlab.models.lstm.network import MemberLSTM
 
 
@@ -91,84 +92,12 @@ def scaled_windows(y: np.ndarray, origins: np.ndarray, context: int, horizon: in
     return torch.from_numpy(np.ascontiguousarray((raw - loc[:, None]) / scale[:, None], dtype=np.float32))
 
 
-def step_scales(train_w: torch.Tensor, horizon: int, kind: str) -> torch.Tensor:
-    """Per-step loss normalisers (H,) from training windows (N, context + H): the mean squared
-    scaled target at each step (point head: the MSE of forecasting the window's location),
-    its square root for the pinball loss. Makes every step's loss O(1) whatever the scaling
-    (under last_value the targets' spread grows with h)."""
-    ms = train_w[:, -horizon:].double().pow(2).mean(dim=0).clamp(min=1e-8)
-    return (ms if kind == "point" else ms.sqrt()).float()
-
-
 def step_weights(horizon: int, power: float, device: torch.device | str = "cpu") -> torch.Tensor | None:
     """Loss weights (H,) proportional to h^-power, summing to 1; None for power 0 (plain mean)."""
     if power == 0.0:
         return None
     w = np.arange(1, horizon + 1, dtype=float) ** -power
     return torch.tensor(w / w.sum(), dtype=torch.float32, device=device)
-
-
-class Head:
-    """How raw network outputs (..., D) become a predictive distribution, and its loss.
-
-    kind : "point" (D = 1, squared error), "gaussian" (D = 2: mean and variance, Gaussian
-        negative log-likelihood; variance = softplus(raw) or exp(raw), plus `min_variance`),
-        or "quantile" (D = Q: quantiles at `probs`, sorted so they never cross; pinball loss).
-    """
-
-    def __init__(self, kind: str, probs=None, variance: str = "softplus", min_variance: float = 1e-4,
-                 weights: torch.Tensor | None = None):
-        self.kind, self.variance, self.min_variance = kind, variance, min_variance
-        self.weights = weights  # (H,) summing to 1, direct strategy; None: every step equally
-        self.step_scale = None  # (H,): point / quantile heads, each step's loss divided by it
-        self.knots = None if probs is None else np.asarray(probs, dtype=float)  # (Q,)
-        # made on the CPU, moved with the network by `to`
-        self.probs = None if probs is None else torch.tensor(self.knots, dtype=torch.float32, device="cpu")
-        self.outputs = {"point": 1, "gaussian": 2, "quantile": 0 if probs is None else len(probs)}[kind]
-        if self.outputs == 0:
-            raise ValueError("the quantile head needs its probabilities")
-
-    def to(self, device: torch.device | str) -> "Head":
-        """Move the head's tensors (probabilities, step weights and scales) to `device`."""
-        for name in ("probs", "weights", "step_scale"):
-            value = getattr(self, name)
-            if value is not None:
-                setattr(self, name, value.to(device))
-        return self
-
-    def decode(self, raw: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """point -> (mean,); gaussian -> (mean, variance); quantile -> (quantiles (..., Q),)."""
-        if self.kind == "point":
-            return (raw[..., 0],)
-        if self.kind == "gaussian":
-            r = raw[..., 1]
-            var = F.softplus(r) if self.variance == "softplus" else torch.exp(r.clamp(max=30.0))
-            return raw[..., 0], var + self.min_variance
-        return (torch.sort(raw, dim=-1).values,)
-
-    def loss(self, raw: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Mean loss per member: raw (M, B, H, D), y (M, B, H) -> (M,); with `weights`, the
-        per-step mean losses are averaged with those weights instead of equally."""
-        out = self.decode(raw)
-        if self.weights is not None and raw.shape[2] == self.weights.shape[0]:
-            if self.kind == "point":
-                cell = (out[0] - y) ** 2
-            elif self.kind == "gaussian":
-                cell = 0.5 * (torch.log(out[1]) + (y - out[0]) ** 2 / out[1])
-            else:
-                err = y.unsqueeze(-1) - out[0]
-                cell = torch.maximum(self.probs * err, (self.probs - 1.0) * err).mean(dim=-1)
-            step = cell.mean(dim=1)  # (M, H)
-            if self.step_scale is not None and self.kind != "gaussian":
-                step = step / self.step_scale
-            return (step * self.weights).sum(dim=-1)
-        if self.kind == "point":
-            return ((out[0] - y) ** 2).mean(dim=(1, 2))
-        if self.kind == "gaussian":
-            mean, var = out
-            return 0.5 * (torch.log(var) + (y - mean) ** 2 / var).mean(dim=(1, 2))
-        err = y.unsqueeze(-1) - out[0]
-        return torch.maximum(self.probs * err, (self.probs - 1.0) * err).mean(dim=(1, 2, 3))
 
 
 @dataclass
