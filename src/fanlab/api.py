@@ -1,19 +1,22 @@
-"""The lab from Python: run a config, or score any forecaster on a series.
+"""The lab from Python: run a config, export what it scores, or score arms on a series.
 
     import fanlab
     res = fanlab.run("configs/quickstart.yaml")          # results folder, as `fanlab run`
+    fanlab.export("configs/quickstart.yaml", "export/")   # series and cutoffs, as `fanlab export`
     series = fanlab.datasets.load("arma", ar=[0.7], n=800)[0]
-    out = fanlab.evaluate(MyForecaster(), series, horizon=20, levels=[0.8, 0.95])
+    out = fanlab.evaluate({"mine": MyForecaster(), "arima": "arima"}, series, horizon=20)
     out.summary                                           # the summary.csv table, as a DataFrame
 
-`evaluate` takes any object with the Forecaster protocol's `fit(y, train_end, seed)` and
-`predict(y, origins, horizon, probs)` (returning a `fanlab.Forecast`), scores it exactly as
-a config's cell is scored, and reads it against climatology and, where the series has one,
-its oracle (both run beside it).
+`evaluate` takes one arm or a dict of them: objects with the Forecaster protocol's
+`fit(y, train_end, seed)` and `predict(y, origins, horizon, probs)` (returning a
+`fanlab.Forecast`), fanlab's methods by name or spec, forecasts made elsewhere
+(`fanlab.external`); it scores each exactly as a config's cell is scored, and reads them
+against climatology and, where the series has one, its oracle (both run beside them).
 """
 
 from __future__ import annotations
 
+import copy
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,11 +43,7 @@ def run(config, out: str | Path | None = None, jobs: int | None = 1, force: bool
         figures: bool = True, progress: bool = False):
     """Run a config (a path to a YAML file, a mapping or a parsed `Config`) as `fanlab run`
     does; returns the runner's result (``.out`` the results folder, ``.statuses`` per cell)."""
-    from fanlab.config import Config, load_config, parse_config
-
-    cfg = config if isinstance(config, Config) else (
-        parse_config(dict(config)) if isinstance(config, dict) else load_config(config))
-    return run_config(cfg, jobs=jobs, force=force, figures=figures, progress=progress, out=out)
+    return run_config(_config(config), jobs=jobs, force=force, figures=figures, progress=progress, out=out)
 
 
 def run_config(cfg, figures: bool = True, **kwargs):
@@ -64,22 +63,78 @@ def _as_series(series) -> Series:
     return Series(name="series", values=np.asarray(series, dtype=float))
 
 
-def evaluate(forecaster, series, split=(0.6, 0.2, 0.2), horizon: int = 100, levels=(0.5, 0.8, 0.95),
+def export(config, out: str | Path):
+    """Write a config's series and the exact cutoffs its run scores under `out`, as
+    `fanlab export` does (`fanlab.run.export`); returns the `Export` (``.out``, ``.files``,
+    ``.info``: the facts of export.json)."""
+    from fanlab.run.export import export as export_config
+
+    return export_config(_config(config), out)
+
+
+def _config(config):
+    from fanlab.config import Config, load_config, parse_config
+
+    return config if isinstance(config, Config) else (
+        parse_config(dict(config)) if isinstance(config, dict) else load_config(config))
+
+
+def _arm(label: str, arm, levels: list[float], s: Series):
+    """A factory for one arm: a Forecaster, a method name, a {"name", "params"} spec or an
+    ExternalForecaster; raises ValueError naming the arm where a name or params are wrong."""
+    from fanlab import registry
+    from fanlab.models.external import ExternalForecaster
+
+    if isinstance(arm, str):
+        arm = {"name": arm}
+    if isinstance(arm, dict):
+        try:
+            spec = registry.validate_method_spec(arm)
+        except ValueError as exc:
+            raise ValueError(f"arm '{label}': {exc}") from None
+        name, params = spec["name"], spec.get("params") or {}
+        if registry.is_panel(name, params):
+            raise ValueError(f"arm '{label}': method '{name}' with these params is fitted across the series of a "
+                             "dataset (a global method); evaluate scores one series: run it from a config")
+        return lambda ctx: registry.build_method(name, params, ctx)
+    if isinstance(arm, ExternalForecaster):
+        arm = copy.copy(arm)  # the caller's object keeps its settings
+        if not arm.required_probs:  # the evaluation's levels must be in the frame
+            arm.required_probs = tuple(probs_for_levels(levels, median=False))
+        if arm.index is None and s.index is not None and not (
+                isinstance(s.index, pd.RangeIndex) and s.index.start == 0 and s.index.step == 1):
+            arm.index = s.index  # cutoff / ds read against the series' own stamps
+        if arm.series is None and arm._table is not None and arm._table["series"].nunique() > 1:
+            arm.series = s.name
+        return lambda ctx: arm
+    if not (callable(getattr(arm, "fit", None)) and callable(getattr(arm, "predict", None))):
+        raise TypeError(f"arm '{label}': {type(arm).__name__} is no forecaster (needs fit and predict), method name "
+                        "or {'name': ..., 'params': {...}} spec")
+    return lambda ctx: arm
+
+
+def evaluate(arms, series, split=(0.6, 0.2, 0.2), horizon: int = 100, levels=(0.5, 0.8, 0.95),
              stride: int = 10, seed: int = 0, name: str = "forecaster", references: bool = True,
              bootstrap_reps: int = 1000, check_look_ahead: bool = True) -> Evaluation:
-    """Fit `forecaster` on the training block of `series`, forecast every test origin and
-    score it like a config's cell (coverage per step with a CI, joint coverage, width,
-    interval score, CRPS, MAE, skill against climatology and, where `series` has an oracle,
-    against the oracle).
+    """Fit each arm on the training block of `series`, forecast every test origin and score
+    it like a config's cell (coverage per step with a CI, joint coverage, width, interval
+    score, CRPS, MAE, skill against climatology and, where `series` has an oracle, against
+    the oracle).
 
+    arms: one arm (labelled `name`) or a dict {label: arm}. An arm is any object with the
+    Forecaster protocol, a fanlab method name ("arima", "ets", "naive", ...), a spec
+    ``{"name": "arima", "params": {"order": [2, 0, 1]}}`` (built by the registry for this
+    series and split, as a config's cell builds it), or `fanlab.external(frame, ...)`
+    (forecasts made elsewhere; the evaluation's `levels` must be in the frame).
     series: a `fanlab` Series (e.g. from `fanlab.datasets.load`), a pandas Series or an
-    array. split: (train, cal, test) fractions or lengths. The forecaster is handed a
-    read-only `y` and its forecast is checked as a cell's is (`fanlab.metrics.evaluate`):
-    a forecast of other origins, horizon or probabilities, with NaN or crossing quantiles,
-    raises `fanlab.errors.ForecastError`. `check_look_ahead`: ask `predict` once more with
-    the values after the middle origin perturbed, and warn (`LookAheadWarning`) where an
-    earlier origin's forecast moves. Returns `Evaluation`.
+    array. split: (train, cal, test) fractions or lengths. Each arm is handed a read-only
+    `y` and its forecast is checked as a cell's is (`fanlab.metrics.evaluate`): a forecast
+    of other origins, horizon or probabilities, with NaN or crossing quantiles, raises
+    `fanlab.errors.ForecastError`. `check_look_ahead`: ask each arm's `predict` once more
+    with the values after the middle origin perturbed, and warn (`LookAheadWarning`) where
+    an earlier origin's forecast moves. Returns `Evaluation`.
     """
+    from fanlab.context import BuildContext
     from fanlab.metrics.aggregate import summary_table
     from fanlab.metrics.evaluate import (LookAheadWarning, check_forecast, fit_predict, forecast_frame,
                                          look_ahead, readonly, score, series_scale)
@@ -91,27 +146,35 @@ def evaluate(forecaster, series, split=(0.6, 0.2, 0.2), horizon: int = 100, leve
     probs = probs_for_levels(all_levels)
     sp = make_split(len(s.values), *split, horizon=horizon, series=s.name)
     origins = sp.test_origins(horizon, stride)
-    arms = [(name, forecaster)]
+    given = dict(arms) if isinstance(arms, dict) else {name: arms}
+    if not given:
+        raise ValueError("arms: give at least one arm")
+    labels = [str(k) for k in given]
     refs = {"climatology": None, "oracle": None}
     if references:
-        if name in ("climatology", "oracle"):
-            raise ValueError(f"name '{name}' is the label of a reference; choose another or references=False")
-        arms.append(("climatology", ClimatologyForecaster()))
+        clash = [k for k in labels if k in ("climatology", "oracle")]
+        if clash:
+            raise ValueError(f"arm '{clash[0]}' is the label of a reference; choose another or references=False")
+    # every arm is checked before anything is fitted: a typo fails at once
+    factories = [(str(k), _arm(str(k), a, levels, s), True) for k, a in given.items()]
+    if references:
+        factories.append(("climatology", lambda ctx: ClimatologyForecaster(), False))
         refs["climatology"] = "climatology"
         if s.oracle is not None:
-            arms.append(("oracle", s.oracle()))
+            factories.append(("oracle", lambda ctx: s.oracle(), False))
             refs["oracle"] = "oracle"
+    ctx = BuildContext(series=s, split=sp, horizon=horizon, stride=stride, levels=tuple(levels))
     scale, _ = series_scale(s.values[: sp.train_end], s.period)
     parts = []
-    for label, arm in arms:
-        model, fc, caught = fit_predict(lambda: arm, readonly(s.values), sp.train_end, origins, horizon, probs, seed,
-                                        label)
+    for label, factory, own in factories:
+        model, fc, caught = fit_predict(lambda: factory(ctx), readonly(s.values), sp.train_end, origins, horizon,
+                                        probs, seed, label)
         for w in caught:  # a notebook shows the method's warnings
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         fc = check_forecast(fc, origins, horizon, probs, label)
         frame = forecast_frame(fc, s, {"dataset": s.name, "series": s.name, "method": label, "seed": seed})
         parts.append((s.name, label, s.name, seed, frame, scale))
-        if label == name and check_look_ahead:
+        if own and check_look_ahead:
             msg = look_ahead(model, s.values, origins, horizon, probs, fc, label, seed)
             if msg:
                 warnings.warn(msg, LookAheadWarning, stacklevel=2)
