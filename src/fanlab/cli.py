@@ -1,4 +1,4 @@
-"""`fanlab run | validate | list | report | compare`.
+"""`fanlab run | validate | export | list | report | compare`.
 
 Exit codes: 0 success, 1 some cells failed (the others finished and were written),
 2 a config or data error (one line naming the file and key; nothing written).
@@ -173,6 +173,40 @@ def validate(configs: list[Path] = typer.Argument(..., help="YAML configs")) -> 
             _warn(line)
         out.print(f"{config}: ok ({len(cfg.datasets)} datasets x {len(cfg.methods)} methods x "
                   f"{len(cfg.seeds)} seeds, horizon {cfg.horizon}, levels {cfg.levels})", highlight=False)
+
+
+@app.command()
+def export(
+    config: Path = typer.Argument(..., help="YAML config"),
+    out_dir: Path = typer.Option(..., "--out", help="folder for the series, cutoffs, export.json and README.md"),
+) -> None:
+    """Write each dataset's series and the exact cutoffs and horizon a run scores, for
+    forecasts made in another library (handed back with the `external` method)."""
+    from fanlab.errors import DataError
+    from fanlab.run.export import export as export_config
+    from fanlab.run.results import WriteError, io_reason, show_path
+
+    cfg = _load(config)
+    if out_dir.exists() and not out_dir.is_dir():
+        _fail(f"--out: {out_dir} exists and is not a folder")
+    try:
+        res = export_config(cfg, out_dir)
+    except DataError as exc:
+        _fail(f"{config}: {_dataset_path(cfg, exc)}: {exc}")
+    except WriteError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"--out: cannot write {show_path(out_dir)}: {io_reason(exc)}")
+    for line in res.notes:
+        _warn(line)
+    for key, d in res.info["datasets"].items():
+        sf = d["statsforecast"]
+        how = (f"statsforecast: h={sf['h']}, step_size={sf['step_size']}, n_windows="
+               + "/".join(str(c["n_windows"]) for c in sf["calls"]) if sf["possible"]
+               else "statsforecast: no cross_validation call gives these cutoffs")
+        out.print(f"{out_dir / key}: {d['series']} series, {d['forecasts']} forecasts of h={d['h_max']} ({how})",
+                  highlight=False)
+    out.print(f"{out_dir / 'README.md'}: how to hand the forecasts back", highlight=False)
 
 
 def _allowed(annotation) -> str:
