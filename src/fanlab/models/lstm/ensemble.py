@@ -97,27 +97,27 @@ class LSTMEnsemble(NetworkForecaster):
         """Each member's Gaussian forecast (direct strategy): mean, sd, each (M, K, H)."""
         if self.params.strategy != "direct":
             raise ValueError("member Gaussians exist for the direct strategy only")
-        y, origins, x = self._prepare(y, origins, horizon)
+        y, origins, x, tf = self._prepare(y, origins, horizon)
         (mean, var), _ = self._chunks(x, origins, horizon, 1, False, "mean", self.seeds_)
-        return self._units(mean), self._units(var.sqrt(), shift=False)
+        return self._units(tf, mean), self._units(tf, var.sqrt(), shift=False)
 
     def predict(self, y: np.ndarray, origins: np.ndarray, horizon: int, probs: np.ndarray) -> Forecast:
         """Mixture forecast H steps from each origin, using only ``y[t - context + 1 : t + 1]``."""
-        y, origins, x = self._prepare(y, origins, horizon)
+        y, origins, x, tf = self._prepare(y, origins, horizon)
         p, probs, k = self.params, np.asarray(probs, dtype=float), len(origins)
         info = {**self._info(), "members": p.members}
         m = p.members
         if p.strategy == "direct":
             (mean, var), _ = self._chunks(x, origins, horizon, 1, False, "mean", self.seeds_)
-            mean_u = self._units(mean)  # (M, K, H)
+            mean_u = self._units(tf, mean)  # (M, K, H)
             if p.epistemic_only:
                 return sample_forecast(origins, np.moveaxis(mean_u, 0, 1), probs, info=info)
-            sd_u = self._units(var.sqrt(), shift=False)
+            sd_u = self._units(tf, var.sqrt(), shift=False)
             q = mixture_quantiles(mean_u, sd_u, probs)
             return Forecast(origins=origins, mean=mean_u.mean(axis=0), probs=probs, quantiles=q, info=info)
         reps = 1 if p.epistemic_only else math.ceil(p.samples / m)
         feed = "mean" if p.epistemic_only else "sample"
         paths, _ = self._chunks(x, origins, horizon, reps, False, feed, self.seeds_)
         # (M, K * reps, H) -> (K, M * reps, H): pool every member's paths per origin
-        pooled = self._units(paths).reshape(m, k, reps, horizon).transpose(1, 0, 2, 3).reshape(k, m * reps, horizon)
+        pooled = self._units(tf, paths).reshape(m, k, reps, horizon).transpose(1, 0, 2, 3).reshape(k, m * reps, horizon)
         return sample_forecast(origins, pooled, probs, info=info)

@@ -49,6 +49,8 @@ the call, and repeated calls agree.
 
 from __future__ import annotations
 
+import copy
+
 import warnings
 
 import numpy as np
@@ -236,6 +238,25 @@ class NetworkForecaster:
         loc, scale = self.loc_scale(raw)
         return torch.from_numpy(((raw - loc[:, None]) / scale[:, None]).astype(np.float32)), (loc, scale)
 
+    def fit_windows(self, train_w: torch.Tensor, val_w: torch.Tensor, seed: int) -> None:
+        """Train on prepared windows (scaled, (N, context + H)) with early stopping on `val_w`:
+        how a global network (`fanlab.models.lstm.panel`) trains this model on many series."""
+        self._fit_windows(train_w, val_w, self._member_seeds(seed))
+
+    def info(self) -> dict:
+        """What training did (epochs, best epochs and losses, kernel, device)."""
+        return self._info()
+
+    def for_series(self, loc_scale: tuple[float, float], seeds: list[int] | None) -> "NetworkForecaster":
+        """A shallow copy of this fitted model (sharing its network) that scales with
+        `loc_scale` and predicts with `seeds`: one series of a global network, without
+        touching this model's own state."""
+        view = copy.copy(self)
+        view.mu_, view.scale_ = loc_scale
+        if seeds is not None:
+            view.seeds_ = list(seeds)
+        return view
+
     def _info(self) -> dict:
         r = self.train_
         info = {"epochs": int(r.epochs), "best_epoch": r.best_epoch.tolist(),
@@ -252,8 +273,8 @@ class NetworkForecaster:
         origins = check_origins(y, origins, horizon)
         if horizon > self.horizon_:
             raise ValueError(f"{self.name} was fitted for horizon {self.horizon_}, asked for {horizon}")
-        x, self.tf_ = self.scaled_inputs(y, origins)  # tf_: (location, scale) of each origin
-        return y, origins, x.to(self.device_)
+        x, tf = self.scaled_inputs(y, origins)  # tf: (location, scale) of each origin
+        return y, origins, x.to(self.device_), tf
 
     def _draw(self, params: tuple, feed: str, rand: RowRandom, row_shape) -> torch.Tensor:
         """A value (M, R) from decoded one-step params: their mean/median or a draw."""
@@ -315,14 +336,14 @@ class NetworkForecaster:
         """Draws a variant needs after the network passes, per origin; None by default."""
         return None
 
-    def _units(self, v: torch.Tensor, axis: int = -2, shift: bool = True) -> np.ndarray:
+    def _units(self, tf: tuple, v: torch.Tensor, axis: int = -2, shift: bool = True) -> np.ndarray:
         """Scaled values -> original units, as numpy: v * scale + location of each row's origin.
 
         Rows (origins, or origins x samples with an origin's samples consecutive) lie along
-        `axis`; the (location, scale) are those of the last `_prepare` call. ``shift=False``
-        maps a spread (sd): scale only.
+        `axis`; `tf` is the (location, scale) per origin that `_prepare` returned with the
+        inputs (passed along, never kept on the model). ``shift=False`` maps a spread (sd): scale only.
         """
-        loc, scale = self.tf_
+        loc, scale = tf
         v = v.double().cpu().numpy() if isinstance(v, torch.Tensor) else np.asarray(v, dtype=float)
         axis = axis % v.ndim
         reps = v.shape[axis] // loc.size
@@ -403,7 +424,7 @@ class LSTMForecaster(NetworkForecaster):
 
     def predict(self, y: np.ndarray, origins: np.ndarray, horizon: int, probs: np.ndarray) -> Forecast:
         """Forecast H steps from each origin, using only ``y[t - context + 1 : t + 1]``."""
-        y, origins, x = self._prepare(y, origins, horizon)
+        y, origins, x, tf = self._prepare(y, origins, horizon)
         p, probs, k = self.params, np.asarray(probs, dtype=float), len(origins)
         info = self._info()
         mc = p.uncertainty == "mc_dropout"
@@ -415,14 +436,14 @@ class LSTMForecaster(NetworkForecaster):
         feed = "sample" if (self.head_.has_spread and (not mc or p.noise)) else "mean"
         out, extra = self._chunks(x, origins, horizon, reps, mc, feed, self.seeds_)
         if not sampled:
-            return self._closed_form(origins, out, probs, horizon, info)
+            return self._closed_form(origins, out, probs, horizon, info, tf)
         if recursive:
             paths = out[0]
             if extra is not None:  # point head + noise: validation residual variance
                 paths = paths + extra * self._noise_sd(horizon)
         else:
             paths = self._direct_samples(out, extra, horizon)
-        samples = self._units(paths).reshape(k, reps, horizon)
+        samples = self._units(tf, paths).reshape(k, reps, horizon)
         return sample_forecast(origins, samples, probs, info=info)
 
     def _noise_sd(self, horizon: int) -> torch.Tensor:
@@ -433,19 +454,19 @@ class LSTMForecaster(NetworkForecaster):
         """One value per (row, step) from each pass's decoded params (1, R, H[, Qk])."""
         return self.head_.direct_value(out, extra, lambda: self._noise_sd(horizon))
 
-    def _closed_form(self, origins, out, probs, horizon, info) -> Forecast:
+    def _closed_form(self, origins, out, probs, horizon, info, tf) -> Forecast:
         """Forecasts without sampling: point (zero width), Gaussian or quantile head (direct)."""
         p = self.params
         if p.strategy == "recursive" or not self.head_.has_spread:
-            point = self._units(out[0] if p.strategy == "recursive" else out[0][0])
+            point = self._units(tf, out[0] if p.strategy == "recursive" else out[0][0])
             q = np.repeat(point[:, None, :], probs.size, axis=1)
             return Forecast(origins=origins, mean=point, probs=probs, quantiles=q, info=info)
         if isinstance(self.head_, GaussianHead):
-            mean = self._units(out[0][0])
-            sd = self._units(out[1][0].sqrt(), shift=False)
+            mean = self._units(tf, out[0][0])
+            sd = self._units(tf, out[1][0].sqrt(), shift=False)
             return gaussian_forecast(origins, mean, sd, probs, info=info)
         q = out[0][0]  # (K, H, Qk)
         z = torch.special.ndtri(torch.from_numpy(probs).to(self.device_))
-        qq = self._units(self.head_.read(q, z), axis=0)  # (K, H, Q)
-        median = self._units(self.head_.read(q, q.new_zeros(1))[..., 0])
+        qq = self._units(tf, self.head_.read(q, z), axis=0)  # (K, H, Q)
+        median = self._units(tf, self.head_.read(q, q.new_zeros(1))[..., 0])
         return Forecast(origins=origins, mean=median, probs=probs, quantiles=np.moveaxis(qq, -1, 1), info=info)

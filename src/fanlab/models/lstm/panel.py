@@ -24,7 +24,6 @@ the fit seed and i, so series that share an origin index do not share draws.
 from __future__ import annotations
 
 import warnings
-from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -77,37 +76,28 @@ class GlobalNetwork:
         train_w, val_w = [], []
         for i in taught:
             y = ys[i][: train_ends[i]]  # nothing past this series' training block is read
-            with self._series(i):
-                w = m.scaled_windows(y, np.arange(C - 1, train_ends[i] - H, dtype=np.int64))
+            w = self._series(i).scaled_windows(y, np.arange(C - 1, train_ends[i] - H, dtype=np.int64))
             (val_w if i in held else train_w).append(w)
-        m._fit_windows(torch.cat(train_w), torch.cat(val_w), m._member_seeds(seed))
+        m.fit_windows(torch.cat(train_w), torch.cat(val_w), seed)
         self.val_series_ = sorted(held)
         self.n_windows_ = (int(sum(w.shape[0] for w in train_w)), int(sum(w.shape[0] for w in val_w)))
-        self.info_ = {**m._info(), "n_series": len(ys), "n_taught": len(taught),
+        self.info_ = {**m.info(), "n_series": len(ys), "n_taught": len(taught),
                       "n_validation_series": len(held), "train_windows": self.n_windows_[0],
                       "validation_windows": self.n_windows_[1]}
         return self
 
-    @contextmanager
     def _series(self, i: int):
-        """The wrapped model set to series i: its (location, scale) and prediction seeds."""
-        m = self.model
-        saved = (getattr(m, "mu_", None), getattr(m, "scale_", None), getattr(m, "seeds_", None))
-        m.mu_, m.scale_ = self.loc_scales_[i]
-        if saved[2] is not None:
-            m.seeds_ = series_seeds(saved[2], i)
-        try:
-            yield m
-        finally:
-            m.mu_, m.scale_, m.seeds_ = saved
+        """The wrapped model as series i sees it: its own (location, scale) and prediction seeds,
+        on a shallow copy (the wrapped model's state is never swapped)."""
+        seeds = getattr(self.model, "seeds_", None)
+        return self.model.for_series(self.loc_scales_[i], None if seeds is None else series_seeds(seeds, i))
 
     def predict_series(self, i: int, y: np.ndarray, origins: np.ndarray, horizon: int,
                        probs: np.ndarray) -> Forecast:
         """Series i's forecast from its own values `y` (the local Forecaster's predict)."""
         if not hasattr(self, "loc_scales_"):
             raise RuntimeError(f"{self.name}: call fit before predict")
-        with self._series(i) as m:
-            return m.predict(y, origins, horizon, probs)
+        return self._series(i).predict(y, origins, horizon, probs)
 
     def predict(self, ys, origins, horizon: int, probs: np.ndarray) -> list[Forecast | None]:
         """One forecast per series, series i from ``ys[i][: t + 1]`` at each of its origins t.
