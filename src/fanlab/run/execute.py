@@ -26,7 +26,7 @@ def run_cell(cell, series, out: Path, limit_threads: bool = False, fits: str | N
 
 
 def _limit_threads() -> None:
-    # several cells share the 2 cores: one thread each, for torch and BLAS alike
+    # several cells share the machine's cores: one thread each, for torch and BLAS alike
     try:
         from threadpoolctl import threadpool_limits
 

@@ -27,12 +27,12 @@ import pandas as pd
 import yaml
 
 from fanlab import __version__, registry
-from fanlab.run.cells import PANEL, CellSpec, cell_failed, cell_written, jsonable, split_cells  # noqa: F401 (re-exported)
+from fanlab.run.cells import PANEL, CellSpec, split_cells
 from fanlab.config import Config, config_to_dict, stable_hash
 from fanlab.errors import DataError
 from fanlab.data.series import DataWarning, Series
 from fanlab.run.inputs import changed_notes, dataset_files, digests, method_files
-from fanlab.run.execute import _execute, default_jobs, run_cell  # noqa: F401 (re-exported)
+from fanlab.run.execute import _execute, default_jobs
 from fanlab.run.fitstore import clean_stale
 from fanlab.forecast import level_probs
 from fanlab.metrics.aggregate import summary_table
