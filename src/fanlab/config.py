@@ -150,6 +150,12 @@ class BootstrapSpec(_Strict):
     ci: float = Field(0.95, gt=0.0, lt=1.0)
 
 
+class ReportSpec(_Strict):
+    """What the report opens on; read by the report only (nothing in a run depends on it)."""
+    headline_datasets: list[str] = Field(default_factory=list)
+    headline_methods: list[str] = Field(default_factory=list)
+
+
 class Config(_Strict):
     name: str
     description: str = ""
@@ -178,6 +184,18 @@ class Config(_Strict):
                 raise ValueError(f"plugins: {mod!r} is not a module name (e.g. mypackage.methods)")
         return v
     out: str | None = None  # results folder; default results/<name>
+    report: ReportSpec | None = None  # the report's first view (headline datasets and methods)
+
+    @model_validator(mode="after")
+    def _headlines(self) -> "Config":
+        if self.report is not None:
+            for what, names, have in (("datasets", self.report.headline_datasets, [d.key for d in self.datasets]),
+                                      ("methods", self.report.headline_methods, [m.key for m in self.methods])):
+                for n in names:
+                    if n not in have:
+                        raise ValueError(f"report.headline_{what}: {n!r} is not one of the config's {what} "
+                                         f"({', '.join(have)})")
+        return self
 
     @field_validator("levels")
     @classmethod
@@ -374,7 +392,10 @@ def load_config(path: str | Path) -> Config:
 
 
 def config_to_dict(cfg: Config) -> dict:
-    return cfg.model_dump(mode="json")
+    out = cfg.model_dump(mode="json")
+    if out.get("report") is None:  # configs without a report block dump as they always did
+        out.pop("report", None)
+    return out
 
 
 def stable_hash(obj: Any, n: int = 12) -> str:
