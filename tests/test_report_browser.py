@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from fanlab.report import data as report_data
 from fanlab.report.figure_helpers import coverage_curves, pit_counts, reliability_curves, width_curves
 from fanlab.report.figures import make_figures
 from fanlab.report.build import make_report
@@ -83,7 +84,9 @@ def expected_counts(run_dir, dataset: str, level: float) -> dict[str, int]:
     methods = sorted(summary.loc[summary["dataset"] == dataset, "method"].unique())
     cov = coverage_curves(metrics, dataset, level)
     refs = [r for r in ("oracle", "climatology") if r in cov]
-    n_cov = sum(1 + sum(r != m for r in refs) + (m in cov) + (m in cov and cov[m].lo is not None) for m in methods)
+    units = report_data.n_units(metrics, dataset)
+    band = {m: c.lo is not None and report_data.ci_says_something(c.lo, c.hi, units.get(m)) for m, c in cov.items()}
+    n_cov = sum(1 + sum(r != m for r in refs) + (m in cov) + (m in cov and band[m]) for m in methods)
     fan_cols = [m for m in methods if m != "oracle"]
     return {"coverage": n_cov, "width": len(width_curves(metrics, dataset, level)),
             "reliability": 1 + len(reliability_curves(metrics, dataset)),
@@ -171,7 +174,7 @@ def test_compare_page_renders(browser, run_dir, tmp_path):
     summary = pd.read_csv(run_dir / "summary.csv")
     methods = sorted(summary.loc[summary["dataset"] == "ar1", "method"].unique())
     cov = traces(browser, "coverage")
-    assert len(cov) == len(methods) * (1 + 2 * 2)  # nominal + (band, line) per run
+    assert len(cov) == len(methods) * (1 + 2)  # nominal + a line per run (no band: 2 replications)
     diff = traces(browser, "difference")
     lines = [t for t in diff if t["name"] != "no difference" and not t["fill"]]
     assert len(lines) == len(methods) and all(set(t["y"]) <= {0.0, None} for t in lines)  # a run minus itself
@@ -180,4 +183,94 @@ def test_compare_page_renders(browser, run_dir, tmp_path):
     before = traces(browser, "coverage")
     change(browser, "#sel-level", "0.8")
     assert traces(browser, "coverage") != before
+    no_trouble(browser)
+
+
+# -- real data and many arms (issue 24, parts 6-8) ----------------------------------------------
+
+@pytest.fixture(scope="module")
+def csv_page(browser, tmp_path_factory):
+    """The dated two-series CSV run, one row given a long note, opened in the browser."""
+    from tests.report_fixture import csv_run_once
+
+    copy = shutil.copytree(csv_run_once(tmp_path_factory), tmp_path_factory.mktemp("csv") / "res")
+    summary = pd.read_csv(copy / "summary.csv")
+    summary["note"] = summary["note"].astype(object)
+    summary.loc[(summary["level"] - 0.95).abs() < 1e-9, "note"] = "a long note that says a great deal about this arm " * 6
+    summary.to_csv(copy / "summary.csv", index=False)
+    make_report(copy)
+    browser.errors.clear()
+    browser.open(copy / "report.html")
+    assert browser.evaluate(DRAWN) is True
+    return browser
+
+
+def test_csv_report_fits_1400px_draws_no_ci_and_dates_the_fans(csv_page):
+    b = csv_page
+    no_trouble(b)
+    size = _js(b, """const box = document.querySelector('#sec-summary .table-box');
+        const rows = Array.from(box.querySelectorAll('tbody tr')).filter((r) => !r.hidden);
+        return {box: box.scrollWidth, inside: box.clientWidth, doc: document.documentElement.scrollWidth,
+                tallest: Math.max(...rows.map((r) => r.getBoundingClientRect().height)),
+                heads: Array.from(box.querySelectorAll('th')).map((t) => t.textContent),
+                tip: rows.map((r) => r.lastChild.title).find((t) => t) || ''};""")
+    assert size["box"] <= size["inside"] and size["doc"] <= 1400, size  # every column in view
+    assert {"cov calm", "cov volatile", "note"} <= set(size["heads"])
+    assert size["tallest"] < 60 and size["tip"].startswith("a long note")  # cut to one line, whole in the tooltip
+    cov = traces(b, "coverage")
+    assert cov and not any(t["fill"] for t in cov)  # 2 replications: no band
+    notes = _js(b, "return document.getElementById('plot-coverage').layout.annotations.map((a) => a.text);")
+    assert any("too few replications for a CI" in n for n in notes)
+    assert _js(b, "return Array.from(document.querySelectorAll('#sel-series option')).map((o) => o.value);") == ["north", "south"]
+    axis = _js(b, "return document.getElementById('plot-fan').layout.xaxis;")
+    ticks = _js(b, "return Array.from(document.querySelectorAll('#plot-fan .xtick text')).map((t) => t.textContent);")
+    assert axis["type"] == "date" and ticks and all(any(c.isalpha() for c in t) or len(t) == 4 for t in ticks), ticks
+    north = traces(b, "fan")
+    change(b, "#sel-series", "south")
+    assert traces(b, "fan") != north and "series south" in _js(b, "return document.getElementById('fan-origin-label').textContent;")
+    no_trouble(b)
+
+
+def test_many_arms_open_on_the_headline_with_family_toggles(browser, run_dir, tmp_path):
+    from tests.report_fixture import doctor_many_arms
+
+    out = doctor_many_arms(run_dir, tmp_path / "many")
+    browser.errors.clear()
+    browser.open(out / "report.html")
+    assert browser.evaluate(DRAWN) is True
+    no_trouble(browser)
+    state = _js(browser, "return {ds: fanlab.state.dataset, m: Array.from(fanlab.state.methods).sort(),"
+                         "opts: Array.from(document.querySelectorAll('#sel-dataset option')).map((o) => o.value)};")
+    assert state == {"ds": "ar9", "m": ["arima", "naive"], "opts": ["ar9", "ar1"]}
+    # naive (coverage 0.1) has its own scale; arima's panel is not stretched down to it
+    layout = _js(browser, "const l = document.getElementById('plot-coverage').layout;"
+                          "return [l.yaxis.range, l.yaxis2.range, l.annotations.map((a) => a.text)];")
+    assert layout[1][0] > 0.3 and layout[0][0] < 0.1 and "naive (own scale)" in layout[2]
+    # a family's box ticks its whole group
+    _js(browser, "const g = document.querySelector('#sel-methods-list input.group[data-group=references]');"
+                 "g.checked = true; g.dispatchEvent(new Event('change')); return true;")
+    assert browser.evaluate(DRAWN) is True
+    shown = {t["name"] for t in traces(browser, "width")}
+    assert {"oracle", "climatology", "naive", "arima"} <= shown
+    ratio = _js(browser, "return document.getElementById('plot-width').layout.yaxis.title.text;")
+    assert ratio == "width / oracle width"
+    no_trouble(browser)
+
+
+def test_compare_page_opens_on_a_shared_dataset(browser, run_dir, tmp_path):
+    only9 = shutil.copytree(run_dir, tmp_path / "only9")
+    for name in ("summary.csv", "metrics.parquet", "forecasts.parquet"):
+        if name.endswith("csv"):
+            f = pd.read_csv(only9 / name)
+            f[f["dataset"] != "ar1"].to_csv(only9 / name, index=False)
+        else:
+            f = pd.read_parquet(only9 / name)
+            f[f["dataset"] != "ar1"].to_parquet(only9 / name)
+    out = write_compare([run_dir, only9], tmp_path / "compare.html")
+    browser.errors.clear()
+    browser.open(out)
+    assert browser.evaluate(DRAWN) is True
+    assert _js(browser, "return fanlab.state.dataset;") == "ar9"
+    diff = [t for t in traces(browser, "difference") if t["name"] != "no difference" and not t["fill"]]
+    assert diff  # the difference panels hold lines
     no_trouble(browser)

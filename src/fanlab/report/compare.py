@@ -63,6 +63,23 @@ def diffs(run: dict, base: dict) -> dict:
     return out
 
 
+def shared_start(runs: list[dict]) -> str | None:
+    """The dataset the compare page opens on: the first run's own start if every run has it,
+    else its first dataset (in its order) that every run has, else the one most runs have."""
+    everyone = set.intersection(*(set(r["datasets"]) for r in runs)) if runs else set()
+    first = runs[0] if runs else {"datasets": [], "start": None}
+    if first.get("start") in everyone:
+        return first["start"]
+    shared = [ds for ds in first["datasets"] if ds in everyone]
+    if shared:
+        return shared[0]
+    counts: dict[str, int] = {}
+    for r in runs:
+        for ds in r["datasets"]:
+            counts[ds] = counts.get(ds, 0) + 1
+    return max(counts, key=lambda ds: counts[ds], default=None)
+
+
 def write_compare(folders: list[str | Path], out_file: str | Path) -> Path:
     """Write the compare page of `folders` (the first is the baseline) to `out_file`.
     Raises `fanlab.report.data.NotResults` naming the first folder that holds no results."""
@@ -78,11 +95,15 @@ def write_compare(folders: list[str | Path], out_file: str | Path) -> Path:
         runs.append(run)
     for run in runs[1:]:
         run["diff"] = diffs(run, runs[0])
-    datasets = sorted({ds for r in runs for ds in r["datasets"]})
+    datasets = list(dict.fromkeys(ds for r in runs for ds in r["datasets"]))  # the first run's order first
     levels = sorted({lv for r in runs for lv in r["levels"]}, key=float)
-    methods = {ds: sorted({m for r in runs for m in r["methods"].get(ds, [])}) for ds in datasets}
+    methods = {ds: list(dict.fromkeys(m for r in runs for m in r["methods"].get(ds, []))) for ds in datasets}
+    merged = {"methods": [m for d in data for m in d["config"].get("methods") or []]}
     palette = [to_hex(c) for c in colormaps["tab10"].colors]
     payload = {"kind": "compare", "runs": runs, "datasets": datasets, "levels": levels, "methods": methods,
+               "start": shared_start(runs), "groups": {ds: rd.method_groups(merged, ms) for ds, ms in methods.items()},
+               "zoom": {ds: {lv: rd.coverage_zoom([r["coverage"].get(ds, {}).get(lv, {}) for r in runs], float(lv))
+                             for lv in levels} for ds in datasets},
                "run_colors": palette, "refs": {}, "colors": {}}
     frames = []
     base = data[0]["summary"]
@@ -113,8 +134,10 @@ def write_compare(folders: list[str | Path], out_file: str | Path) -> Path:
               f"{html.escape(names[0])}, is the baseline of the differences. Folders: "
               + html.escape(", ".join(str(f) for f in folders)) + "</p>")
     sections = [
-        rp._section("coverage", "Coverage vs horizon", "A panel per method, a line per run, its 95% CI shaded; "
-                    "the nominal level dashed.", rp._plot("coverage")),
+        rp._section("coverage", "Coverage vs horizon", "A panel per method, a line per run, its 95% CI shaded "
+                    f"(only from {rd.MIN_CI_UNITS} or more replications, or one series' bootstrap); the nominal "
+                    "level dashed. The page opens on a dataset every run has.",
+                    "<p class='note' id='coverage-scale'></p>" + rp._plot("coverage")),
         rp._section("difference", f"Coverage difference to {names[0]}",
                     "Each later run's coverage minus the baseline's at each step; CI: the two 95% CIs' "
                     "half-widths added in quadrature (independent runs, normal approximation). A band "
@@ -123,7 +146,7 @@ def write_compare(folders: list[str | Path], out_file: str | Path) -> Path:
         rp._section("reliability", "Reliability", rp.TEXT["reliability"], rp._plot("reliability")),
         rp._section("summary", "Summary (selected dataset and level)",
                     "Click a header to sort. n/a: no interval (or not computed); -: no value.",
-                    rp.table(headers, rows, attrs, text_cols=2)),
+                    rp.table(headers, rows, attrs, text_cols=2, clip_cols=(len(headers) - 1,))),
         rp._section("warnings", "Failed cells and warnings per run", "",
                     rp.table(["run", "failed cells", "cell warnings", "failed (first 20)"], problems, text_cols=4)),
         rp._section("facts", "Run facts", "", facts_table),

@@ -18,7 +18,7 @@ import yaml
 from matplotlib.colors import to_hex
 
 from fanlab.errors import DataError
-from fanlab.report.figure_helpers import (clip_band, fan_limits, first_cell, h_curves, pooled_rows,
+from fanlab.report.figure_helpers import (clip_band, fan_limits, h_curves, pooled_rows,
                                          reliability_curves, truth_by_time)
 from fanlab.schema import level_cols, level_tag
 
@@ -27,7 +27,25 @@ PIT_BINS = 10
 #: origins shown per dataset are thinned evenly to fit, within [FAN_MIN, FAN_MAX].
 FAN_BUDGET = 600_000
 FAN_MIN, FAN_MAX = 5, 40
+#: At most this many series of a dataset get fan charts (the first by name; the page says so).
+FAN_SERIES_MAX = 100
 REFS = ("oracle", "climatology")
+#: A coverage CI is drawn only from at least this many independent units (series x seeds):
+#: with 2 or 3 the t interval spans most of [0, 1] and says nothing.
+MIN_CI_UNITS = 4
+#: ... and only where it is at most this wide (median over h).
+MAX_CI_WIDTH = 0.5
+#: An arm whose coverage falls this far below the level somewhere gets its own y scale, so it
+#: does not stretch the panels of the arms near the level.
+FAR_BELOW = 0.25
+#: Method families of the page's toggles, in the order shown: (key, label).
+FAMILIES = (("references", "references (oracle, climatology, naive)"),
+            ("statistical", "ARIMA / ETS and their bands"),
+            ("lstm_heads", "LSTM heads"),
+            ("lstm_addons", "LSTM add-ons (MC dropout, ensembles, conformal)"),
+            ("other", "other"))
+REFERENCE_NAMES = {"oracle", "climatology", "naive", "seasonal_naive"}
+STATISTICAL_NAMES = {"arima", "ets", "theta"}
 
 
 class NotResults(DataError):
@@ -86,6 +104,61 @@ def reference_methods(cfg: dict) -> dict[str, str | None]:
     return {ref: next((m["key"] for m in keys if m["name"] == ref), None) for ref in REFS}
 
 
+def config_order(cfg: dict, what: str) -> list[str]:
+    """Keys (label, else registry name) of the config's `what` ("datasets" or "methods"), in
+    config order."""
+    return [str(d.get("label") or d["name"]) for d in cfg.get(what, []) or [] if isinstance(d, dict) and "name" in d]
+
+
+def in_order(names, first: list[str]) -> list[str]:
+    """`names` with those in `first` first, in its order, then the rest by name."""
+    names = set(map(str, names))
+    return [n for n in dict.fromkeys(first) if n in names] + sorted(names - set(first))
+
+
+def report_options(cfg: dict) -> dict:
+    """The config's optional `report:` block: headline_datasets and headline_methods (lists)."""
+    opts = cfg.get("report") if isinstance(cfg.get("report"), dict) else {}
+    return {k: [str(v) for v in (opts.get(k) or [])] for k in ("headline_datasets", "headline_methods")}
+
+
+def start_dataset(cfg: dict, datasets: list[str]) -> str | None:
+    """The dataset the page opens on: the config's first headline dataset present, else the
+    first of `datasets` (already in config order)."""
+    heads = [d for d in report_options(cfg)["headline_datasets"] if d in datasets]
+    return heads[0] if heads else (datasets[0] if datasets else None)
+
+
+def family(name: str, params: dict | None) -> str:
+    """The family key (see FAMILIES) of a method given by registry name and params: a wrapper
+    (conformal, with a `base`) joins its base's family, as an add-on where the base is an LSTM."""
+    params = params if isinstance(params, dict) else {}
+    base = params.get("base")
+    if isinstance(base, dict) and "name" in base:
+        inner = family(str(base["name"]), base.get("params"))
+        return "lstm_addons" if inner.startswith("lstm") else inner
+    if name in REFERENCE_NAMES:
+        return "references"
+    if name in STATISTICAL_NAMES:
+        return "statistical"
+    if name.startswith("lstm"):
+        plain = name == "lstm" and params.get("uncertainty", "none") == "none"
+        return "lstm_heads" if plain else "lstm_addons"
+    return "other"
+
+
+def method_groups(cfg: dict, methods: list[str]) -> list[dict]:
+    """The families of `methods` that hold any, in FAMILIES order: [{key, label, methods}],
+    methods in config order (those the config does not name: family "other")."""
+    fam = {m["key"]: family(m["name"], m["params"]) for m in method_keys(cfg)}
+    out = []
+    for key, label in FAMILIES:
+        ms = [m for m in methods if fam.get(m, "other") == key]
+        if ms:
+            out.append({"key": key, "label": label, "methods": ms})
+    return out
+
+
 def colors_of(methods) -> dict[str, str]:
     """The static figures' colour per method, as hex for the page."""
     from fanlab.report.figures import method_colors
@@ -93,24 +166,73 @@ def colors_of(methods) -> dict[str, str]:
     return {m: to_hex(c) for m, c in method_colors(methods).items()}
 
 
-def _curve(c, band: bool) -> dict:
+def ci_says_something(lo, hi, n_units: int | None) -> bool:
+    """Whether a coverage CI is worth drawing: from MIN_CI_UNITS independent units or one
+    series' bootstrap (n_units 1), and at most MAX_CI_WIDTH wide (median over h)."""
+    if lo is None or hi is None or (n_units is not None and 2 <= n_units < MIN_CI_UNITS):
+        return False
+    width = np.asarray(hi, float) - np.asarray(lo, float)
+    width = width[np.isfinite(width)]
+    return bool(width.size) and float(np.median(width)) <= MAX_CI_WIDTH
+
+
+def _curve(c, band: bool, n_units: int | None = None) -> dict:
     d = {"h": [int(v) for v in c.x], "y": num(c.y), "n_inf": int(np.sum(np.isinf(c.y)))}
     if band and c.lo is not None and c.hi is not None:
-        d["lo"], d["hi"] = num(c.lo), num(c.hi)
+        if ci_says_something(c.lo, c.hi, n_units):
+            d["lo"], d["hi"] = num(c.lo), num(c.hi)
+        else:
+            d["no_ci"] = f"{n_units} replications" if n_units and n_units < MIN_CI_UNITS else "CI too wide"
+    if n_units is not None:
+        d["n_units"] = int(n_units)
     return d
 
 
+def n_units(metrics: pd.DataFrame, dataset: str) -> dict[str, int]:
+    """Independent units (series x seeds, seeds of one real series once) per method, from the
+    pooled `n_units` rows."""
+    rows = pooled_rows(metrics, dataset, ["n_units"])
+    return {str(m): int(v) for m, v in zip(rows["method"], rows["value"]) if np.isfinite(v)}
+
+
+def coverage_zoom(curves_: list[dict], level: float) -> dict:
+    """The y ranges of the coverage panels at `level` from curves {method: {y, lo?, hi?}} (of
+    one or more runs): `range` shared by the arms near the others, `own` {method: range} for an
+    arm whose lowest coverage is FAR_BELOW under the median arm's lowest (and the level): it
+    would stretch everyone's scale; `low` {method: its lowest coverage} for those. Ranges end
+    at 1.02. CIs do not widen the range (a band past it is cut at the axis)."""
+    lows: dict[str, float] = {}
+    for by_method in curves_:
+        for m, c in by_method.items():
+            ys = [v for v in c["y"] if v is not None]
+            if ys:
+                lows[m] = min(lows.get(m, 1.0), min(ys))
+    typical = float(np.median(list(lows.values()))) if lows else level
+    far = {m: v for m, v in lows.items() if v < min(level, typical) - FAR_BELOW}
+    near = [v for m, v in lows.items() if m not in far]
+    floor = min([level] + near)
+    pad = 0.03
+    return {"range": [round(max(0.0, floor - pad), 4), 1.02],
+            "own": {m: [round(max(0.0, v - pad), 4), 1.02] for m, v in sorted(far.items())},
+            "low": {m: round(v, 4) for m, v in sorted(far.items())}}
+
+
 def curves(metrics: pd.DataFrame, datasets: list[str], levels: list[float]) -> dict:
-    """{coverage, width}: {dataset: {level tag: {method: {h, y, lo?, hi?}}}}; reliability:
-    {dataset: {method: {x, y}}}: nominal vs empirical over all steps."""
-    cov, wid, rel = {}, {}, {}
+    """{coverage, width}: {dataset: {level tag: {method: {h, y, lo?, hi?}}}} (a coverage CI
+    only where `ci_says_something`, else `no_ci` says why); reliability: {dataset: {method:
+    {x, y}}}: nominal vs empirical over all steps; zoom: {dataset: {level tag:
+    `coverage_zoom`}}."""
+    cov, wid, rel, zoom = {}, {}, {}, {}
     for ds in datasets:
-        cov[ds] = {level_tag(lv): {m: _curve(c, True) for m, c in h_curves(metrics, ds, lv, "coverage", band=True).items()}
+        units = n_units(metrics, ds)
+        cov[ds] = {level_tag(lv): {m: _curve(c, True, units.get(m))
+                                   for m, c in h_curves(metrics, ds, lv, "coverage", band=True).items()}
                    for lv in levels}
+        zoom[ds] = {level_tag(lv): coverage_zoom([cov[ds][level_tag(lv)]], lv) for lv in levels}
         wid[ds] = {level_tag(lv): {m: _curve(c, False) for m, c in h_curves(metrics, ds, lv, "width").items()}
                    for lv in levels}
         rel[ds] = {m: {"x": num(c.x), "y": num(c.y)} for m, c in reliability_curves(metrics, ds).items()}
-    return {"coverage": cov, "width": wid, "reliability": rel}
+    return {"coverage": cov, "width": wid, "reliability": rel, "zoom": zoom}
 
 
 def pit_per_h(forecasts: pd.DataFrame | None, bins: int = PIT_BINS) -> dict:
@@ -135,70 +257,133 @@ def pit_per_h(forecasts: pd.DataFrame | None, bins: int = PIT_BINS) -> dict:
     return out
 
 
-def fan_cap(forecasts: pd.DataFrame, levels: list[float], budget: int | None = None) -> int:
-    """Origins shown per dataset so that the fan data of the page fits `budget` numbers
-    (default FAN_BUDGET)."""
+def _fan_sizes(forecasts: pd.DataFrame, levels: list[float], budget: int | None = None) -> dict[str, tuple[int, int]]:
+    """{dataset: (series shown, origins shown per series)} so that the fan data of the page
+    fits `budget` numbers (default FAN_BUDGET), shared evenly between datasets: as many series
+    as FAN_MIN origins each allow (at most FAN_SERIES_MAX), then origins in [FAN_MIN, FAN_MAX]."""
     budget = FAN_BUDGET if budget is None else budget
-    pairs = max(forecasts.groupby(["dataset", "method"], observed=True).ngroups, 1)
-    horizon = max(int(forecasts["h"].max()), 1)
-    per = budget // (pairs * horizon * (1 + 2 * len(levels)))
-    return int(min(max(per, FAN_MIN), FAN_MAX))
+    groups = forecasts.groupby("dataset", observed=True)
+    share = budget / max(groups.ngroups, 1)
+    out = {}
+    for ds, g in groups:
+        per_series = max(g["method"].nunique() * int(g["h"].max()) * (1 + 2 * len(levels)), 1)
+        n_series = g["series"].nunique()
+        shown = int(min(n_series, FAN_SERIES_MAX, max(1, share // (per_series * FAN_MIN))))
+        origins = int(min(max(share // (shown * per_series), FAN_MIN), FAN_MAX))
+        out[str(ds)] = (shown, origins)
+    return out
+
+
+def fan_cap(forecasts: pd.DataFrame, levels: list[float], budget: int | None = None) -> int:
+    """Origins shown per series (the smallest over datasets) within `budget` numbers."""
+    return min((o for _, o in _fan_sizes(forecasts, levels, budget).values()), default=FAN_MIN)
+
+
+def time_stamps(cell: pd.DataFrame, t0: int, t1: int) -> list[str] | None:
+    """Time stamps of positions t0..t1 of a dated series, from its forecast rows' `time`
+    (target time of origin + h), the positions no row names filled by the inferred frequency.
+    None where the series is undated or its stamps follow no regular frequency."""
+    if "time" not in cell or not pd.api.types.is_datetime64_any_dtype(cell["time"]):
+        return None
+    known = cell.loc[cell["time"].notna(), ["origin", "h", "time"]]
+    if known.empty:
+        return None
+    by_t = pd.Series(known["time"].to_numpy(), index=(known["origin"] + known["h"]).to_numpy(np.int64))
+    by_t = by_t[~by_t.index.duplicated()].sort_index()
+    run = by_t.loc[by_t.index.to_series().diff().fillna(1).eq(1).cumprod().astype(bool).to_numpy()]
+    try:
+        freq = pd.DatetimeIndex(run.to_numpy(), freq="infer").freq if len(run) >= 3 else None
+    except ValueError:
+        freq = None
+    if freq is None:
+        return None
+    stamps = pd.date_range(end=by_t.iloc[0], periods=by_t.index[0] - t0 + 1, freq=freq)
+    stamps = stamps.append(pd.date_range(start=by_t.iloc[0], periods=t1 - by_t.index[0] + 1, freq=freq)[1:])
+    got = pd.Series(stamps, index=np.arange(t0, t1 + 1))
+    inside = by_t.loc[(by_t.index >= t0) & (by_t.index <= t1)]
+    if not (got.loc[inside.index].to_numpy() == inside.to_numpy()).all():
+        return None  # irregular stamps: an integer axis says no more than the data do
+    fmt = "%Y-%m-%d" if (stamps == stamps.normalize()).all() else "%Y-%m-%d %H:%M:%S"
+    return list(stamps.strftime(fmt))
+
+
+def _fan_entry(cell: pd.DataFrame, series: str, seed: int, cap: int, levels: list[float],
+               oracle: str | None) -> dict:
+    """The fan chart data of one series and seed (see `fans`)."""
+    all_origins = np.unique(cell["origin"].to_numpy(np.int64))
+    idx = np.unique(np.round(np.linspace(0, all_origins.size - 1, min(cap, all_origins.size))).astype(int))
+    shown = all_origins[idx]
+    truth = truth_by_time(cell)
+    horizon = int(cell["h"].max())
+    stamps = time_stamps(cell, int(shown[0]) - horizon, int(all_origins.max()) + horizon)
+    cell = cell.loc[cell["origin"].isin(shown)].sort_values(["method", "origin", "h"])
+    paths: dict[str, dict[int, pd.DataFrame]] = {}
+    for (m, o), g in cell.groupby(["method", "origin"], sort=True, observed=True):
+        paths.setdefault(str(m), {})[int(o)] = g
+    methods = sorted(paths)
+    late = shown - shown[0] >= horizon
+    entry = {"series": series, "seed": seed, "n_origins": int(all_origins.size), "horizon": horizon,
+             "origins": [int(o) for o in shown],
+             # the first origin whose past window is known (from earlier origins' futures)
+             "first_full": int(np.argmax(late)) if late.any() else 0,
+             "truth": {"t": [int(t) for t in truth.index], "y": num(truth)},
+             "ylim": [], "methods": {m: {"mean": [], "lo": {}, "hi": {}, "clipped": []} for m in methods}}
+    if stamps is not None:
+        entry["stamps"] = {"t0": int(shown[0]) - horizon, "x": stamps}
+    for o in shown:
+        o = int(o)
+        window = truth.loc[o - horizon: o + horizon].to_numpy()
+        core = [window] + [paths[m][o]["mean"].to_numpy(float) for m in methods if o in paths[m]]
+        if oracle in paths and o in paths[oracle]:
+            core += [paths[oracle][o][f"{s}_{level_tag(lv)}"].to_numpy(float) for lv in levels for s in ("lo", "hi")]
+        extra = [paths[m][o][f"{s}_{level_tag(lv)}"].to_numpy(float) for m in methods if o in paths[m]
+                 for lv in levels for s in ("lo", "hi")]
+        ylim = fan_limits(core, extra)
+        entry["ylim"].append(num(ylim))
+        for m in methods:
+            d, g = entry["methods"][m], paths[m].get(o)
+            cut = False
+            d["mean"].append(num(g["mean"]) if g is not None else [])
+            for lv in levels:
+                tag = level_tag(lv)
+                lo_c, hi_c = level_cols(lv)
+                if g is None or lo_c not in g:
+                    d["lo"].setdefault(tag, []).append([])
+                    d["hi"].setdefault(tag, []).append([])
+                    continue
+                lo, hi, was_cut = clip_band(g[lo_c].to_numpy(float), g[hi_c].to_numpy(float), ylim)
+                cut |= was_cut
+                d["lo"].setdefault(tag, []).append(num(lo))
+                d["hi"].setdefault(tag, []).append(num(hi))
+            d["clipped"].append(bool(cut))
+    return entry
 
 
 def fans(forecasts: pd.DataFrame | None, levels: list[float], oracle: str | None) -> dict:
-    """Fan chart data of the first series and seed of each dataset, at evenly spread origins.
+    """Fan chart data of every series of each dataset (its first seed; at most the budget's
+    number of series, the first by name), at evenly spread origins.
 
-    {dataset: {series, seed, n_origins, origins [K], truth {t, y}, ylim [K][2],
-    methods {m: {mean [K][H], lo {tag: [K][H]}, hi {tag: [K][H]}, clipped [K]}}}}. Bands are
-    clipped to each origin's axis range (infinite ones included), as in the static figure.
+    {dataset: {series: [names shown], n_series, by_series: {name: {series, seed, n_origins,
+    origins [K], truth {t, y}, stamps? {t0, x}, ylim [K][2], methods {m: {mean [K][H], lo {tag:
+    [K][H]}, hi {tag: [K][H]}, clipped [K]}}}}}}. `stamps.x[t - t0]` is the time stamp of
+    position t where the series is dated. Bands are clipped to each origin's axis range
+    (infinite ones included), as in the static figure.
     """
     if forecasts is None or forecasts.empty:
         return {}
-    cap = fan_cap(forecasts, levels)
+    sizes = _fan_sizes(forecasts, levels)
     out: dict = {}
-    for ds in sorted(forecasts["dataset"].astype(str).unique()):
-        series, seed, cell = first_cell(forecasts, ds)
-        all_origins = np.unique(cell["origin"].to_numpy(np.int64))
-        idx = np.unique(np.round(np.linspace(0, all_origins.size - 1, min(cap, all_origins.size))).astype(int))
-        shown = all_origins[idx]
-        truth = truth_by_time(cell)
-        horizon = int(cell["h"].max())
-        cell = cell.loc[cell["origin"].isin(shown)].sort_values(["method", "origin", "h"])
-        paths: dict[str, dict[int, pd.DataFrame]] = {}
-        for (m, o), g in cell.groupby(["method", "origin"], sort=True, observed=True):
-            paths.setdefault(str(m), {})[int(o)] = g
-        methods = sorted(paths)
-        entry = {"series": series, "seed": seed, "n_origins": int(all_origins.size), "horizon": horizon,
-                 "origins": [int(o) for o in shown],
-                 # the first origin whose past window is known (from earlier origins' futures)
-                 "first_full": int(np.argmax(shown - shown[0] >= horizon)) if (shown - shown[0] >= horizon).any() else 0, "truth": {"t": [int(t) for t in truth.index], "y": num(truth)},
-                 "ylim": [], "methods": {m: {"mean": [], "lo": {}, "hi": {}, "clipped": []} for m in methods}}
-        for o in shown:
-            o = int(o)
-            window = truth.loc[o - horizon: o + horizon].to_numpy()
-            core = [window] + [paths[m][o]["mean"].to_numpy(float) for m in methods if o in paths[m]]
-            if oracle in paths and o in paths[oracle]:
-                core += [paths[oracle][o][f"{s}_{level_tag(lv)}"].to_numpy(float) for lv in levels for s in ("lo", "hi")]
-            extra = [paths[m][o][f"{s}_{level_tag(lv)}"].to_numpy(float) for m in methods if o in paths[m]
-                     for lv in levels for s in ("lo", "hi")]
-            ylim = fan_limits(core, extra)
-            entry["ylim"].append(num(ylim))
-            for m in methods:
-                d, g = entry["methods"][m], paths[m].get(o)
-                cut = False
-                d["mean"].append(num(g["mean"]) if g is not None else [])
-                for lv in levels:
-                    tag = level_tag(lv)
-                    lo_c, hi_c = level_cols(lv)
-                    if g is None or lo_c not in g:
-                        d["lo"].setdefault(tag, []).append([])
-                        d["hi"].setdefault(tag, []).append([])
-                        continue
-                    lo, hi, was_cut = clip_band(g[lo_c].to_numpy(float), g[hi_c].to_numpy(float), ylim)
-                    cut |= was_cut
-                    d["lo"].setdefault(tag, []).append(num(lo))
-                    d["hi"].setdefault(tag, []).append(num(hi))
-                d["clipped"].append(bool(cut))
+    for ds, rows in forecasts.groupby("dataset", sort=True, observed=True):
+        ds = str(ds)
+        n_shown, cap = sizes[ds]
+        names = sorted(rows["series"].astype(str).unique())
+        entry = {"series": names[:n_shown], "n_series": len(names), "by_series": {}}
+        for series, cell in rows.groupby(rows["series"].astype(str), sort=True, observed=True):
+            if series not in entry["series"]:
+                continue
+            seed = int(cell["seed"].min())
+            entry["by_series"][series] = _fan_entry(cell.loc[cell["seed"] == seed], series, seed, cap,
+                                                    levels, oracle)
         out[ds] = entry
     return out
 
@@ -256,15 +441,19 @@ def failed_cells(manifest: dict) -> list[tuple[str, str]]:
 
 
 def run_payload(data: dict) -> dict:
-    """The plot data of one results folder shared by the report and the compare page."""
+    """The plot data of one results folder shared by the report and the compare page:
+    datasets and methods in config order (others after, by name), the dataset to open on."""
     metrics, summary, cfg = data["metrics"], data["summary"], data["config"]
     levels = sorted(float(v) for v in cfg["levels"])
-    datasets = sorted(set(summary["dataset"].astype(str)) | set(metrics["dataset"].astype(str)))
-    methods = {ds: sorted(set(summary.loc[summary["dataset"].astype(str) == ds, "method"].astype(str))
-                          | set(pooled_rows(metrics, ds, ["coverage", "crps"])["method"].astype(str)))
+    datasets = in_order(set(summary["dataset"].astype(str)) | set(metrics["dataset"].astype(str)),
+                        config_order(cfg, "datasets"))
+    order = config_order(cfg, "methods")
+    methods = {ds: in_order(set(summary.loc[summary["dataset"].astype(str) == ds, "method"].astype(str))
+                            | set(pooled_rows(metrics, ds, ["coverage", "crps"])["method"].astype(str)), order)
                for ds in datasets}
     return {"label": Path(data["path"]).name, "levels": [level_tag(lv) for lv in levels],
-            "datasets": datasets, "methods": methods, **curves(metrics, datasets, levels)}
+            "datasets": datasets, "methods": methods, "start": start_dataset(cfg, datasets),
+            "headline_methods": report_options(cfg)["headline_methods"], **curves(metrics, datasets, levels)}
 
 
 def cell_warnings(manifest: dict) -> pd.DataFrame:

@@ -61,8 +61,10 @@ def _sort_key(v) -> str:
 
 
 def table(headers: list[str], rows: list[list], attrs: list[dict] | None = None, text_cols: int = 1,
-          cls: str = "sortable", code_cols: tuple[int, ...] = ()) -> str:
-    """HTML table; a cell is text or (text, sort key); `attrs` are data-* per row."""
+          cls: str = "sortable", code_cols: tuple[int, ...] = (), clip_cols: tuple[int, ...] = ()) -> str:
+    """HTML table in a box that scrolls sideways if it must; a cell is text or (text, sort
+    key); `attrs` are data-* per row; `clip_cols` are cut to one line, the whole text in a
+    tooltip (a long note must not make a tall row)."""
     head = "".join(f'<th class="{"text" if i < text_cols else ""}">{html.escape(h)}</th>'
                    for i, h in enumerate(headers))
     body = []
@@ -71,18 +73,22 @@ def table(headers: list[str], rows: list[list], attrs: list[dict] | None = None,
         cells = []
         for i, c in enumerate(row):
             text, key = c if isinstance(c, tuple) else (c, None)
-            klass = "code" if i in code_cols else "text" if i < text_cols or key is None else ""
+            klass = ("clip" if i in clip_cols else "code" if i in code_cols
+                     else "text" if i < text_cols or key is None else "ci" if " [" in str(text) else "")
             sort = "" if key is None else f' data-sort="{html.escape(key)}"'
-            cells.append(f'<td class="{klass}"{sort}>{html.escape(str(text))}</td>')
+            tip = f' title="{html.escape(str(text))}"' if i in clip_cols and text else ""
+            cells.append(f'<td class="{klass}"{sort}{tip}>{html.escape(str(text))}</td>')
         body.append(f"<tr{a}>{''.join(cells)}</tr>")
-    return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+    return (f'<div class="table-box"><table class="{cls}"><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(body)}</tbody></table></div>')
 
 
 def _coverage_cell(r) -> tuple[str, str]:
     c = r.get("coverage", np.nan)
     if c != c:
         return "n/a", ""
-    return f"{fmt(c)} [{fmt(r.get('coverage_lo', np.nan))}, {fmt(r.get('coverage_hi', np.nan))}]", _sort_key(c)
+    # a no-break space inside the CI: a narrow column wraps between the value and its CI only
+    return f"{fmt(c)} [{fmt(r.get('coverage_lo', np.nan))},\u00a0{fmt(r.get('coverage_hi', np.nan))}]", _sort_key(c)
 
 
 def summary_columns(*summaries: pd.DataFrame) -> list[tuple[str, str, str]]:
@@ -125,7 +131,7 @@ def _diff_cell(r, b) -> tuple[str, str]:
     if b is None or r["coverage"] != r["coverage"] or b["coverage"] != b["coverage"]:
         return "n/a", ""
     d, hw = float(r["coverage"] - b["coverage"]), float(np.hypot(_half(r), _half(b)))
-    ci = f" [{d - hw:+.3f}, {d + hw:+.3f}]" if np.isfinite(hw) else ""
+    ci = f" [{d - hw:+.3f},\u00a0{d + hw:+.3f}]" if np.isfinite(hw) else ""
     return f"{d:+.3f}{ci}", _sort_key(d)
 
 
@@ -191,13 +197,31 @@ def _static_figures(folder: Path) -> str:
 TEXT = {
     "coverage": "A panel per method: its pooled coverage at the selected level against the horizon step, "
                 "the 95% CI shaded, the nominal level dashed; the oracle (black) and climatology (grey, "
-                "dotted) are drawn in every panel for reference. 'n/a': no interval.",
-    "width": "Mean interval width at the selected level; infinite widths are not drawn.",
+                "dotted) are drawn in every panel for reference. 'n/a': no interval. The CI is drawn only "
+                f"from {rd.MIN_CI_UNITS} or more replications (series x seeds) or one series' bootstrap, and "
+                f"only where it is at most {rd.MAX_CI_WIDTH:g} wide: with 2 or 3 the t interval spans most of "
+                "[0, 1] (too few replications for a CI; the table still prints it). The panels share a y scale "
+                "zoomed to the arms near the level; an arm far below the others gets its own (said below).",
+    "width": "Mean interval width at the selected level; infinite widths are not drawn. Where the dataset "
+             "has an oracle, the box shows each width as a ratio to the oracle's at the same step "
+             "(1: as wide as the truth's band).",
     "reliability": "Empirical coverage over all steps against the nominal level (fine grid and config "
                    "levels); the diagonal is perfect calibration.",
     "pit": "PIT histograms (10 bins, density) per method at the chosen step, or all steps pooled; a flat "
            "histogram at 1 is calibrated, a U shape too narrow, a hump too wide.",
 }
+
+
+def sawtooth_note(stride: int, horizon: int) -> str:
+    """Why coverage against h zigzags with period `stride` (empty where it cannot)."""
+    if not 1 < stride < horizon:
+        return ""
+    return (f"With stride {stride}, coverage against h can zigzag with period {stride}: steps h and h + {stride} "
+            f"are scored on nearly the same observations (origin o's target at step h + {stride} is origin "
+            f"o + {stride}'s target at step h, so the two steps share all their targets but one per series and "
+            "seed), while neighbouring steps h and h + 1 share none. The curve is "
+            f"{stride} interleaved curves with their own sampling noise: the zigzag says which observations a "
+            "step sees, not how the method behaves.")
 
 
 def _run_sections(data: dict, summary_html: str) -> list[str]:
@@ -225,6 +249,18 @@ def _run_sections(data: dict, summary_html: str) -> list[str]:
     return [summary_html] + out
 
 
+def _fan_note(fans: dict) -> str:
+    """The fan section's caption: which series and origins are shown."""
+    cut = [f"{ds} {len(f['series'])} of {f['n_series']}" for ds, f in fans.items() if len(f["series"]) < f["n_series"]]
+    thinned = [f"{ds} {len(e['origins'])} of {e['n_origins']}" for ds, f in fans.items()
+               for e in list(f["by_series"].values())[:1] if len(e["origins"]) < e["n_origins"]]
+    return ("Fan charts of every series of the dataset (pick one; its first seed), time stamps on the axis where "
+            "the series is dated; the oracle's widest band dashed; bands beyond the axis clipped. "
+            + ("Series shown (the first by name; the rest are in forecasts.parquet): " + ", ".join(cut) + ". " if cut else "")
+            + ("Origins thinned evenly to keep the page small: " + ", ".join(thinned) + "." if thinned
+               else "All origins shown."))
+
+
 def write_report(results_dir: str | Path, intro: str) -> Path:
     """Write `results_dir`/report.html from the results files; returns its path."""
     folder = Path(results_dir)
@@ -235,31 +271,35 @@ def write_report(results_dir: str | Path, intro: str) -> Path:
     refs = rd.reference_methods(cfg)
     fans = rd.fans(data["forecasts"], levels, refs["oracle"])
     all_methods = sorted({m for ms in run["methods"].values() for m in ms})
+    groups = {ds: rd.method_groups(cfg, ms) for ds, ms in run["methods"].items()}
     payload = {"kind": "report", "runs": [run], "datasets": run["datasets"], "levels": run["levels"],
-               "methods": run["methods"], "refs": refs, "colors": rd.colors_of(all_methods),
+               "methods": run["methods"], "groups": groups, "start": run["start"],
+               "headline_methods": run["headline_methods"], "zoom": run["zoom"],
+               "refs": refs, "colors": rd.colors_of(all_methods),
                "pit": rd.pit_per_h(data["forecasts"]), "pit_bins": rd.PIT_BINS, "fans": fans}
-    n_shown = {ds: (len(f["origins"]), f["n_origins"]) for ds, f in fans.items()}
-    thinned = {ds: v for ds, v in n_shown.items() if v[0] < v[1]}
-    fan_note = ("Fan charts of the first series and seed of each dataset (others are in forecasts.parquet); "
-                "the oracle's widest band dashed; bands beyond the axis clipped. "
-                + ("Origins thinned evenly to keep the page small: " + ", ".join(
-                    f"{ds} {a} of {b}" for ds, (a, b) in thinned.items()) + "." if thinned else "All origins shown."))
+    fan_note = _fan_note(fans)
     title = f"fanlab: {cfg.get('name', folder.name)}"
     header = (f"<h1>{html.escape(title)}</h1><p>{html.escape(str(cfg.get('description', '')))}</p>"
               f"<p class='note'>{html.escape(intro)}</p>")
     h, rows, attrs = summary_table(data["summary"])
+    saw = sawtooth_note(int(cfg.get("stride", 1)), int(cfg.get("horizon", 1)))
     sections = [
-        _section("coverage", "Coverage vs horizon", TEXT["coverage"], _plot("coverage")),
-        _section("width", "Width vs horizon", TEXT["width"], _plot("width")),
+        _section("coverage", "Coverage vs horizon", TEXT["coverage"],
+                 (f"<p class='note' id='coverage-sawtooth'>{html.escape(saw)}</p>" if saw else "")
+                 + "<p class='note' id='coverage-scale'></p>" + _plot("coverage")),
+        _section("width", "Width vs horizon", TEXT["width"],
+                 "<label id='width-ratio-box'><input id='width-ratio' type='checkbox' checked> width / oracle's width"
+                 "</label>" + _plot("width")),
         _section("reliability", "Reliability", TEXT["reliability"], _plot("reliability")),
         _section("pit", "PIT histograms", TEXT["pit"],
                  "<label>step <select id='sel-pit-h'></select></label>" + _plot("pit")),
         _section("fan", "Fan charts", fan_note,
+                 "<label>series <select id='sel-series'></select></label> "
                  "<label>origin <input id='sel-origin' type='range' min='0' max='0' value='0' step='1'></label> "
                  "<span id='fan-origin-label' class='note'></span>" + _plot("fan")),
         *_run_sections(data, _section("summary", "Summary (selected dataset and level)",
                                       "Click a header to sort. n/a: no interval (or not computed); -: no value.",
-                                      table(h, rows, attrs, text_cols=1))),
+                                      table(h, rows, attrs, text_cols=1, clip_cols=(len(h) - 1,)))),
         _section("figures", "Static figures", "", _static_figures(folder)),
     ]
     path = folder / "report.html"

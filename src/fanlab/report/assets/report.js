@@ -7,7 +7,7 @@
   const COMPARE = DATA.kind === "compare";
   const RUNS = DATA.runs;
   const PLOT_CONFIG = {displaylogo: false, responsive: true};
-  const state = {dataset: null, level: null, methods: new Set(), pitH: "all", origin: 0};
+  const state = {dataset: null, level: null, methods: new Set(), pitH: "all", origin: 0, series: null, widthRatio: true};
 
   function $(id) { return document.getElementById(id); }
   function el(tag, attrs, text) {
@@ -93,18 +93,31 @@
 
   // Coverage vs h: a panel per method; report: the method, its CI band and the references;
   // compare: a line and band per run.
+  // The y ranges of the coverage panels (fanlab.report.data.coverage_zoom): one shared by the
+  // arms near the others, its own for an arm far below them.
+  function zoomOf() {
+    const z = DATA.zoom && DATA.zoom[state.dataset] && DATA.zoom[state.dataset][state.level];
+    return z || {range: [0, 1.02], own: {}, low: {}};
+  }
   function drawCoverage() {
-    const methods = selected(), level = parseFloat(state.level), H = horizonRange();
-    // one y range for every panel: from just below the lowest value shown (or the level) to 1
-    let low = level;
-    RUNS.forEach((run) => Object.entries(curvesOf(run, "coverage")).forEach(([m, c]) => {
-      if (!state.methods.has(m)) return;
-      (c.lo || c.y).forEach((v) => { if (v !== null) low = Math.min(low, v); });
-    }));
-    const g = grid(methods, {xTitle: "horizon step h", yTitle: "coverage", yRange: [Math.max(0, low - 0.05), 1.02]});
+    const methods = selected(), level = parseFloat(state.level), H = horizonRange(), zoom = zoomOf();
+    const g = grid(methods, {xTitle: "horizon step h", yTitle: "coverage", yRange: zoom.range});
     const traces = [];
+    const own = Object.keys(zoom.own).filter((m) => methods.includes(m));
+    const scale = $("coverage-scale");
+    if (scale) {
+      scale.textContent = "y axis from " + zoom.range[0].toFixed(2) + " to 1 in every panel" + (own.length ?
+        "; its own scale for " + own.map((m) => m + " (lowest " + zoom.low[m].toFixed(2) + ")").join(", ") +
+        ", far below the others (its line runs off the bottom of the other panels)" : "") + ".";
+    }
     methods.forEach((m, i) => {
-      const ax = g.axes[i];
+      const ax = g.axes[i], k = i === 0 ? "" : String(i + 1);
+      if (zoom.own[m]) {
+        g.layout["yaxis" + k].range = zoom.own[m];
+        g.layout["yaxis" + k].tickfont = {color: "firebrick"};
+        g.layout.annotations[i].text = m + " (own scale)";
+      }
+      const fewCi = [];
       traces.push(line([1, H], [level, level], "#555555", "nominal", ax, {line: {color: "#555555", dash: "dash", width: 1}}));
       let drawn = 0;
       RUNS.forEach((run, r) => {
@@ -121,10 +134,13 @@
         if (!c) return;
         const color = COMPARE ? runColor(r) : methodColor(m), name = COMPARE ? run.label : m;
         if (c.lo) traces.push(band(c.h, c.lo, c.hi, rgba(color, 0.18), name + " 95% CI", ax, name));
+        else if (c.no_ci) fewCi.push(c.no_ci);
         traces.push(line(c.h, c.y, color, name, ax));
         drawn += 1;
       });
       if (!drawn) note(g.layout, ax, "no interval: coverage n/a");
+      else if (fewCi.length) note(g.layout, ax, "no CI band: " + (fewCi[0].indexOf("replications") >= 0 ?
+        "too few replications for a CI (" + fewCi[0] + ")" : "the CI is too wide to say anything"));
     });
     return draw("plot-coverage", traces, g.layout);
   }
@@ -165,15 +181,34 @@
         if (c && c.n_inf) note(g.layout, g.axes[i], c.n_inf + " inf values not drawn");
       }));
     } else {
-      g = grid(["mean interval width, level " + state.level], {xTitle: "horizon step h", yTitle: "mean width", cols: 1, panelHeight: 380});
-      const infs = [];
+      const widths = curvesOf(RUNS[0], "width"), oracle = (DATA.refs || {}).oracle;
+      const base = oracle && widths[oracle], ratio = !!base && state.widthRatio;
+      if ($("width-ratio-box")) $("width-ratio-box").hidden = !base;
+      g = grid([ratio ? "mean interval width / the oracle's, level " + state.level : "mean interval width, level " + state.level],
+               {xTitle: "horizon step h", yTitle: ratio ? "width / oracle width" : "mean width", cols: 1, panelHeight: 380});
+      const infs = [], off = [];
+      const byH = {};
+      if (base) base.h.forEach((h, i) => { byH[h] = base.y[i]; });
+      const CAP = 3;  // a ratio above it would squash the others: said, and cut at the axis
+      let top = 1.1;
       methods.forEach((m) => {
-        const c = curvesOf(RUNS[0], "width")[m], st = refStyle(m);
+        const c = widths[m], st = refStyle(m);
         if (!c) return;
-        traces.push(line(c.h, c.y, st ? st.color : methodColor(m), m, g.axes[0], st ? {line: {color: st.color, dash: st.dash, width: 1.4}} : {}));
+        let y = c.y;
+        if (ratio) {
+          y = c.y.map((v, i) => (v === null || !byH[c.h[i]] ? null : v / byH[c.h[i]]));
+          const big = Math.max(...y.filter((v) => v !== null).concat([0]));
+          if (big > CAP) off.push(m + " (up to " + big.toFixed(1) + ")");
+          top = Math.max(top, Math.min(big, CAP) * 1.05);
+        }
+        traces.push(line(c.h, y, st ? st.color : methodColor(m), m, g.axes[0], st ? {line: {color: st.color, dash: st.dash, width: 1.4}} : {}));
         if (c.n_inf) infs.push(m + ": " + c.n_inf);
       });
-      if (infs.length) note(g.layout, g.axes[0], "inf values not drawn (" + infs.join(", ") + ")");
+      if (ratio) g.layout.yaxis.range = [0, top];
+      const said = [];
+      if (infs.length) said.push("inf values not drawn (" + infs.join(", ") + ")");
+      if (off.length) said.push("beyond the axis: " + off.join(", "));
+      if (said.length) note(g.layout, g.axes[0], said.join("; "));
     }
     return draw("plot-width", traces, g.layout);
   }
@@ -221,13 +256,20 @@
 
   function drawFan() {
     if (COMPARE || !DATA.fans || !DATA.fans[state.dataset]) return Promise.resolve();
-    const f = DATA.fans[state.dataset], k = Math.min(state.origin, f.origins.length - 1);
+    const f = DATA.fans[state.dataset].by_series[state.series];
+    if (!f) return Promise.resolve();
+    const k = Math.min(state.origin, f.origins.length - 1);
     const origin = f.origins[k], oracle = (DATA.refs || {}).oracle, H = f.horizon;
+    // dated series: positions drawn at their time stamps
+    const st = f.stamps, X = (t) => (st ? st.x[t - st.t0] : t);
+    const xs = (arr) => arr.map((t) => (t === null ? null : X(t)));
     const inFan = selected().filter((m) => f.methods[m]);
     const columns = inFan.filter((m) => m !== oracle).length ? inFan.filter((m) => m !== oracle) : inFan;
     const levels = DATA.levels.slice().sort((a, b) => parseFloat(b) - parseFloat(a));
-    const g = grid(columns.map((m) => m + ", origin " + origin), {xTitle: "time index", yTitle: "y", cols: 3,
-                                                                    yRange: f.ylim[k], xRange: [origin - H, origin + H]});
+    const where = st ? X(origin) : String(origin);
+    const g = grid(columns.map((m) => m + ", origin " + where), {xTitle: st ? "time" : "time index", yTitle: "y", cols: 3,
+                                                                  yRange: f.ylim[k], xRange: [X(origin - H), X(origin + H)],
+                                                                  xType: st ? "date" : "linear"});
     const tx = [], ty = [];
     f.truth.t.forEach((t, i) => { if (t >= origin - H && t <= origin + H) { tx.push(t); ty.push(f.truth.y[i]); } });
     const ts = []; for (let h = 1; h <= H; h++) ts.push(origin + h);
@@ -236,21 +278,21 @@
       const ax = g.axes[i], d = f.methods[m], color = methodColor(m);
       levels.forEach((lv) => {
         const lo = d.lo[lv][k], hi = d.hi[lv][k];
-        traces.push(band(ts.slice(0, lo.length), lo, hi, rgba(color, 0.2), m + " " + lv, ax, m));
+        traces.push(band(xs(ts.slice(0, lo.length)), lo, hi, rgba(color, 0.2), m + " " + lv, ax, m));
       });
-      traces.push(line(ts.slice(0, d.mean[k].length), d.mean[k], color, m + " mean", ax));
+      traces.push(line(xs(ts.slice(0, d.mean[k].length)), d.mean[k], color, m + " mean", ax));
       if (oracle && m !== oracle && f.methods[oracle]) {
         const o = f.methods[oracle], lv = levels[0];
         const x = ts.concat([null], ts), y = o.lo[lv][k].concat([null], o.hi[lv][k]);
-        traces.push(line(x, y, "#000000", "oracle " + lv + " band", ax, {line: {color: "#000000", dash: "dash", width: 0.8}}));
+        traces.push(line(xs(x), y, "#000000", "oracle " + lv + " band", ax, {line: {color: "#000000", dash: "dash", width: 0.8}}));
       }
-      traces.push(line(tx, ty, "#000000", "observed y", ax, {line: {color: "#000000", width: 1}}));
-      g.layout.shapes.push({type: "line", xref: ax.x, yref: ax.y + " domain", x0: origin, x1: origin, y0: 0, y1: 1,
+      traces.push(line(xs(tx), ty, "#000000", "observed y", ax, {line: {color: "#000000", width: 1}}));
+      g.layout.shapes.push({type: "line", xref: ax.x, yref: ax.y + " domain", x0: X(origin), x1: X(origin), y0: 0, y1: 1,
                             line: {color: "#888888", dash: "dot", width: 1}});
       if (d.clipped[k]) note(g.layout, ax, "band clipped at axis");
     });
-    $("fan-origin-label").textContent = "origin " + origin + " (" + (k + 1) + " of " + f.origins.length + " shown; " +
-      f.n_origins + " in the results), series " + f.series + ", seed " + f.seed;
+    $("fan-origin-label").textContent = "origin " + where + (st ? " (position " + origin + ")" : "") + " (" + (k + 1) +
+      " of " + f.origins.length + " shown; " + f.n_origins + " in the results), series " + f.series + ", seed " + f.seed;
     return draw("plot-fan", traces, g.layout);
   }
 
@@ -296,26 +338,64 @@
     values.forEach((v, i) => sel.appendChild(el("option", {value: v}, labels ? labels[i] : v)));
   }
 
+  // A group's box is ticked when all its methods are, half-ticked when some are.
+  function syncGroups() {
+    document.querySelectorAll("#sel-methods-list input.group").forEach((g) => {
+      const ms = JSON.parse(g.dataset.methods), on = ms.filter((m) => state.methods.has(m)).length;
+      g.checked = on === ms.length;
+      g.indeterminate = on > 0 && on < ms.length;
+    });
+  }
+  function methodBox(m) {
+    const lab = el("label", {class: "method"});
+    const cb = el("input", {type: "checkbox", value: m});
+    cb.checked = state.methods.has(m);
+    cb.addEventListener("change", () => { if (cb.checked) state.methods.add(m); else state.methods.delete(m); syncGroups(); redraw(); });
+    lab.appendChild(cb);
+    lab.appendChild(document.createTextNode(" " + m));
+    return lab;
+  }
   function setDataset(ds) {
     state.dataset = ds;
-    state.methods = new Set(DATA.methods[ds] || []);
+    const all = DATA.methods[ds] || [];
+    // the first view: the config's headline methods where it names some, else every method
+    const heads = (DATA.headline_methods || []).filter((m) => all.includes(m));
+    state.methods = new Set(heads.length ? heads : all);
     const box = $("sel-methods-list");
     box.innerHTML = "";
-    (DATA.methods[ds] || []).forEach((m) => {
-      const lab = el("label", {class: "method"});
-      const cb = el("input", {type: "checkbox", value: m});
-      cb.checked = true;
-      cb.addEventListener("change", () => { if (cb.checked) state.methods.add(m); else state.methods.delete(m); redraw(); });
-      lab.appendChild(cb);
-      lab.appendChild(document.createTextNode(" " + m));
-      box.appendChild(lab);
+    const groups = (DATA.groups && DATA.groups[ds]) || [{key: "all", label: "", methods: all}];
+    groups.forEach((grp) => {
+      const span = el("span", {class: "family", "data-group": grp.key});
+      if (grp.label) {
+        const lab = el("label", {class: "family-label"});
+        const cb = el("input", {type: "checkbox", class: "group", "data-group": grp.key, "data-methods": JSON.stringify(grp.methods)});
+        cb.addEventListener("change", () => {
+          grp.methods.forEach((m) => { if (cb.checked) state.methods.add(m); else state.methods.delete(m); });
+          span.querySelectorAll("label.method input").forEach((b) => { b.checked = cb.checked; });
+          syncGroups();
+          redraw();
+        });
+        lab.appendChild(cb);
+        lab.appendChild(document.createTextNode(" " + grp.label + ":"));
+        span.appendChild(lab);
+      }
+      grp.methods.forEach((m) => span.appendChild(methodBox(m)));
+      box.appendChild(span);
     });
+    syncGroups();
     const pit = $("sel-pit-h"), p = DATA.pit && DATA.pit[ds];
     if (pit && p) fillSelect(pit, ["all"].concat(p.h.map(String)), ["all h pooled"].concat(p.h.map((h) => "h = " + h)));
     state.pitH = "all";
-    const org = $("sel-origin"), f = DATA.fans && DATA.fans[ds];
+    const fan = DATA.fans && DATA.fans[ds];
+    if ($("sel-series") && fan) fillSelect($("sel-series"), fan.series);
+    setSeries(fan ? fan.series[0] : null);
+  }
+  function setSeries(name) {
+    state.series = name;
+    const org = $("sel-origin"), fan = DATA.fans && DATA.fans[state.dataset], f = fan && fan.by_series[name];
     state.origin = f ? f.first_full : 0;
     if (org && f) { org.max = String(f.origins.length - 1); org.value = String(state.origin); }
+    if ($("sel-series") && name !== null) $("sel-series").value = name;
   }
 
   function init() {
@@ -324,17 +404,22 @@
     fillSelect($("sel-level"), DATA.levels);
     state.level = DATA.levels[DATA.levels.length - 1];
     $("sel-level").value = state.level;
-    setDataset(DATA.datasets[0]);
+    const start = DATA.start && DATA.datasets.includes(DATA.start) ? DATA.start : DATA.datasets[0];
+    $("sel-dataset").value = start;
+    setDataset(start);
     $("sel-dataset").addEventListener("change", (e) => { setDataset(e.target.value); redraw(); });
     $("sel-level").addEventListener("change", (e) => { state.level = e.target.value; redraw(); });
     const setAll = (on) => {
       document.querySelectorAll("#sel-methods-list input").forEach((cb) => { cb.checked = on; });
       state.methods = new Set(on ? DATA.methods[state.dataset] : []);
+      syncGroups();
       redraw();
     };
     $("methods-all").addEventListener("click", () => setAll(true));
     $("methods-none").addEventListener("click", () => setAll(false));
     if ($("sel-pit-h")) $("sel-pit-h").addEventListener("change", (e) => { state.pitH = e.target.value; window.fanlab.drawn = drawPit(); });
+    if ($("sel-series")) $("sel-series").addEventListener("change", (e) => { setSeries(e.target.value); window.fanlab.drawn = drawFan(); });
+    if ($("width-ratio")) $("width-ratio").addEventListener("change", (e) => { state.widthRatio = e.target.checked; window.fanlab.drawn = drawWidth(); });
     if ($("sel-origin")) $("sel-origin").addEventListener("input", (e) => { state.origin = parseInt(e.target.value, 10); window.fanlab.drawn = drawFan(); });
     document.querySelectorAll("table.sortable").forEach(sortable);
     redraw();
