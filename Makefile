@@ -14,7 +14,9 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
+# says first how long the study takes and where the quickstart is (src/fanlab/report/eta.py)
 run: $(STAMP)
+	@$(BIN)/python src/fanlab/report/eta.py $(CONFIG) $(JOBS)
 	$(BIN)/fanlab run $(CONFIG) --jobs $(JOBS)
 
 quickstart: $(STAMP)
