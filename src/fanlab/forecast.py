@@ -3,6 +3,12 @@
 A `Forecast` is batched over K forecast origins and H horizon steps. Quantiles are always
 present at the requested probabilities; `samples` (sample-based methods) and `sd` (Gaussian
 methods) are optional extras that let scores be computed exactly rather than from quantiles.
+
+The joint law of a whole path y[t + 1 .. t + H], where the method has one (`Forecast.joint`):
+`cov` (K, H, H) for a Gaussian path law (ARIMA, the Gaussian oracles), or `samples` with
+``paths=True`` when every sample is a draw of a whole path (`sample_forecast` says so by
+default). Samples that are per-step devices (a quantile grid at every step, as climatology
+and naive give) are no path law: ``paths=False``, the default of the bare constructor.
 """
 
 from __future__ import annotations
@@ -53,6 +59,12 @@ class Forecast:
     sd : (K, H) or None
         Predictive standard deviation where the predictive distribution is Gaussian
         (then CRPS and PIT are computed in closed form).
+    cov : (K, H, H) or None
+        Covariance of the whole path where the path law is Gaussian (its diagonal is sd^2);
+        memory only: it is scored in the cell, never written to a results file.
+    paths : bool
+        Whether `samples` are draws of whole paths from the method's joint law (True) or
+        per-step devices whose dependence across steps means nothing (False).
     info : dict
         Free-form notes (fitted parameters, warnings) carried into the cell's record.
     """
@@ -63,6 +75,8 @@ class Forecast:
     quantiles: np.ndarray
     samples: np.ndarray | None = None
     sd: np.ndarray | None = None
+    cov: np.ndarray | None = None
+    paths: bool = False
     info: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -92,6 +106,11 @@ class Forecast:
             if sd.shape != (k, h):
                 raise ValueError(f"sd must be (K, H) = {(k, h)}, got {sd.shape}")
             object.__setattr__(self, "sd", sd)
+        if self.cov is not None:
+            cov = np.asarray(self.cov, dtype=float)
+            if cov.shape != (k, h, h):
+                raise ValueError(f"cov must be (K, H, H) = {(k, h, h)}, got {cov.shape}")
+            object.__setattr__(self, "cov", cov)
         object.__setattr__(self, "origins", origins.astype(np.int64))
         object.__setattr__(self, "mean", mean)
         object.__setattr__(self, "probs", probs)
@@ -100,6 +119,16 @@ class Forecast:
     @property
     def horizon(self) -> int:
         return int(self.mean.shape[1])
+
+    @property
+    def joint(self) -> str | None:
+        """The joint law of whole paths: "gaussian" (`cov`), "samples" (sample paths) or None
+        (marginals only: no simultaneous band, no path score)."""
+        if self.cov is not None:
+            return "gaussian"
+        if self.samples is not None and self.paths:
+            return "samples"
+        return None
 
     def quantile(self, p: float) -> np.ndarray:
         """Quantile at probability `p`, which must be one of `probs`; shape (K, H)."""
@@ -123,20 +152,24 @@ class Forecast:
             quantiles=self.quantiles[rows],
             samples=None if self.samples is None else self.samples[rows],
             sd=None if self.sd is None else self.sd[rows],
+            cov=None if self.cov is None else self.cov[rows],
+            paths=self.paths,
             info=dict(self.info),
         )
 
 
 def gaussian_forecast(
-    origins: np.ndarray, mean: np.ndarray, sd: np.ndarray, probs: np.ndarray, info: dict | None = None
+    origins: np.ndarray, mean: np.ndarray, sd: np.ndarray, probs: np.ndarray, info: dict | None = None,
+    cov: np.ndarray | None = None,
 ) -> Forecast:
-    """A Gaussian `Forecast` with exact quantiles; mean and sd are (K, H)."""
+    """A Gaussian `Forecast` with exact quantiles; mean and sd are (K, H), cov (K, H, H) the
+    path covariance where the method knows it (its diagonal must be sd^2)."""
     from scipy.stats import norm
 
     probs = np.asarray(probs, dtype=float)
     z = norm.ppf(probs)  # (Q,)
     q = mean[:, None, :] + z[None, :, None] * sd[:, None, :]
-    return Forecast(origins=origins, mean=mean, probs=probs, quantiles=q, sd=sd, info=info or {})
+    return Forecast(origins=origins, mean=mean, probs=probs, quantiles=q, sd=sd, cov=cov, info=info or {})
 
 
 def sample_forecast(
@@ -145,14 +178,19 @@ def sample_forecast(
     probs: np.ndarray,
     mean: np.ndarray | None = None,
     info: dict | None = None,
+    paths: bool = True,
 ) -> Forecast:
-    """A sample-based `Forecast`; samples (K, S, H), quantiles by linear interpolation."""
+    """A sample-based `Forecast`; samples (K, S, H), quantiles by linear interpolation.
+
+    `paths`: each sample is a whole path drawn from the method's joint law (the default), so
+    simultaneous bands and path scores read them; False for samples drawn step by step."""
     samples = np.asarray(samples, dtype=float)
     probs = np.asarray(probs, dtype=float)
     q = np.moveaxis(np.quantile(samples, probs, axis=1), 0, 1)  # (K, Q, H)
     if mean is None:
         mean = samples.mean(axis=1)
-    return Forecast(origins=origins, mean=mean, probs=probs, quantiles=q, samples=samples, info=info or {})
+    return Forecast(origins=origins, mean=mean, probs=probs, quantiles=q, samples=samples, paths=paths,
+                    info=info or {})
 
 
 def check_origins(y: np.ndarray, origins: np.ndarray, horizon: int, train_end: int | None = None) -> np.ndarray:

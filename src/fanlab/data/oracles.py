@@ -67,14 +67,22 @@ class KalmanOracle:
         return self
 
     def predict(self, y: np.ndarray, origins: np.ndarray, horizon: int, probs: np.ndarray) -> Forecast:
-        """Exact Gaussian predictive of y[t + h] given y[: t + 1]; mean and sd (K, H)."""
+        """Exact Gaussian predictive of y[t + h] given y[: t + 1]; mean and sd (K, H) and the
+        path covariance (K, H, H) of y[t + 1 .. t + H] (`fanlab.data.statespace_paths`)."""
+        from fanlab.data.statespace_paths import path_covariance
+
         y = np.asarray(y, dtype=float)
         origins = check_origins(y, origins, horizon)
-        mean, sd = self.moments(y, origins, horizon)
-        return gaussian_forecast(origins, mean, sd, probs, info={"oracle": "kalman"})
+        mean, sd, results = self._moments(y, origins, horizon)
+        cov = path_covariance(results, origins, horizon)
+        return gaussian_forecast(origins, mean, sd, probs, info={"oracle": "kalman"}, cov=cov)
 
     def moments(self, y: np.ndarray, origins: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray]:
         """Conditional mean and sd of y[t + h], h = 1..H, for each origin t; each (K, H)."""
+        return self._moments(y, origins, horizon)[:2]
+
+    def _moments(self, y: np.ndarray, origins: np.ndarray, horizon: int):
+        """(mean, sd, the filter's results) of `moments`."""
         n = y.shape[0]
         steps = origins[:, None] + np.arange(1, horizon + 1)[None, :]  # (K, H)
         x = y
@@ -88,7 +96,7 @@ class KalmanOracle:
         mean, sd = filtered_forecast(results, origins, horizon)
         if self.deterministic is not None:
             mean = mean + self.deterministic(steps)
-        return mean, sd
+        return mean, sd, results
 
     def _params(self) -> np.ndarray:
         return np.r_[self.ar, self.ma, float(self.sigma) ** 2]

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fanlab.data.statespace import _matrix, _time_varying, filtered_forecast
+from fanlab.data.statespace import _NDIM, _matrix, filtered_forecast
 
 
 def path_covariance(results, origins: np.ndarray, horizon: int) -> np.ndarray:
@@ -46,7 +46,7 @@ def path_covariance(results, origins: np.ndarray, horizon: int) -> np.ndarray:
     origins = np.asarray(origins, dtype=np.int64)
     ssm = results.model.ssm
     p0 = np.moveaxis(np.asarray(results.filtered_state_cov)[:, :, origins], 2, 0)  # (K, m, m)
-    if _time_varying(ssm):
+    if _cov_time_varying(ssm):
         return np.stack([_one_origin(ssm, p0[i], int(t), horizon) for i, t in enumerate(origins)]) \
             if origins.size else np.empty((0, horizon, horizon))
     t_mat = _matrix(ssm, "transition", 0)
@@ -72,6 +72,13 @@ def path_covariance(results, origins: np.ndarray, horizon: int) -> np.ndarray:
     cov = cov + np.triu(cov, 1).transpose(0, 2, 1)
     cov[:, np.arange(horizon), np.arange(horizon)] += hh
     return cov
+
+
+def _cov_time_varying(ssm) -> bool:
+    """Whether a matrix that enters the covariance varies with time (intercepts do not enter:
+    a constant or a drift, kept by statsmodels as a time-varying intercept, keeps the fast route)."""
+    return any(np.asarray(ssm[n]).ndim == d and np.asarray(ssm[n]).shape[-1] > 1 for n, d in _NDIM.items()
+               if n not in ("obs_intercept", "state_intercept"))
 
 
 def _one_origin(ssm, p: np.ndarray, t: int, horizon: int) -> np.ndarray:

@@ -64,6 +64,7 @@ from fanlab.models import arima_checks as checks
 from fanlab.models import arima_select as sel
 from fanlab.models.arima_params import ARIMAParams, fourier_terms
 from fanlab.data.statespace import filtered_forecast
+from fanlab.data.statespace_paths import path_covariance
 from fanlab.models.transforms import Transform
 from fanlab.registry import register_method
 
@@ -409,25 +410,29 @@ class ARIMAForecaster:
         # values after the last origin are never needed: NaN (missing) stands in for the future
         z = np.concatenate([self._forward(y[: tmax + 1]), np.full(horizon, np.nan)])
         x = fourier_terms(z.shape[0], self._p().fourier)
+        # the path covariance (K, H, H) of the (transformed) series, on the sd's variance scale
+        want_cov = self.transform_ is None  # a transform's law on the data scale is not Gaussian
         if self._p().refit:
-            mean, sd = self._refit_forecasts(z, x, origins, horizon, info)
+            mean, sd, cov = self._refit_forecasts(z, x, origins, horizon, info, want_cov)
         else:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # re-running the filter repeats fit-time notices
                 res = self.results_.apply(z, exog=x)
             mean, sd = filtered_forecast(res, origins, horizon)
             sd = sd * np.sqrt(self.var_scale_)
+            cov = path_covariance(res, origins, horizon) * self.var_scale_ if want_cov else None
         bad = ~(np.isfinite(sd) & (sd > 0)) | ~np.isfinite(mean)
         if bad.any():
             k, h = np.argwhere(bad)[0]
             raise DegenerateFitError(
                 f"ARIMA{self.order_}x{self.seasonal_order_}: no sane band at origin {int(origins[k])}, step "
                 f"{int(h) + 1} (sd {sd[k, h]:.3g}, mean {mean[k, h]:.3g}; {int(bad.sum())} of {bad.size} bad)")
-        return self._to_forecast(origins, mean, sd, probs, info)
+        return self._to_forecast(origins, mean, sd, probs, info, cov)
 
-    def _refit_forecasts(self, z, x, origins, horizon, info):
+    def _refit_forecasts(self, z, x, origins, horizon, info, want_cov: bool = False):
         mean = np.empty((origins.size, horizon))
         sd = np.empty((origins.size, horizon))
+        cov = np.empty((origins.size, horizon, horizon)) if want_cov else None
         nonconverged = []
         start = np.asarray(self.results_.params)
         for i, t in enumerate(origins):
@@ -445,15 +450,17 @@ class ARIMAForecaster:
             mean[i] = np.asarray(fc.predicted_mean)
             scale = checks.r_sigma2(res) / checks.sigma2_of(res) if self._p().variance == "r" else 1.0
             sd[i] = np.sqrt(np.maximum(np.asarray(fc.var_pred_mean), 0.0) * scale)
+            if cov is not None:
+                cov[i] = path_covariance(res, np.array([t]), horizon)[0] * scale
         info["n_refits"] = int(origins.size)
         info["refit_nonconverged_origins"] = nonconverged
         if nonconverged:
             info["warnings"].append(f"refit did not converge at {len(nonconverged)} of {origins.size} origins")
-        return mean, sd
+        return mean, sd, cov
 
-    def _to_forecast(self, origins, mean, sd, probs, info) -> Forecast:
+    def _to_forecast(self, origins, mean, sd, probs, info, cov=None) -> Forecast:
         if self.transform_ is None:
-            return gaussian_forecast(origins, mean, sd, probs, info)
+            return gaussian_forecast(origins, mean, sd, probs, info, cov=cov)
         from scipy.stats import norm
 
         qz = mean[:, None, :] + norm.ppf(probs)[None, :, None] * sd[:, None, :]
