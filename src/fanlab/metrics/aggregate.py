@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from fanlab.forecast import Forecast, level_probs
-from fanlab.metrics import bootstrap, calibration, scores, skill
+from fanlab.metrics import bootstrap, calibration, joint, scores, skill
 from fanlab.schema import ID_COLS, POOLED_SEED, POOLED_SERIES, SUMMARY_STEPS, prob_col, step_col
 from fanlab.schema import frame_probs as _probs_of_columns
 
@@ -78,6 +78,7 @@ def frame_arrays(frame: pd.DataFrame) -> dict[str, np.ndarray]:
     }
     q = np.stack([frame[prob_col(p)].to_numpy().reshape(k, h) for p in probs], axis=1)
     out["quantiles"] = q
+    out["paths"] = joint.frame_paths(frame, k, h)
     return out
 
 
@@ -207,11 +208,44 @@ def cell_metrics(frame: pd.DataFrame, levels: list[float], all_levels: list[floa
             values = m.stat(arr, scale)
             if values is not None:
                 parts.append(_rows(ids, m.name, values))
+        parts += _path_rows(ids, arr, levels)
         emp = np.array(empirical)
         cal_err = (np.nan if np.isnan(emp).any() else
                    calibration.calibration_error(np.array(all_levels), emp))
         parts.append(_rows(ids, "calibration_error", cal_err, h0=True))
     return _tidy(ids, parts)
+
+
+def sim_hits(arr: dict, level: float) -> np.ndarray | None:
+    """Whether each origin's whole path lies in the simultaneous band of the method's own law at
+    `level`, (K,) floats; None without a joint law (or without the band at that level), all NaN
+    where the band is infinite everywhere (too few sample paths for the level: no measurement)."""
+    paths = arr["paths"]
+    if not joint.has_law(paths) or level not in paths["sim"]:
+        return None
+    lo, hi = paths["sim"][level]
+    if np.all(np.isinf(hi - lo)):
+        return np.full(lo.shape[0], np.nan)
+    return scores.joint_hits(arr["y"], lo, hi).astype(float)
+
+
+def _path_rows(ids: dict, arr: dict, levels: list[float]) -> list[tuple]:
+    """A cell's path rows, only where its forecast had a joint law: per config level the
+    simultaneous band's path coverage (h = 0) and width (per h); the mean energy and variogram
+    scores over origins and climatology's energy score at the same origins (h = 0)."""
+    paths = arr["paths"]
+    if not joint.has_law(paths):
+        return []
+    parts = []
+    for level in levels:
+        hits = sim_hits(arr, level)
+        if hits is None:
+            continue
+        lo, hi = paths["sim"][level]
+        parts += [_rows(ids, "sim_path_coverage", float(hits.mean()), level, h0=True),
+                  _rows(ids, "sim_width", scores.width(lo, hi).mean(axis=0), level)]
+    return parts + [_rows(ids, name, float(paths[col].mean()), h0=True) for name, col in
+                    (("energy_score", "energy"), ("variogram_score", "variogram"), ("energy_clim", "energy_clim"))]
 
 
 def pooled_metrics(
@@ -304,19 +338,44 @@ def pooled_metrics(
             parts += [_rows(ids, "joint_coverage", jm, level, h0=True),
                       _rows(ids, "joint_coverage_lo", jl, level, h0=True),
                       _rows(ids, "joint_coverage_hi", jh, level, h0=True)]
+            sim = [sim_hits(arr, level) for arr in arrays]
+            if all(hit is not None for hit in sim):  # every cell has a joint law: its band's path coverage
+                sm, sl, sh = interval([np.mean([sim[i] for i in m], axis=0) for m in units])
+                parts += [_rows(ids, "sim_path_coverage", sm, level, h0=True),
+                          _rows(ids, "sim_path_coverage_lo", sl, level, h0=True),
+                          _rows(ids, "sim_path_coverage_hi", sh, level, h0=True)]
     parts.append(_rows(ids, "n_units", float(len(units)), h0=True))
     # origins of independent units: seeds of one real series count once
     parts.append(_rows(ids, "n_origins", float(sum(arrays[m[0]]["y"].shape[0] for m in units)), h0=True))
     # means over cells of the per-h metrics that are not coverage
     rest = cell_metric_rows[~cell_metric_rows["metric"].isin(
-        ["coverage", "joint_coverage", "zero_width_share", "inf_share", "interval_steps"])]
+        ["coverage", "joint_coverage", "zero_width_share", "inf_share", "interval_steps", "sim_path_coverage"])]
     rest = rest[~((rest["metric"] == "width_median") & (rest["h"] == 0))]
+    n_law = sum(joint.has_law(a["paths"]) for a in arrays)
+    if n_law:
+        parts.append(_rows(ids, "path_cells", float(n_law), h0=True))
+    if 0 < n_law < len(arrays):  # a path score of some cells only would read as the method's
+        rest = rest[~rest["metric"].isin(PATH_METRICS)]
     if len(rest):
         agg = rest.groupby(["h", "level", "metric"], dropna=False, sort=True)["value"].mean().reset_index()
         for i, (key, val) in enumerate(ids.items()):
             agg.insert(i, key, val)
-        return pd.concat([_tidy(ids, parts), agg], ignore_index=True)
+        return pd.concat([_tidy(ids, parts + _energy_skill(ids, rest, len(arrays))), agg], ignore_index=True)
     return _tidy(ids, parts)
+
+
+#: Cell rows of a joint law (`_path_rows`).
+PATH_METRICS = ("sim_path_coverage", "sim_width", "energy_score", "variogram_score", "energy_clim")
+
+
+def _energy_skill(ids: dict, rest: pd.DataFrame, n_cells: int) -> list[tuple]:
+    """1 - energy score / climatology paths' energy score, each the mean over cells (h = 0);
+    only where every cell had a joint law."""
+    es = rest.loc[rest["metric"] == "energy_score", "value"].to_numpy()
+    ec = rest.loc[rest["metric"] == "energy_clim", "value"].to_numpy()
+    if es.size != n_cells or ec.size != n_cells or np.isnan(es).any() or np.isnan(ec).any():
+        return []
+    return [_rows(ids, "energy_skill", skill.skill(float(es.mean()), float(ec.mean())), h0=True)]
 
 
 def _between_units_ci(groups: list[np.ndarray], ci: float):
@@ -364,6 +423,18 @@ def band_note(zero_share: float, inf_share: float) -> str:
     if zero_share > 0:
         notes.append(f"{100 * zero_share:.1f}% zero-width bands")
     return "; ".join(notes)
+
+
+def path_note(n_law: float, cell_rows: pd.DataFrame, coverage: float, width: float) -> str:
+    """Why the path columns of a summary row are n/a ('' when they are read)."""
+    n_cells = len(cell_rows[["series", "seed"]].drop_duplicates())
+    if np.isnan(n_law):
+        return "n/a: no joint law (marginals only): no simultaneous band, no path score"
+    if n_law < n_cells:
+        return f"n/a: a joint law in {int(n_law)} of {n_cells} cells only"
+    if np.isnan(coverage) and np.isinf(width):
+        return "simultaneous band infinite: too few sample paths for this level"
+    return ""
 
 
 def _span_note(grp: pd.DataFrame, level: float) -> str:
@@ -420,6 +491,12 @@ def summary_table(metrics: pd.DataFrame, levels: list[float], horizon: int,
                 "joint_coverage": val("joint_coverage", level),
                 "joint_coverage_lo": val("joint_coverage_lo", level),
                 "joint_coverage_hi": val("joint_coverage_hi", level),
+                "sim_path_coverage": val("sim_path_coverage", level),
+                "sim_path_coverage_lo": val("sim_path_coverage_lo", level),
+                "sim_path_coverage_hi": val("sim_path_coverage_hi", level),
+                "sim_width": hmean("sim_width", level),
+                "energy_score": val("energy_score"), "energy_skill": val("energy_skill"),
+                "energy_excess": val("energy_excess"), "variogram_score": val("variogram_score"),
             }
             steps = [s for s in SUMMARY_STEPS if s <= horizon]
             for s in steps:
@@ -451,6 +528,7 @@ def summary_table(metrics: pd.DataFrame, levels: list[float], horizon: int,
                               "block bootstrap" if not np.isnan(val("coverage_lo", level)) else "none"),
                 "n_series": int(cgrp["series"].nunique()), "n_seeds": int(cgrp["seed"].nunique()),
                 "note": "; ".join(n for n in (_span_note(grp, level), band_note(zero, inf)) if n),
+                "path_note": path_note(val("path_cells"), cgrp, row["sim_path_coverage"], row["sim_width"]),
             })
             rows.append(row)
     return pd.DataFrame(rows)
@@ -460,6 +538,15 @@ def summary_table(metrics: pd.DataFrame, levels: list[float], horizon: int,
 METRICS = {
     "coverage": "share of targets inside the central interval, per h and level (pooled: with a 95% CI)",
     "joint_coverage": "share of origins whose whole H-step path lies inside the band (h = 0)",
+    "sim_path_coverage": "share of origins whose whole path lies inside the simultaneous band from the method's own "
+                         "joint law (h = 0; pooled: with a 95% CI as joint_coverage); only with a joint law",
+    "sim_width": "mean width of the simultaneous band per h and level",
+    "energy_score": "energy score of the whole H-step path, mean over origins (h = 0); only with a joint law",
+    "variogram_score": "variogram score (order 1/2) of the whole path, mean over origins (h = 0)",
+    "energy_clim": "energy score of climatology's paths (blocks of the training series) at the same origins (h = 0)",
+    "energy_skill": "1 - energy score / energy score of climatology's paths (h = 0); 0 = learnt nothing",
+    "energy_excess": "energy score above the oracle's (h = 0), where both have a joint law",
+    "path_cells": "cells whose forecast carried a joint law (pooled, h = 0)",
     "width": "mean interval width per h and level",
     "interval_score": "Winkler interval score per h and level (width + 2/alpha * miss distance)",
     "msis": "interval score scaled by the in-sample (seasonal) naive MAE",

@@ -8,7 +8,7 @@
   non-decreasing along Q. An error names the method and the first offending origin and step.
 - `series_scale`: the naive scale of a training block (MASE, MSIS), or None and the reason.
 - `score`: tidy metrics of finished cells: per cell, pooled per dataset and method, and
-  against the dataset's references; `fanlab.run.runner.aggregate` and `fanlab.evaluate` both
+  against the dataset's references; `fanlab.engine.runner.aggregate` and `fanlab.evaluate` both
   call it, so one forecaster on one series gets the same bytes either way.
 """
 
@@ -107,7 +107,7 @@ def check_forecast(fc, origins: np.ndarray, horizon: int, probs: np.ndarray, met
         k, j, h = _first(crossed)
         raise ForecastError(f"{who}: quantiles cross along Q at origin {got[k]}, step h = {h + 1}: "
                             f"q({fc.probs[j]:g}) = {q[k, j, h]:.6g} > q({fc.probs[j + 1]:g}) = {q[k, j + 1, h]:.6g}")
-    for name, arr in (("sd", fc.sd), ("samples", fc.samples)):
+    for name, arr in (("sd", fc.sd), ("samples", fc.samples), ("path covariance", fc.cov)):
         if arr is not None and np.isnan(arr).any():
             k, h = _first(np.isnan(arr).any(axis=1) if arr.ndim == 3 else np.isnan(arr))
             raise ForecastError(f"{who}: NaN {name} at origin {got[k]}, step h = {h + 1}")
@@ -132,13 +132,23 @@ def check_forecasts(fcs, origins: list[np.ndarray], horizon: int, probs: np.ndar
             for fc, o, name in zip(fcs, origins, names)]
 
 
-def forecast_frame(fc: Forecast, series, ids: dict, time: bool = True) -> pd.DataFrame:
+def forecast_frame(fc: Forecast, series, ids: dict, time: bool = True, levels=None) -> pd.DataFrame:
     """`cell_frame` of a checked forecast of `series` (a `Series`), scored against its own
     values (never the copy the method was handed), with the time stamp of each target where
-    the series has them and `time` is set."""
+    the series has them and `time` is set.
+
+    The frame also holds what the forecast's joint law says about whole paths
+    (`fanlab.metrics.joint.path_columns`): the simultaneous band at `levels` (None: every
+    central level of the forecast's probabilities; a band's numbers do not depend on the other
+    levels), the energy and variogram scores (NaN without a joint law) and climatology's
+    energy score. The law itself is not kept."""
     from fanlab.metrics.aggregate import cell_frame
+    from fanlab.metrics.joint import central_levels, path_columns
 
     frame = cell_frame(fc, series.values, ids)
+    levels = central_levels(fc.probs) if not levels else levels
+    for col, values in path_columns(fc, series.values, levels).items():
+        frame[col] = values
     if time and series.index is not None:
         frame["time"] = np.asarray(series.index)[frame["origin"].to_numpy() + frame["h"].to_numpy()]
     return frame

@@ -59,15 +59,30 @@ def energy_score(obs: np.ndarray, samples: np.ndarray, estimator: str = "fair") 
     e1 = np.linalg.norm(x - y[:, None, :], axis=2).mean(axis=1)
     if estimator == "circperm":
         return e1 - 0.5 * np.linalg.norm(x - np.roll(x, S // 2, axis=1), axis=2).mean(axis=1)
-    e2 = np.empty(K)
-    for k in range(K):
-        xc = x[k] - x[k].mean(axis=0)  # centring keeps the Gram route accurate
-        sq = np.einsum("sh,sh->s", xc, xc)
-        d2 = sq[:, None] + sq[None, :] - 2.0 * (xc @ xc.T)
-        np.fill_diagonal(d2, 0.0)
-        e2[k] = np.sqrt(np.clip(d2, 0.0, None)).sum()
+    e2 = np.array([_pair_sum(x[k]) for k in range(K)])
     e2 /= S * (S - 1) if estimator == "fair" else S * S
     return e1 - 0.5 * e2
+
+
+def _pair_sum(x: np.ndarray) -> float:
+    """sum_{s != s'} ||x_s - x_s'|| of paths x (S, H), by the Gram route."""
+    xc = x - x.mean(axis=0)  # centring keeps the Gram route accurate
+    sq = np.einsum("sh,sh->s", xc, xc)
+    d2 = sq[:, None] + sq[None, :] - 2.0 * (xc @ xc.T)
+    np.fill_diagonal(d2, 0.0)
+    return float(np.sqrt(np.clip(d2, 0.0, None)).sum())
+
+
+def energy_score_shared(obs: np.ndarray, paths: np.ndarray) -> np.ndarray:
+    """Fair energy score (K,) at K origins (obs (K, H)) of one set of paths (S, H) that every
+    origin shares (climatology's blocks): the pairwise term is computed once."""
+    y = np.asarray(obs, dtype=float)
+    x = np.asarray(paths, dtype=float)
+    if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1] or x.shape[0] < 2:
+        raise ValueError(f"need obs (K, H) and at least 2 paths (S, H), got {y.shape} and {x.shape}")
+    S = x.shape[0]
+    e1 = np.linalg.norm(x[None, :, :] - y[:, None, :], axis=2).mean(axis=1)
+    return e1 - 0.5 * _pair_sum(x) / (S * (S - 1))
 
 
 def variogram_score(obs: np.ndarray, samples: np.ndarray, p: float = 0.5,
@@ -87,6 +102,18 @@ def variogram_score(obs: np.ndarray, samples: np.ndarray, p: float = 0.5,
     """
     y, x = _check(obs, samples)
     K, S, H = x.shape
+    if weights is None:  # symmetric terms, zero diagonal: the pairs i < j, twice
+        i, j = np.triu_indices(H, 1)
+        vy = np.abs(y[:, i] - y[:, j]) ** p  # (K, P)
+        chunk = max(1, 2_000_000 // max(i.size, 1))  # paths per block, bounding memory
+        vx = np.empty((K, i.size))
+        for k in range(K):
+            acc = np.zeros(i.size)
+            for s0 in range(0, S, chunk):
+                xs = x[k, s0 : s0 + chunk]
+                acc += (np.abs(xs[:, i] - xs[:, j]) ** p).sum(axis=0)
+            vx[k] = acc / S
+        return 2.0 * np.sum((vy - vx) ** 2, axis=-1)
     vy = np.abs(y[:, :, None] - y[:, None, :]) ** p  # (K, H, H)
     vx = np.empty((K, H, H))
     chunk = max(1, 2_000_000 // (H * H))  # paths per block, bounding memory
@@ -96,7 +123,7 @@ def variogram_score(obs: np.ndarray, samples: np.ndarray, p: float = 0.5,
             xs = x[k, s0 : s0 + chunk]
             acc += (np.abs(xs[:, :, None] - xs[:, None, :]) ** p).sum(axis=0)
         vx[k] = acc / S
-    w = np.ones((H, H)) if weights is None else np.asarray(weights, dtype=float)
+    w = np.asarray(weights, dtype=float)
     return np.sum(w * (vy - vx) ** 2, axis=(-2, -1))
 
 
@@ -123,11 +150,17 @@ def variogram_score_gaussian(obs: np.ndarray, mean: np.ndarray, cov: np.ndarray,
     K, H = m.shape
     c = np.broadcast_to(np.asarray(cov, dtype=float), (K, H, H))
     v = np.diagonal(c, axis1=1, axis2=2)
-    var_d = np.clip(v[:, :, None] + v[:, None, :] - 2.0 * c, 0.0, None)  # Var(X_i - X_j)
+    if weights is None:  # symmetric terms, zero diagonal: the pairs i < j, twice
+        i, j = np.triu_indices(H, 1)
+        var_d = np.clip(v[:, i] + v[:, j] - 2.0 * c[:, i, j], 0.0, None)  # Var(X_i - X_j)
+        vx = abs_moment_normal(m[:, i] - m[:, j], np.sqrt(var_d), p)
+        vy = np.abs(y[:, i] - y[:, j]) ** p
+        return 2.0 * np.sum((vy - vx) ** 2, axis=-1)
+    var_d = np.clip(v[:, :, None] + v[:, None, :] - 2.0 * c, 0.0, None)
     mu_d = m[:, :, None] - m[:, None, :]
     vx = abs_moment_normal(mu_d, np.sqrt(var_d), p)
     vy = np.abs(y[:, :, None] - y[:, None, :]) ** p
-    w = np.ones((H, H)) if weights is None else np.asarray(weights, dtype=float)
+    w = np.asarray(weights, dtype=float)
     return np.sum(w * (vy - vx) ** 2, axis=(-2, -1))
 
 

@@ -7,7 +7,9 @@ then hold, per step h (and h = 0 over all steps):
 
 - ``crps_skill``: 1 - CRPS / CRPS of climatology (means over every matched origin first);
 - with an oracle: ``crps_excess`` (CRPS above the oracle's), ``mae_ratio`` (MAE over the
-  oracle's) and, per config level, ``width_ratio`` (mean width over the oracle's);
+  oracle's), ``energy_excess`` (h = 0: the energy score of whole paths above the oracle's,
+  where both have a joint law) and, per config level, ``width_ratio`` (mean width over the
+  oracle's);
 - per config level, conditional coverage in three state bins (h = 0):
   ``cond_coverage_low``, ``cond_coverage_mid``, ``cond_coverage_high``, and ``cond_state``
   (1: the state is the oracle's predictive spread at each origin and step, q_0.75 - q_0.25,
@@ -51,6 +53,10 @@ def _match(cells: list[tuple], ref: dict[tuple, dict]) -> list[tuple[dict, dict]
 
 def _stack(pairs: list[tuple[dict, dict]], key: str, which: int) -> np.ndarray:
     return np.concatenate([p[which][key] for p in pairs])
+
+
+def _stack_paths(pairs: list[tuple[dict, dict]], key: str, which: int) -> np.ndarray:
+    return np.concatenate([p[which]["paths"][key] for p in pairs])
 
 
 def _rows(dataset: str, method: str, metric: str, values, level=np.nan, h0=False) -> pd.DataFrame:
@@ -101,6 +107,9 @@ def reference_metrics(dataset: str, cells: dict[str, list[tuple]], levels: list[
                           _rows(dataset, method, "crps_excess", c.mean() - co.mean(), h0=True),
                           _rows(dataset, method, "mae_ratio", skill.mae_ratio(e, eo)),
                           _rows(dataset, method, "mae_ratio", skill.ratio(e.mean(), eo.mean()), h0=True)]
+                es = _stack_paths(pairs, "energy", 0), _stack_paths(pairs, "energy", 1)
+                if not (np.isnan(es[0]).any() or np.isnan(es[1]).any()):  # both have a joint law
+                    parts.append(_rows(dataset, method, "energy_excess", es[0].mean() - es[1].mean(), h0=True))
                 for level in levels:
                     w = np.concatenate([scores.width(*_band(a, level)) for a, _ in pairs])
                     wo = np.concatenate([scores.width(*_band(r, level)) for _, r in pairs])
