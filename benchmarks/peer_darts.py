@@ -107,7 +107,7 @@ def fanlab_config(epochs: int, members: int) -> dict:
 def fanlab_order(cfg: dict) -> list[str]:
     """The order fanlab's runner takes the cells in (longest first; ties keep config order)."""
     try:
-        from fanlab.run.execute import cell_cost
+        from fanlab.engine.execute import cell_cost
 
         return [m["label"] for m in sorted(cfg["methods"], key=lambda m: -cell_cost(m["name"], m["params"]))]
     except Exception:  # the runner changed: keep the config's order

@@ -98,7 +98,7 @@ def test_every_predict_only_param_is_varied_between_arms_of_the_byte_test():
 
 def test_a_method_that_does_not_store_fits_is_not_wrapped(tmp_path):
     from fanlab import registry
-    from fanlab.run.fitstore import FitStore, StoredFit
+    from fanlab.engine.fitstore import FitStore, StoredFit
 
     store = FitStore(tmp_path)
     for name, entry in registry.entries("method").items():

@@ -4,7 +4,7 @@ refitted) reaches summary.csv's note, so the terminal table and the report show 
 import pandas as pd
 
 from fanlab.api import run_config as run
-from fanlab.run.runner import FLAG_WORDS
+from fanlab.engine.runner import FLAG_WORDS
 from tests.test_scoring_path import _config
 
 

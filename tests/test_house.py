@@ -86,14 +86,28 @@ def test_at_most_ten_modules_at_the_top():
 def test_the_run_layer_never_imports_the_report_layer():
     graph = import_graph()
     for mod, deps in graph.items():
-        if mod.startswith(("fanlab.run", "fanlab.models", "fanlab.intervals", "fanlab.metrics", "fanlab.data")):
+        if mod.startswith(("fanlab.engine", "fanlab.models", "fanlab.intervals", "fanlab.metrics", "fanlab.data")):
             assert not {d for d in deps if d.startswith("fanlab.report")}, mod
         if mod.startswith(("fanlab.models", "fanlab.intervals", "fanlab.metrics", "fanlab.data")):
-            assert not {d for d in deps if d.startswith("fanlab.run")}, mod
+            assert not {d for d in deps if d.startswith("fanlab.engine")}, mod
 
 
 def test_a_method_plugin_does_not_load_the_runner():
     code = ("import sys, fanlab.intervals.pooled; "
-            "print(sorted(m for m in sys.modules if m.startswith(('fanlab.run', 'fanlab.report', 'pyarrow.parquet'))))")
+            "print(sorted(m for m in sys.modules if m.startswith(('fanlab.engine', 'fanlab.report', 'pyarrow.parquet'))))")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert res.stdout.strip() == "[]", res.stdout
+
+
+def test_fanlab_run_stays_the_function_after_the_engine_is_imported():
+    code = ("import fanlab, fanlab.engine.cells, fanlab.engine.runner, fanlab.report.build; "
+            "print(callable(fanlab.run), fanlab.run is fanlab.api.run)")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert res.stdout.split() == ["True", "True"], res.stdout
+
+
+def test_no_subpackage_shadows_a_top_level_name():
+    import fanlab
+
+    packages = {p.name for p in SRC.iterdir() if (p / "__init__.py").is_file()}
+    assert not packages & set(fanlab.__all__), packages & set(fanlab.__all__)

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from fanlab.run import results, runner
+from fanlab.engine import results, runner
 from fanlab.cli import app
 
 RAW = {"name": "io", "horizon": 5, "levels": [0.8, 0.95], "seeds": [0], "stride": 5,
@@ -104,7 +104,7 @@ def test_full_disk_for_the_aggregate_and_the_manifest_is_still_one_line(tmp_path
 
 
 def test_a_cell_that_cannot_write_fails_alone_with_exit_1(tmp_path, monkeypatch):
-    import fanlab.run.cells as cells
+    import fanlab.engine.cells as cells
 
     parquet, _ = _failing_write(errno.ENOSPC, where=lambda p: p.parent.name == "cells" and "naive" in p.name)
     monkeypatch.setattr(cells, "write_parquet", parquet)

@@ -95,7 +95,7 @@ def _summary_numbers(csv: bytes) -> pd.DataFrame:
 
 def write_all(tmp: Path, run_config) -> dict:
     """Run the three configs into `tmp`; the bytes of each one's results files. One thread for
-    torch and BLAS, as a worker process has (`fanlab.run.execute`): a network's float sums, and
+    torch and BLAS, as a worker process has (`fanlab.engine.execute`): a network's float sums, and
     so its bytes, depend on the thread count, which an earlier test or the core count would set."""
     import torch
     from threadpoolctl import threadpool_limits

@@ -6,7 +6,7 @@ import signal
 import pytest
 
 from fanlab.config import parse_config
-from fanlab.run.pool import imap_unordered
+from fanlab.engine.pool import imap_unordered
 from fanlab.api import run_config as run
 
 

@@ -5,7 +5,7 @@ import pytest
 
 from fanlab.config import load_config, parse_config
 from fanlab.errors import ConfigError, DataError
-from fanlab.run.results import cell_path, claim_folder, safe_name
+from fanlab.engine.results import cell_path, claim_folder, safe_name
 from fanlab.api import run_config as run
 
 RAW = {"name": "own", "horizon": 5, "levels": [0.8], "seeds": [0], "stride": 5,

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from fanlab.cli import app
 from fanlab.config import parse_config
-from fanlab.run.results import cell_path
+from fanlab.engine.results import cell_path
 from fanlab.api import run_config as run
 
 RAW = {

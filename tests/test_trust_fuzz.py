@@ -17,7 +17,7 @@ from fanlab import registry
 from fanlab.data.series import DataWarning
 from fanlab.errors import DataError
 from fanlab.models.external import ExternalForecaster, _interp, read_quantile_file
-from fanlab.run.results import cell_key, cell_path
+from fanlab.engine.results import cell_key, cell_path
 
 FIXTURE = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 _ids = st.lists(st.text(alphabet="x_*. -", min_size=1, max_size=4).filter(lambda t: t.strip() == t and t),

@@ -25,8 +25,8 @@ from fanlab.cli import app
 from fanlab.config import load_config, parse_config
 from fanlab.data.series import DataWarning
 from fanlab.errors import DataError
-from fanlab.run.inputs import method_files
-from fanlab.run.results import cell_key
+from fanlab.engine.inputs import method_files
+from fanlab.engine.results import cell_key
 from fanlab.api import run_config as run
 
 COMMON = {"horizon": 5, "levels": [0.8], "seeds": [0], "stride": 5, "bootstrap": {"reps": 100},
@@ -303,3 +303,20 @@ def test_periods_that_fit_the_stamps_are_accepted(tmp_path, freq, period):
     out = registry.build_dataset("csv", {"path": path, "value": "sales", "time": "month", "series_id": "store",
                                          "period": period}, 0)
     assert out[0].period == period
+
+
+def test_a_cell_file_of_another_layout_is_recomputed(tmp_path, monkeypatch):
+    """Cells written before a change to what a cell file holds (its CELL_SCHEMA) are not
+    reused: their hash differs, so a rerun recomputes them instead of reading old columns."""
+    import fanlab.engine.cells as cells
+
+    cfg = parse_config({"name": "layout", "horizon": 5, "levels": [0.8], "seeds": [0], "stride": 5,
+                        "split": {"train": 0.6, "cal": 0.2, "test": 0.2}, "bootstrap": {"reps": 50},
+                        "datasets": [{"name": "arma", "label": "a", "params": {"ar": [0.5], "n": 120}}],
+                        "methods": [{"name": "naive"}], "out": str(tmp_path / "r")})
+    first = run(cfg, progress=False, figures=False)
+    assert {v["status"] for v in first.statuses.values()} == {"done"}
+    assert {v["status"] for v in run(cfg, progress=False, figures=False).statuses.values()} == {"cached"}
+    monkeypatch.setattr(cells, "CELL_SCHEMA", cells.CELL_SCHEMA + 1)
+    again = run(cfg, progress=False, figures=False)
+    assert {v["status"] for v in again.statuses.values()} == {"done"}

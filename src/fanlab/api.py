@@ -47,10 +47,10 @@ def run(config, out: str | Path | None = None, jobs: int | None = 1, force: bool
 
 
 def run_config(cfg, figures: bool = True, **kwargs):
-    """The run (`fanlab.run.runner.run`, `kwargs` passed on), then its figures and report
+    """The run (`fanlab.engine.runner.run`, `kwargs` passed on), then its figures and report
     (`fanlab.report.build.finish`): the one sequence behind `fanlab run` and `fanlab.run`."""
     from fanlab.report.build import finish
-    from fanlab.run.runner import run as run_cells
+    from fanlab.engine.runner import run as run_cells
 
     return finish(run_cells(cfg, **kwargs), figures=figures)
 
@@ -65,9 +65,9 @@ def _as_series(series) -> Series:
 
 def export(config, out: str | Path):
     """Write a config's series and the exact cutoffs its run scores under `out`, as
-    `fanlab export` does (`fanlab.run.export`); returns the `Export` (``.out``, ``.files``,
+    `fanlab export` does (`fanlab.engine.export`); returns the `Export` (``.out``, ``.files``,
     ``.info``: the facts of export.json)."""
-    from fanlab.run.export import export as export_config
+    from fanlab.engine.export import export as export_config
 
     return export_config(_config(config), out)
 

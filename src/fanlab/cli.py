@@ -43,7 +43,7 @@ def _check_data(config: Path, cfg) -> list[str]:
     (no fitting); exit 2 on a DataError. Returns the data's warnings."""
     from fanlab.errors import DataError
     from fanlab.models.external import check_external_files
-    from fanlab.run.runner import load_all_series
+    from fanlab.engine.runner import load_all_series
 
     notes: list[str] = []
     try:
@@ -85,7 +85,7 @@ def run(
 ) -> None:
     """Run a config: fit, forecast, score, write results and figures."""
     from fanlab.errors import DataError, EngineError
-    from fanlab.run.results import FolderError, WriteError, io_reason, show_path
+    from fanlab.engine.results import FolderError, WriteError, io_reason, show_path
     from fanlab.api import run_config
 
     if engine not in ("local", "joblib", "dask"):
@@ -183,8 +183,8 @@ def export(
     """Write each dataset's series and the exact cutoffs and horizon a run scores, for
     forecasts made in another library (handed back with the `external` method)."""
     from fanlab.errors import DataError
-    from fanlab.run.export import export as export_config
-    from fanlab.run.results import WriteError, io_reason, show_path
+    from fanlab.engine.export import export as export_config
+    from fanlab.engine.results import WriteError, io_reason, show_path
 
     cfg = _load(config)
     if out_dir.exists() and not out_dir.is_dir():
@@ -262,7 +262,7 @@ def report(results: Path = typer.Argument(..., help="a results folder")) -> None
     from fanlab.errors import DataError
     from fanlab.report.figures import make_figures
     from fanlab.report.build import check_readable, make_report
-    from fanlab.run.results import WriteError, io_reason
+    from fanlab.engine.results import WriteError, io_reason
 
     try:
         check_readable(results)
@@ -289,7 +289,7 @@ def compare(
 
     from fanlab.errors import DataError
     from fanlab.report.build import check_readable
-    from fanlab.run.results import WriteError, io_reason, show_path
+    from fanlab.engine.results import WriteError, io_reason, show_path
 
     for r in results:
         try:

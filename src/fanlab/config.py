@@ -23,7 +23,7 @@ from pydantic.functional_validators import BeforeValidator
 from fanlab import registry
 from fanlab.config_yaml import Origins, blame, key_path, read_yaml, show_value
 from fanlab.errors import ConfigError
-from fanlab.run.inputs import resolve_paths
+from fanlab.engine.inputs import resolve_paths
 from fanlab.forecast import FINE_LEVELS, level_probs, probs_for_levels
 
 #: Seeds are 32-bit unsigned integers (stored as int64 in the results, fed to numpy).

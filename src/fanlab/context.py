@@ -24,7 +24,7 @@ class BuildContext:
     split: Split
     horizon: int
     stride: int
-    fit_store: object | None = None  # a `fanlab.run.fitstore.FitStore`: fits shared between arms
+    fit_store: object | None = None  # a `fanlab.engine.fitstore.FitStore`: fits shared between arms
     levels: tuple[float, ...] = ()  # the config's levels (what a file of forecasts must hold)
 
 

@@ -64,7 +64,7 @@ class Entry:
     factory: Callable[..., Any]
     params: type[BaseModel]
     summary: str
-    #: its fits are worth keeping in the run's fit store (`fanlab.run.fitstore`), shared by
+    #: its fits are worth keeping in the run's fit store (`fanlab.engine.fitstore`), shared by
     #: every arm whose params differ only in `predict_only`
     store_fit: bool = False
     #: params that change prediction only: arms differing in them share one stored fit
@@ -129,7 +129,7 @@ _PANEL: dict[str, tuple[Callable, Callable]] = {}
 def register_panel(name: str, when: Callable[[BaseModel], bool]):
     """Decorator: ``factory(params, ctx: fanlab.context.PanelContext)`` builds the global form of
     method `name` for the params where ``when(params)`` holds. Such a method's cell is one
-    dataset x method x seed (every series at once; see `fanlab.run.cells`)."""
+    dataset x method x seed (every series at once; see `fanlab.engine.cells`)."""
     def deco(factory):
         _PANEL[name] = (when, factory)
         return factory

@@ -19,6 +19,10 @@ ID_COLS = ["dataset", "series", "method", "seed"]
 POOLED_SERIES, POOLED_SEED = "*", -1
 #: Decimals a probability keeps in a column name and in comparisons (``q_0.025``).
 PROB_DECIMALS = 10
+#: The layout of a cell file's frame. A cell's hash includes it, so a cell file written with
+#: another layout (e.g. before the whole-path columns) is recomputed, never read as if it had
+#: them. Raise it with every change to the columns or metadata a cell writes.
+CELL_SCHEMA = 2
 #: The steps the summary reports coverage and skill at (those within the horizon).
 SUMMARY_STEPS = (1, 5, 10, 50, 100)
 

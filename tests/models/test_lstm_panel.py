@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from fanlab import registry
 from fanlab.data.splits import make_split
-from fanlab.run.fitstore import FitStore
+from fanlab.engine.fitstore import FitStore
 from fanlab.forecast import probs_for_levels
 from fanlab.models.lstm.panel import validation_series
 from fanlab.context import PanelContext

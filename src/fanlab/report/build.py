@@ -17,7 +17,7 @@ import yaml
 
 from fanlab.report.data import cell_warnings
 from fanlab.schema import SUMMARY_STEPS, step_col
-from fanlab.run.results import WriteError, read_json, write_json, write_text
+from fanlab.engine.results import WriteError, read_json, write_json, write_text
 
 STEP_COLS = [step_col("coverage", h) for h in SUMMARY_STEPS]
 #: Skill and sharpness beside coverage: coverage alone is never the verdict.
@@ -162,7 +162,7 @@ def make_report(results_dir: str | Path) -> tuple[Path, Path]:
 
 
 def finish(res, figures: bool = True):
-    """After a run (`fanlab.run.runner.run`'s result): draw the figures (unless `figures` is
+    """After a run (`fanlab.engine.runner.run`'s result): draw the figures (unless `figures` is
     False) and write the report, if any cell finished. Neither may lose the numbers: a figure
     or page that fails is recorded in manifest.json (`figures_error`, `report_error`) and in
     the result's notes. Returns `res`."""

@@ -17,7 +17,7 @@ from matplotlib.colors import to_hex
 
 from fanlab.report import data as rd
 from fanlab.report import page as rp
-from fanlab.run.results import write_text
+from fanlab.engine.results import write_text
 
 
 def labels(paths: list[Path]) -> list[str]:

@@ -21,7 +21,7 @@ import yaml
 
 from fanlab.report import data as rd
 from fanlab.schema import SUMMARY_STEPS, level_tag, step_col
-from fanlab.run.results import write_text
+from fanlab.engine.results import write_text
 
 #: Static PNGs are embedded while their total stays below this; beyond it the page lists them.
 PNG_BUDGET = 3_000_000

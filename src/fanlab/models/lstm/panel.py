@@ -1,7 +1,7 @@
 """Global networks: one LSTM (or deep ensemble) trained on the windows of every series of a panel.
 
 `GlobalNetwork` wraps an unfitted `LSTMForecaster` or `LSTMEnsemble` and gives it the panel
-contract of `fanlab.run.cells` (``fit(ys, train_ends, seed)``, ``predict(ys, origins, H, probs)``).
+contract of `fanlab.engine.cells` (``fit(ys, train_ends, seed)``, ``predict(ys, origins, H, probs)``).
 
 Fitting. Each series i is scaled by its own training block, exactly as the local network
 scales its one series (`scaling`: global = the block's mean and sd; last_value = each

@@ -29,7 +29,7 @@ import numpy as np
 
 from fanlab import registry
 from fanlab.config import stable_hash
-from fanlab.run.results import atomic_path
+from fanlab.engine.results import atomic_path
 
 
 class FitStore:

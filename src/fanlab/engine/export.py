@@ -17,8 +17,8 @@ each as parquet (dtypes exact) and CSV; ``DIR/export.json`` and ``DIR/README.md`
 horizon, the probabilities a file must hold, how to hand the forecasts back, and the
 statsforecast ``cross_validation`` settings that reproduce the cutoffs.
 
-The origins are those of the cells `fanlab.run.runner.expand` makes (the splits
-`fanlab.run.cells.split_cells` builds, the origins `Split.test_origins` picks): the very
+The origins are those of the cells `fanlab.engine.runner.expand` makes (the splits
+`fanlab.engine.cells.split_cells` builds, the origins `Split.test_origins` picks): the very
 cells a run fits, never a second computation of them.
 """
 
@@ -36,9 +36,9 @@ from pandas.tseries.frequencies import to_offset
 from fanlab.config import Config
 from fanlab.data.series import Series
 from fanlab.forecast import probs_for_levels
-from fanlab.run.cells import PANEL, CellSpec, split_cells
-from fanlab.run.results import write_text
-from fanlab.run.runner import expand, load_all_series
+from fanlab.engine.cells import PANEL, CellSpec, split_cells
+from fanlab.engine.results import write_text
+from fanlab.engine.runner import expand, load_all_series
 
 
 @dataclass
@@ -55,7 +55,7 @@ def scored_origins(cells: list[CellSpec], series_of: dict) -> dict[tuple[str, in
     """(dataset, seed, series) -> (origins (K,), horizon) of every series a cell forecasts.
 
     `series_of`: (dataset, seed, series name) -> Series. The split and origins of a local
-    cell and of a global cell's members are built as `fanlab.run.cells` builds them; two
+    cell and of a global cell's members are built as `fanlab.engine.cells` builds them; two
     cells of one series that disagree would be a bug of the expansion, and raise."""
     out: dict[tuple[str, int, str], tuple[np.ndarray, int]] = {}
     for c in cells:
@@ -152,7 +152,7 @@ def _statsforecast(cuts: pd.DataFrame, series: list[Series], stride: int) -> dic
 
 
 def _write(frame: pd.DataFrame, folder: Path, stem: str) -> list[Path]:
-    from fanlab.run.results import write_parquet
+    from fanlab.engine.results import write_parquet
 
     folder.mkdir(parents=True, exist_ok=True)
     pq, csv = folder / f"{stem}.parquet", folder / f"{stem}.csv"

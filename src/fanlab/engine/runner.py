@@ -27,22 +27,22 @@ import pandas as pd
 import yaml
 
 from fanlab import __version__, registry
-from fanlab.run.cells import PANEL, CellSpec, split_cells
+from fanlab.engine.cells import PANEL, CellSpec, split_cells
 from fanlab.config import Config, config_to_dict, stable_hash
 from fanlab.errors import DataError
 from fanlab.data.series import DataWarning, Series
-from fanlab.run.inputs import changed_notes, dataset_files, digests, method_files
-from fanlab.run.execute import _execute, default_jobs
-from fanlab.run.fitstore import clean_stale
+from fanlab.engine.inputs import changed_notes, dataset_files, digests, method_files
+from fanlab.engine.execute import _execute, default_jobs
+from fanlab.engine.fitstore import clean_stale
 from fanlab.forecast import level_probs
 from fanlab.metrics.aggregate import summary_table
 from fanlab.schema import POOLED_SERIES as POOLED
 from fanlab.schema import level_cols, prob_col
 from fanlab.metrics.bootstrap import default_block
 from fanlab.metrics.evaluate import score
-from fanlab.run.cells import split_frames
+from fanlab.engine.cells import split_frames
 from fanlab.models.external import check_external_files
-from fanlab.run.results import (WriteError, cell_path, claim_folder, read_json, read_parquet_meta,
+from fanlab.engine.results import (WriteError, cell_path, claim_folder, read_json, read_parquet_meta,
                             read_parquet_with_meta, write_json, write_parquet, write_text)
 
 
@@ -107,7 +107,7 @@ def expand(cfg: Config, all_series: dict[tuple[str, int], list[Series]],
            digest_cache: dict | None = None) -> tuple[list[CellSpec], list[dict]]:
     """The cells of a config and the ones skipped (oracle on a series without one). A cell
     that reads files (a CSV, a forecasts file, a plugin's source) carries their digests in its
-    data spec, so its hash changes when their bytes do (`fanlab.run.inputs`)."""
+    data spec, so its hash changes when their bytes do (`fanlab.engine.inputs`)."""
     probs = [float(p) for p in cfg.probs]
     cells, skipped = [], []
     cache = {} if digest_cache is None else digest_cache
@@ -191,10 +191,10 @@ def run(cfg: Config, root: str | Path = ".", jobs: int | None = 1, force: bool =
     (`fanlab.report.build.finish`; `fanlab.api.run_config` runs both).
 
     `engine` "local" runs `jobs` local worker processes (1: in this process; see
-    `fanlab.run.pool`; "joblib" is accepted as its old name); "dask" sends
+    `fanlab.engine.pool`; "joblib" is accepted as its old name); "dask" sends
     the cells to a dask.distributed scheduler at `scheduler` (its workers must see the
     results folder, e.g. on a shared file system), or to a local cluster of `jobs` workers.
-    `fit_store`: arms that share a base fit it once (``out/fits``; see `fanlab.run.fitstore`);
+    `fit_store`: arms that share a base fit it once (``out/fits``; see `fanlab.engine.fitstore`);
     `force` also empties the store.
     """
     if engine not in ("local", "joblib", "dask"):

@@ -1,6 +1,6 @@
 """The files a cell reads, and the digests that key its cache.
 
-A cell's hash covers its spec (`fanlab.run.cells.CellSpec.hash`) and, through `data_spec`, the
+A cell's hash covers its spec (`fanlab.engine.cells.CellSpec.hash`) and, through `data_spec`, the
 bytes of every file it reads: the CSV of a `csv` dataset, the forecasts file of an `external`
 method (also as a wrapper's base), and the source of a plugin module that registered its
 dataset or method. Edit one of them and the cells that read it recompute on the next run

@@ -1,7 +1,7 @@
 """Running cells: in this process, in a pool of local worker processes, or on dask.
 
 The order of the cells changes no result (every cell is seeded by its own spec); they start
-longest first so that the workers finish together. `fanlab.run.runner` decides what the cells
+longest first so that the workers finish together. `fanlab.engine.runner` decides what the cells
 are and aggregates them; this module only executes them.
 """
 
@@ -12,12 +12,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from fanlab import registry
-from fanlab.run.cells import PANEL, run_local_cell, run_panel_cell
+from fanlab.engine.cells import PANEL, run_local_cell, run_panel_cell
 
 
 def run_cell(cell, series, out: Path, limit_threads: bool = False, fits: str | None = "reuse") -> dict:
-    """Fit, forecast and write one cell, local (`fanlab.run.cells.run_local_cell`) or global
-    (`fanlab.run.cells.run_panel_cell`); never raises. `limit_threads`: one thread (a worker)."""
+    """Fit, forecast and write one cell, local (`fanlab.engine.cells.run_local_cell`) or global
+    (`fanlab.engine.cells.run_panel_cell`); never raises. `limit_threads`: one thread (a worker)."""
     if limit_threads:
         _limit_threads()
     if cell.series == PANEL:
@@ -92,7 +92,7 @@ def _execute(todo, series_of, out, jobs, progress, engine="local", scheduler=Non
                 bar.finish(c, res)
                 yield c, res
         else:
-            from fanlab.run.pool import imap_unordered
+            from fanlab.engine.pool import imap_unordered
 
             args = [(c, key(c), out, fits) for c in todo]
             for i, res in imap_unordered(_run_worker, args, jobs, env={"OMP_NUM_THREADS": "1"},

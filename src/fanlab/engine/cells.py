@@ -7,7 +7,7 @@ holding the rows of every series. Both run one sequence: `fit_predict` on a read
 the series, `check_forecast` (the checks `fanlab.evaluate` runs too, in `fanlab.metrics.evaluate`),
 then `cell_scored` writes the frame of every forecast series with its naive scale and warnings.
 
-A config expands to cells (`fanlab.run.runner.expand`): dataset x series x method x seed, or, for a
+A config expands to cells (`fanlab.engine.runner.expand`): dataset x series x method x seed, or, for a
 global method, dataset x method x seed (series name `PANEL`). A cell is a
 pure function of its spec; its file under `cells/` is written atomically and carries the spec's
 hash, and a cell that raises returns its error as data (`cell_failed`), so the others run.
@@ -42,9 +42,10 @@ from fanlab.context import BuildContext, PanelContext
 from fanlab.data.series import Series
 from fanlab.data.splits import make_split
 from fanlab.errors import ForecastError
-from fanlab.run.fitstore import FitStore
+from fanlab.schema import CELL_SCHEMA
+from fanlab.engine.fitstore import FitStore
 from fanlab.metrics.evaluate import check_forecast, check_forecasts, fit_predict, forecast_frame, readonly, series_scale
-from fanlab.run.results import cell_key, cell_path, write_parquet
+from fanlab.engine.results import cell_key, cell_path, write_parquet
 
 #: The series name of a global method's cell.
 PANEL = "panel"
@@ -71,7 +72,7 @@ class CellSpec:
     def hash(self) -> str:
         return stable_hash({
             "data": self.data_spec, "series": self.series, "method": [self.method_name, self.method_params],
-            "seed": self.seed, "split": self.split, "settings": self.settings,
+            "seed": self.seed, "split": self.split, "settings": self.settings, "schema": CELL_SCHEMA,
         })
 
 
@@ -99,7 +100,7 @@ def jsonable(obj):
 
 def run_local_cell(cell: CellSpec, series: Series, out: Path, fits: str | None = "reuse") -> dict:
     """Fit, forecast and write one local cell (one series); never raises (errors are returned
-    as data). `fanlab.run.execute.run_cell` runs any cell, local or global.
+    as data). `fanlab.engine.execute.run_cell` runs any cell, local or global.
 
     `fits`: "reuse" shares fits through the run's fit store (``out/fits``), "refit" fits
     anew and overwrites the stored fit, None uses no store.
@@ -139,7 +140,7 @@ def cell_scored(cell, model, caught: list, items: list[tuple], out: Path, t0: fl
         if fc is None:  # a series the method only learnt from (e.g. a calibration series)
             continue
         frames.append(forecast_frame(fc, s, {"dataset": cell.dataset, "series": s.name, "method": cell.method,
-                                             "seed": cell.seed}, time=not panel))
+                                             "seed": cell.seed}, time=not panel, levels=cell.levels))
         scales[s.name], note = series_scale(s.values[: sp.train_end], s.period)
         why += [note] if note else []
     if not frames:
