@@ -240,12 +240,12 @@ def test_many_arms_config_order_headline_and_families(run_dir, tmp_path):
     assert data["methods"]["ar9"] == ["oracle", "climatology", "naive", "arima", "seasonal_naive"][:len(data["methods"]["ar9"])]
     assert [g["key"] for g in data["groups"]["ar9"]] == ["references", "statistical"]
     assert data["zoom"]["ar9"]["0.95"]["own"].keys() == {"naive"}
-    # the article's 17 arms fall into the four families
+    # the article's 18 arms fall into the four families
     cfg = config_to_dict(load_config(Path(__file__).resolve().parents[1] / "configs/article.yaml"))
     keys = [m.get("label") or m["name"] for m in cfg["methods"]]
     groups = {g["key"]: g["methods"] for g in report_data.method_groups(cfg, keys)}
     assert groups["references"] == ["oracle", "climatology", "naive"]
-    assert groups["statistical"] == ["arima", "conformal_arima", "aci_arima", "bonferroni_arima", "joint_arima"]
+    assert groups["statistical"] == ["arima", "ets", "conformal_arima", "aci_arima", "bonferroni_arima", "joint_arima"]
     assert groups["lstm_heads"] == ["lstm", "lstm_gauss", "lstm_rec_gauss"]
     assert set(groups["lstm_addons"]) == {"lstm_mc", "lstm_mc_noise", "lstm_ensemble", "conformal_lstm",
                                           "aci_lstm", "joint_lstm"}
