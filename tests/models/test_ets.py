@@ -212,3 +212,24 @@ def test_simulated_class_looks_nothing_ahead_and_is_deterministic():
         np.testing.assert_array_equal(fc2.mean[: k + 1], fc.mean[: k + 1])
     # the fit store pickles fits: a round trip forecasts the same
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(f)).predict(y, origins, 12, PROBS).quantiles, fc.quantiles)
+
+
+@pytest.mark.parametrize("spec", [Spec("A", "A", True, "A"), Spec("A", "N", False, "N")], ids=lambda s: s.label)
+def test_linear_path_covariance_is_that_of_simulated_paths(spec):
+    """The linear class's whole-path covariance (Forecast.cov) has the h-step variance on its
+    diagonal and matches the covariance of paths simulated from the same fit's equations."""
+    y = _seasonal(trend=0.3)
+    n = y.size
+    f = ETSForecaster({"model": spec.error + spec.trend + spec.season, "damped": spec.damped}, period=12).fit(y, n)
+    fc = f.predict(y, np.array([n - 1]), 24, PROBS)
+    cov = fc.cov[0]
+    assert fc.joint == "gaussian" and cov.shape == (24, 24)
+    np.testing.assert_allclose(np.diag(cov), fc.sd[0] ** 2, rtol=1e-10)
+    states = ets._states_at(ets_filter(f.fit_, y)[0], np.array([n - 1]), len(f.fit_.s0))
+    eps = np.random.default_rng(5).standard_normal((1, 40_000, 24)) * np.sqrt(f.fit_.sigma2)
+    paths = ets.forecast_paths(f.fit_, *states, 24, eps)[0]
+    emp = np.cov(paths, rowvar=False)
+    scale = np.sqrt(np.outer(np.diag(cov), np.diag(cov)))
+    # correlations agree within Monte-Carlo error (about 1 / sqrt(40,000) = 0.005)
+    assert np.max(np.abs(emp - cov) / scale) < 0.03
+    assert cov[0, 5] != 0.0 or spec.trend == "N" and f.fit_.alpha == 0.0

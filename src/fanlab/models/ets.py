@@ -285,13 +285,31 @@ def forecast_paths(fit: Fit, level, trend, buf, horizon: int, eps: np.ndarray | 
     return out
 
 
-def linear_variance(fit: Fit, horizon: int) -> np.ndarray:
-    """h-step forecast variance (H,) of the linear class: sigma^2 (1 + sum_{j=1}^{h-1} c_j^2)."""
+def _error_weights(fit: Fit, horizon: int) -> np.ndarray:
+    """c_0 = 1, c_1 .. c_{H-1} (H,): the weight of the error j steps back in an h-step forecast
+    error of the linear class (Hyndman et al. 2008, the c_j of its variance formula)."""
     j = np.arange(1, horizon)
     phi_j = np.cumsum(fit.phi ** j) if fit.spec.trend == "A" else np.zeros(j.size)
     m = len(fit.s0)
     c = fit.alpha + fit.beta * phi_j + (fit.gamma * (j % m == 0) if m else 0.0)
-    return fit.sigma2 * (1.0 + np.concatenate([[0.0], np.cumsum(c ** 2)]))
+    return np.concatenate([[1.0], c])
+
+
+def linear_variance(fit: Fit, horizon: int) -> np.ndarray:
+    """h-step forecast variance (H,) of the linear class: sigma^2 (1 + sum_{j=1}^{h-1} c_j^2)."""
+    c = _error_weights(fit, horizon)
+    return fit.sigma2 * np.concatenate([[1.0], 1.0 + np.cumsum(c[1:] ** 2)])
+
+
+def linear_path_cov(fit: Fit, horizon: int) -> np.ndarray:
+    """Covariance (H, H) of the whole path's forecast errors of the linear class: the error at
+    step h is sum_{j<h} c_j e_{t+h-j}, so Cov = sigma^2 L L' with L[h, i] = c_{h-i} (i <= h).
+    Its diagonal is `linear_variance`."""
+    c = _error_weights(fit, horizon)
+    idx = np.arange(horizon)
+    lag = idx[:, None] - idx[None, :]
+    weights = np.where(lag >= 0, c[np.clip(lag, 0, None)], 0.0)
+    return fit.sigma2 * weights @ weights.T
 
 
 class ETSForecaster:
@@ -384,7 +402,8 @@ class ETSForecaster:
         mean = forecast_paths(f, level, trend, buf, horizon, None)[:, 0, :]
         if f.spec.linear:
             sd = np.broadcast_to(np.sqrt(linear_variance(f, horizon)), mean.shape)
-            return gaussian_forecast(origins, mean, np.array(sd), probs, info)
+            cov = np.broadcast_to(linear_path_cov(f, horizon), (origins.size, horizon, horizon))
+            return gaussian_forecast(origins, mean, np.array(sd), probs, info, cov=np.array(cov))
         s_n = self._p().samples
         eps = np.stack([np.random.default_rng([self.seed_, int(t)]).standard_normal((s_n, horizon)) for t in origins])
         paths = forecast_paths(f, level, trend, buf, horizon, eps * math.sqrt(f.sigma2))
