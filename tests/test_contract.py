@@ -33,7 +33,9 @@ SPECS = {
                   {"base": {"name": "arima", "params": {"order": [1, 0, 0]}}, "method": "aci", "score": "normalized"},
                   {"base": {"name": "naive"}, "method": "joint"}],
     "lstm": [{**TINY_LSTM, "uncertainty": "none"}, {**TINY_LSTM, "uncertainty": "mc_dropout", "samples": 20},
-             {**TINY_LSTM, "head": "gaussian"}, {**TINY_LSTM, "head": "quantile"}],
+             {**TINY_LSTM, "head": "gaussian"}, {**TINY_LSTM, "head": "quantile"},
+             {**TINY_LSTM, "strategy": "recursive", "uncertainty": "residual_paths", "path_dropout": True,
+              "samples": 20}],
     "lstm_ensemble": [{**TINY_LSTM, "members": 2}],
 }
 

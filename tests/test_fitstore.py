@@ -31,6 +31,12 @@ RAW = {
                                                    "samples": 20}},
         {"name": "lstm", "label": "mc_noise", "params": {**TINY_LSTM, "uncertainty": "mc_dropout", "noise": True,
                                                          "samples": 30}},
+        {"name": "lstm", "label": "rec_point", "params": {**TINY_LSTM, "strategy": "recursive"}},
+        {"name": "lstm", "label": "rec_paths", "params": {**TINY_LSTM, "strategy": "recursive",
+                                                          "uncertainty": "residual_paths", "samples": 20}},
+        {"name": "lstm", "label": "rec_paths_gauss",
+         "params": {**TINY_LSTM, "strategy": "recursive", "uncertainty": "residual_paths", "samples": 20,
+                    "innovations": "gaussian", "path_dropout": True}},
         {"name": "conformal", "label": "conf_lstm",
          "params": {"base": {"name": "lstm", "params": {**TINY_LSTM, "head": "gaussian"}}, "method": "split"}},
     ],
@@ -49,12 +55,13 @@ def test_identical_bytes_with_and_without_the_store(tmp_path):
     b = _run(tmp_path, "without", fit_store=False)
     for f in ("metrics.parquet", "forecasts.parquet", "summary.csv"):
         assert (a / f).read_bytes() == (b / f).read_bytes(), f
-    # per seed one arima fit, one Gaussian LSTM fit and one point LSTM fit: the wrappers loaded
-    # them (the point arm, the conformal band around it and its MC-dropout arms with and
-    # without the noise term differ only in what they do at prediction or early-stop on:
-    # one training run tracks both early-stopping criteria)
+    # per seed one arima fit, one Gaussian LSTM fit, one point LSTM fit and one recursive point
+    # LSTM fit: the wrappers loaded them (the point arm, the conformal band around it and its
+    # MC-dropout arms with and without the noise term differ only in what they do at prediction
+    # or early-stop on: one training run tracks both early-stopping criteria; the recursive point
+    # arm and its residual-path arms likewise)
     fits = sorted(p.name.split("-")[0] for p in (a / "fits").glob("*.pkl"))
-    assert fits == ["arima", "arima", "lstm", "lstm", "lstm", "lstm", "lstm", "lstm"]
+    assert fits == ["arima", "arima"] + ["lstm"] * 8
     assert not (b / "fits").exists() or not list((b / "fits").glob("*.pkl"))
 
 

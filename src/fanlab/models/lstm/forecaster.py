@@ -35,7 +35,18 @@ any        mc_dropout   S passes with dropout live (samples (K, S, H)). ``noise:
                         per-step mean squared validation residual (Zhu and Laptev 2017);
                         gaussian / quantile heads, a draw from the pass's own predictive
                         (recursive: fed back). ``noise: false``: the pass's mean (median)
+point      residual_    recursive only (R's nnetar): S paths, each step the one-step forecast
+           paths        plus an innovation (`innovations`: resampled from the centred one-step
+                        residuals ``resid_`` on the held-out windows, or Gaussian with their
+                        variance), fed back, so the spread compounds through the network's own
+                        dynamics; ``path_dropout``: dropout live too (a mask set per path)
 ========== ============ ======================================================================
+
+The one-step residuals ``resid_`` (scaled units) are measured at fit time for every recursive
+point network, with the weights early-stopped without the held-out part of the validation tail:
+at every origin whose one-step target lies in that part (targets ``noise_origins_[0] + 1`` to
+``train_end - 1``), none of which chose the early-stopping epoch. So `residual_paths` only
+changes prediction, and shares its fit with the plain recursive point arm.
 
 Quantile interpolation: between the learnt probabilities the quantile function is linear in
 z = Phi^-1(p) (exact for a Gaussian), and beyond the outermost ones it continues with the
@@ -380,10 +391,13 @@ class LSTMForecaster(NetworkForecaster):
         the noise term is estimated on those windows with the latter weights.
         """
         self._fit_members(y, train_end, self._member_seeds(seed))
-        self.noise_var_ = None
+        self.noise_var_ = self.resid_ = None
         if self._holds_out_noise():
             self._use("early")
-            self.noise_var_ = self._validation_mse(np.asarray(y, dtype=float)[:train_end])
+            y_train = np.asarray(y, dtype=float)[:train_end]
+            self.noise_var_ = self._validation_mse(y_train)
+            if self.params.strategy == "recursive":
+                self.resid_ = self._one_step_residuals(y_train)
             self._use(self._criterion())
         return self
 
@@ -399,7 +413,8 @@ class LSTMForecaster(NetworkForecaster):
         return self.params.head == "point"
 
     def _criterion(self) -> str:
-        return "early" if self._holds_out_noise() and self.params.uncertainty == "mc_dropout" else "all"
+        held_out = self.params.uncertainty in ("mc_dropout", "residual_paths")
+        return "early" if self._holds_out_noise() and held_out else "all"
 
     def _validation_mse(self, y_train: np.ndarray) -> np.ndarray:
         """Mean squared error per step (H,) of the dropout-free forecast on the held-out
@@ -413,6 +428,42 @@ class LSTMForecaster(NetworkForecaster):
         idx = o[:, None] + np.arange(1, self.horizon_ + 1)[None, :]
         target = (y_train[idx] - loc[:, None]) / scale[:, None]
         return ((target - point) ** 2).mean(axis=0)
+
+    def residual_origins(self) -> np.ndarray:
+        """Origins (Kr,) of the one-step residuals: every t whose target t + 1 lies in the
+        held-out part of the validation tail (from ``noise_origins_[0] + 1`` to train_end - 1)."""
+        return np.arange(self.noise_origins_[0], self.train_end_ - 1, dtype=np.int64)
+
+    def _one_step_residuals(self, y_train: np.ndarray) -> np.ndarray:
+        """One-step errors (Kr,) of the dropout-free network at `residual_origins`, in each
+        window's scaled units: target minus forecast."""
+        o = self.residual_origins()
+        x, (loc, scale) = self.scaled_inputs(y_train, o)
+        out, _ = self._chunks(x.to(self.device_), o, 1, 1, False, "mean", self.seeds_)
+        point = out[0, :, 0].double().cpu().numpy()
+        return (y_train[o + 1] - loc) / scale - point
+
+    def innovation_pool(self) -> np.ndarray:
+        """The centred one-step residuals (Kr,) that `residual_paths` resamples (scaled units);
+        ``innovations: gaussian`` draws with their variance, ``mean(pool ** 2)``."""
+        if getattr(self, "resid_", None) is None:
+            raise RuntimeError("residual_paths needs the one-step residuals of a recursive point network's fit "
+                               "(a fit stored before they existed: rerun with --force)")
+        return self.resid_ - self.resid_.mean()
+
+    def _draw(self, params, feed, rand, row_shape):
+        value = self.head_.draw(params, feed, rand, row_shape)
+        if feed != "residual":
+            return value
+        return value + torch.stack([self._innovation(rand, m, row_shape) for m in range(value.shape[0])])
+
+    def _innovation(self, rand: RowRandom, member: int, row_shape) -> torch.Tensor:
+        """Innovations (R,) for one rollout step, drawn per origin from `rand`."""
+        pool = torch.from_numpy(self.innovation_pool()).to(self.device_)
+        if self.params.innovations == "gaussian":
+            return rand.normal(member, row_shape, 0) * pool.pow(2).mean().sqrt()
+        u = rand.uniform(member, row_shape, 0)
+        return pool[(u * pool.numel()).long().clamp(max=pool.numel() - 1)]
 
     def _extra_draws(self, rand, rows, horizon):
         p = self.params
@@ -428,13 +479,17 @@ class LSTMForecaster(NetworkForecaster):
         p, probs, k = self.params, np.asarray(probs, dtype=float), len(origins)
         info = self._info()
         mc = p.uncertainty == "mc_dropout"
-        if mc and not self.head_.has_spread and self.noise_note_:
+        residual = p.uncertainty == "residual_paths"
+        if (mc or residual) and not self.head_.has_spread and self.noise_note_:
             warnings.warn(self.noise_note_)
         recursive = p.strategy == "recursive"
-        sampled = mc or (recursive and self.head_.has_spread)
+        sampled = mc or residual or (recursive and self.head_.has_spread)
         reps = p.samples if sampled else 1
         feed = "sample" if (self.head_.has_spread and (not mc or p.noise)) else "mean"
-        out, extra = self._chunks(x, origins, horizon, reps, mc, feed, self.seeds_)
+        if residual:
+            feed, info = "residual", {**info, "innovations": p.innovations, "residuals": self.innovation_pool().size}
+        dropout = mc or (residual and p.path_dropout)
+        out, extra = self._chunks(x, origins, horizon, reps, dropout, feed, self.seeds_)
         if not sampled:
             return self._closed_form(origins, out, probs, horizon, info, tf)
         if recursive:

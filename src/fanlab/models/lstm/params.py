@@ -20,7 +20,7 @@ DEFAULT_QUANTILE_PROBS: tuple[float, ...] = tuple(float(p) for p in probs_for_le
 #: The params of a single LSTM that change prediction only: one training run serves the arms that
 #: differ in them (it tracks every early-stopping criterion they use), so they share a stored fit
 #: (the registry entry's `predict_only`) and a loaded fit adopts the arm's own values.
-PREDICT_ONLY = frozenset({"uncertainty", "noise", "samples"})
+PREDICT_ONLY = frozenset({"uncertainty", "noise", "samples", "innovations", "path_dropout"})
 
 #: The default `context` under ``scope: global`` (where `context` is not given): short panels
 #: such as M3 yearly (training blocks of 14+ points, H = 6) need a short input window.
@@ -96,11 +96,12 @@ class NetworkParams(BaseModel):
 
     @model_serializer(mode="wrap")
     def _drop_default_scope(self, handler):
-        # scope, kernel and device at their defaults leave the dump (fit-store keys, reports)
+        # scope, kernel, device, innovations and path_dropout at their defaults leave the dump (fit-store keys, reports)
         # exactly as before they existed
         out = handler(self)
         if isinstance(out, dict):
-            for key, default in (("scope", "local"), ("kernel", "auto"), ("device", "cpu")):
+            for key, default in (("scope", "local"), ("kernel", "auto"), ("device", "cpu"),
+                                 ("innovations", "bootstrap"), ("path_dropout", False)):
                 if out.get(key) == default:
                     out.pop(key)
         return out
@@ -113,11 +114,20 @@ class LSTMParams(NetworkParams):
         "point", description="point (MSE), gaussian (mean + variance, NLL) or quantile (pinball)")
     quantile_probs: tuple[float, ...] = Field(
         DEFAULT_QUANTILE_PROBS, description="quantile head: probabilities learnt at fit time")
-    uncertainty: Literal["none", "mc_dropout"] = Field(
+    uncertainty: Literal["none", "mc_dropout", "residual_paths"] = Field(
         "none", description="none: the head's own distribution (a point head: zero width); "
-                            "mc_dropout: dropout live at prediction, `samples` passes")
+                            "mc_dropout: dropout live at prediction, `samples` passes; residual_paths "
+                            "(point head, recursive strategy; R's nnetar): `samples` paths per origin, "
+                            "each step's one-step forecast plus an innovation drawn from the network's "
+                            "one-step residuals on held-out validation windows, fed back")
     noise: bool = Field(True, description="mc_dropout: add the inherent noise (point head: validation "
                                           "residual variance; probabilistic heads: sample the head)")
+    innovations: Literal["bootstrap", "gaussian"] = Field(
+        "bootstrap", description="residual_paths: innovations resampled from the centred held-out "
+                                 "one-step residuals, or Gaussian with their variance")
+    path_dropout: bool = Field(
+        False, description="residual_paths: dropout live in the rollout (one set of masks per path) for "
+                           "parameter uncertainty")
 
     @field_validator("quantile_probs")
     @classmethod
@@ -133,6 +143,15 @@ class LSTMParams(NetworkParams):
             [self.dropout_recurrent] if self.dropout_kind == "variational" else [])
         if self.uncertainty == "mc_dropout" and max(rates) <= 0.0:
             raise ValueError("uncertainty 'mc_dropout' needs a dropout rate > 0")
+        if self.uncertainty == "residual_paths":
+            if self.head != "point" or self.strategy != "recursive":
+                raise ValueError("uncertainty 'residual_paths' rolls a one-step point network forward: it needs "
+                                 "head point and strategy recursive")
+            if self.scope == "global":
+                raise ValueError("scope global: uncertainty 'residual_paths' is not supported (its residuals "
+                                 "need held-out windows of each series' own training block)")
+            if self.path_dropout and max(rates) <= 0.0:
+                raise ValueError("path_dropout needs a dropout rate > 0")
         if self.scope == "global" and self.head == "point" and self.uncertainty == "mc_dropout" and self.noise:
             raise ValueError("scope global: the point head with mc_dropout and noise: true is not supported (its "
                              "noise term needs windows of its own); use noise: false, or head gaussian or quantile")
