@@ -102,5 +102,5 @@ def test_every_shipped_config_validates():
 def test_list_shows_the_allowed_values_of_a_parameter():
     res = CliRunner().invoke(app, ["list", "methods"], env={"COLUMNS": "250"})
     assert res.exit_code == 0
-    assert "uncertainty = 'none'  (none | mc_dropout)" in res.output
+    assert "uncertainty = 'none'  (none | mc_dropout | residual_paths)" in res.output
     assert "pool = 'time'  (time | series)" in res.output
