@@ -83,9 +83,14 @@ def frame_arrays(frame: pd.DataFrame) -> dict[str, np.ndarray]:
 
 
 def _interval(arr: dict, level: float) -> tuple[np.ndarray, np.ndarray]:
-    lo_p, hi_p = level_probs(level)
+    # the positions of a level's probabilities are looked up once per cell (most of a small cell's time)
+    at = arr.setdefault("_at", {})
+    if level not in at:
+        lo_p, hi_p = level_probs(level)
+        at[level] = calibration.prob_index(arr["probs"], lo_p), calibration.prob_index(arr["probs"], hi_p)
+    i, j = at[level]
     q = arr["quantiles"]
-    return q[:, calibration.prob_index(arr["probs"], lo_p), :], q[:, calibration.prob_index(arr["probs"], hi_p), :]
+    return q[:, i, :], q[:, j, :]
 
 
 def band_degenerate(width: np.ndarray) -> bool:
@@ -112,6 +117,29 @@ def _rows(ids: dict, metric: str, values: np.ndarray | float, level: float = np.
     values = np.atleast_1d(np.asarray(values, dtype=float))
     hs = np.zeros(1, dtype=np.int64) if h0 else np.arange(1, values.size + 1, dtype=np.int64)
     return hs, float(level), metric, values
+
+
+def tidy_cells(cells: list[tuple[dict, list[tuple]]]) -> pd.DataFrame:
+    """The rows of many cells, (ids, `_rows` records) each, as one tidy frame built in one go:
+    the same frame as concatenating each cell's `_tidy` (the aggregation of a panel of
+    thousands of cells builds one frame per dataset and method, not one per cell)."""
+    if not cells:
+        return pd.DataFrame()
+    sizes = [sum(r[3].size for r in recs) for _, recs in cells]
+    recs = [r for _, rs in cells for r in rs]
+    rs = [r[3].size for r in recs]
+    keys = list(cells[0][0])
+    df = pd.DataFrame({
+        **{k: np.repeat(np.array([ids[k] for ids, _ in cells], dtype=object), sizes) for k in keys},
+        "h": np.concatenate([r[0] for r in recs]),
+        "level": np.repeat(np.array([r[1] for r in recs], dtype=float), rs),
+        "metric": pd.array(np.repeat(np.array([r[2] for r in recs], dtype=object), rs), dtype="str"),
+        "value": np.concatenate([r[3] for r in recs]),
+    })
+    for k in keys:  # the dtypes `_tidy`'s scalar columns get, so that both give the same bytes
+        first = cells[0][0][k]
+        df[k] = df[k].astype(np.int64) if isinstance(first, (int, np.integer)) else df[k].astype("str")
+    return df
 
 
 def _tidy(ids: dict, records: list[tuple]) -> pd.DataFrame:
@@ -173,6 +201,13 @@ def cell_metrics(frame: pd.DataFrame, levels: list[float], all_levels: list[floa
     arr = frame_arrays(frame) if arr is None else arr
     first = frame.iloc[0]
     ids = {c: first[c] for c in ID_COLS}
+    return _tidy(ids, cell_records(arr, levels, all_levels, scale))
+
+
+def cell_records(arr: dict, levels: list[float], all_levels: list[float], scale: float | None) -> list[tuple]:
+    """`cell_metrics`' rows of one cell's `frame_arrays` as `_rows` records (no ids, no frame):
+    what a worker of a parallel aggregation sends back; `tidy_cells` makes the frame."""
+    ids = None
     y = arr["y"]
     parts = []
     empirical = []
@@ -213,7 +248,7 @@ def cell_metrics(frame: pd.DataFrame, levels: list[float], all_levels: list[floa
         cal_err = (np.nan if np.isnan(emp).any() else
                    calibration.calibration_error(np.array(all_levels), emp))
         parts.append(_rows(ids, "calibration_error", cal_err, h0=True))
-    return _tidy(ids, parts)
+    return parts
 
 
 def sim_hits(arr: dict, level: float) -> np.ndarray | None:
@@ -258,10 +293,14 @@ def pooled_metrics(
     seed: int,
     ci: float,
     arrays: list[dict] | None = None,
+    ids: dict | None = None,
+    names: list[str] | None = None,
 ) -> pd.DataFrame:
     """Pooled rows for one (dataset, method) over its cells (series x seeds).
 
-    `arrays` are the cells' `frame_arrays`, where the caller already has them.
+    `arrays` are the cells' `frame_arrays`, where the caller already has them. Without
+    `frames` (None), `ids` (dataset, method) and `names` (each cell's series) say what the
+    frames would: a parallel aggregation keeps the arrays, never the frames.
 
     Coverage pools the hits of every origin of every cell. Cells that share the same data (a
     real series run with several seeds) are not independent: their hits are first averaged
@@ -279,10 +318,13 @@ def pooled_metrics(
 
     Other per-h metrics are the mean over cells.
     """
-    first = frames[0].iloc[0]
-    ids = {"dataset": first["dataset"], "series": POOLED_SERIES, "method": first["method"], "seed": POOLED_SEED}
+    if frames is not None:
+        first = frames[0].iloc[0]
+        ids = {"dataset": first["dataset"], "method": first["method"]}
+        names = [str(f["series"].iloc[0]) for f in frames]
+    ids = {"dataset": ids["dataset"], "series": POOLED_SERIES, "method": ids["method"], "seed": POOLED_SEED}
     arrays = [frame_arrays(f) for f in frames] if arrays is None else arrays
-    units = _independent_units(frames, arrays)
+    units = _independent_units(names, arrays)
     between = len(units) >= 2
     has_ci = between or len(arrays[units[0][0]]["origins"]) >= 2 * block
 
@@ -397,11 +439,11 @@ def _between_units_ci(groups: list[np.ndarray], ci: float):
     return mean, lo, hi
 
 
-def _independent_units(frames: list[pd.DataFrame], arrays: list[dict]) -> list[list[int]]:
+def _independent_units(names: list[str], arrays: list[dict]) -> list[list[int]]:
     """Indices of cells grouped by identical data (series name, origins and realised values)."""
     units: dict[tuple, list[int]] = {}
-    for i, (frame, arr) in enumerate(zip(frames, arrays)):
-        key = (str(frame["series"].iloc[0]), arr["origins"].tobytes(), arr["y"].tobytes())
+    for i, (name, arr) in enumerate(zip(names, arrays)):
+        key = (name, arr["origins"].tobytes(), arr["y"].tobytes())
         units.setdefault(key, []).append(i)
     return list(units.values())
 

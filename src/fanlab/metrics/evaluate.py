@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 import warnings
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -212,6 +212,48 @@ def series_scale(y_train: np.ndarray, period: int | None) -> tuple[float | None,
         return None, str(exc)
 
 
+#: The order of metrics.parquet's rows.
+METRIC_ORDER = ["dataset", "method", "series", "seed", "metric", "level", "h"]
+
+
+def score_cell(frame: pd.DataFrame, scale: float | None, levels: list[float],
+               all_levels: list[float]) -> tuple[dict, list[tuple], dict]:
+    """One series of a cell scored: (ids, its metric records, its `frame_arrays`). What the
+    pooled and reference rows need of a cell is in the arrays, so the frame can go: a worker
+    of a parallel aggregation sends these three back, never the frame."""
+    from fanlab.metrics.aggregate import cell_records, frame_arrays
+    from fanlab.schema import ID_COLS
+
+    arr = frame_arrays(frame)
+    ids = {c: frame[c].iloc[0] for c in ID_COLS}
+    return ids, cell_records(arr, levels, all_levels, scale), arr
+
+
+def score_dataset(dataset: str, by_method: dict[str, list[tuple]], levels: list[float], all_levels: list[float],
+                  refs: dict[str, str | None], block: int, reps: int = 1000, seed: int = 0,
+                  ci: float = 0.95) -> Iterator[tuple[str, pd.DataFrame]]:
+    """(method, its rows) for every method of one dataset, methods sorted: the cells' rows,
+    the pooled rows and the reference rows, sorted as metrics.parquet is. by_method: method
+    -> `score_cell` results of its cells, sorted by series and seed. Concatenated over the
+    datasets in sorted order, these are `score`'s rows."""
+    from fanlab.metrics.aggregate import pooled_metrics, tidy_cells
+    from fanlab.metrics.reference import reference_metrics
+
+    cells_of = {m: [(str(ids["series"]), ids["seed"], arr) for ids, _, arr in by_method[m]] for m in sorted(by_method)}
+    ref = reference_metrics(dataset, cells_of, levels, refs.get("climatology"), refs.get("oracle"))
+    for method in sorted(by_method):
+        scored = by_method[method]
+        rows = tidy_cells([(ids, recs) for ids, recs, _ in scored])
+        pooled = pooled_metrics(None, levels, all_levels, rows, reps, block, seed, ci,
+                                arrays=[arr for _, _, arr in scored], ids={"dataset": dataset, "method": method},
+                                names=[str(ids["series"]) for ids, _, _ in scored])
+        parts = [rows, pooled] + ([ref[ref["method"] == method]] if len(ref) else [])
+        out = pd.concat(parts, ignore_index=True)
+        out["seed"] = out["seed"].astype(np.int64)
+        out["h"] = out["h"].astype(np.int64)
+        yield method, out.sort_values(METRIC_ORDER, kind="stable", ignore_index=True)
+
+
 def score(parts: Iterable[tuple], levels: list[float], all_levels: list[float], refs: dict[str, str | None],
           blocks: dict[str, int], reps: int = 1000, seed: int = 0, ci: float = 0.95) -> pd.DataFrame:
     """Tidy metrics of finished cells (`fanlab.metrics.aggregate` describes the rows).
@@ -219,29 +261,13 @@ def score(parts: Iterable[tuple], levels: list[float], all_levels: list[float], 
     parts: (dataset, method, series, seed, frame, scale), one per series of a cell, frames
     as `cell_frame`. refs: labels of the climatology and oracle methods (or None). blocks:
     the bootstrap block length of each dataset. Rows are sorted by dataset, method, series,
-    seed, metric, level and h.
+    seed, metric, level and h. A run's aggregation (`fanlab.engine.collect`) runs the same
+    two steps, `score_cell` in its workers and `score_dataset` as each dataset completes.
     """
-    from fanlab.metrics.aggregate import cell_metrics, frame_arrays, pooled_metrics
-    from fanlab.metrics.reference import reference_metrics
-
-    metric_parts = []
-    groups: dict[tuple[str, str], list] = {}
     by_dataset: dict[str, dict[str, list]] = {}
     for dataset, method, name, cell_seed, frame, scale in sorted(parts, key=lambda p: p[:4]):
-        arr = frame_arrays(frame)
-        rows = cell_metrics(frame, levels, all_levels, scale, arr=arr)
-        metric_parts.append(rows)
-        groups.setdefault((dataset, method), []).append((frame, rows, arr))
-        by_dataset.setdefault(dataset, {}).setdefault(method, []).append((name, cell_seed, arr))
-    for (dataset, _), items in groups.items():
-        frames, rows, arrays = zip(*items)
-        metric_parts.append(pooled_metrics(list(frames), levels, all_levels, pd.concat(rows, ignore_index=True),
-                                           reps, blocks[dataset], seed, ci, arrays=list(arrays)))
-    for dataset, cells_of in sorted(by_dataset.items()):
-        metric_parts.append(reference_metrics(dataset, cells_of, levels, refs.get("climatology"),
-                                              refs.get("oracle")))
-    metrics = pd.concat(metric_parts, ignore_index=True)
-    metrics["seed"] = metrics["seed"].astype(np.int64)
-    metrics["h"] = metrics["h"].astype(np.int64)
-    return metrics.sort_values(["dataset", "method", "series", "seed", "metric", "level", "h"], kind="stable",
-                               ignore_index=True)
+        by_dataset.setdefault(dataset, {}).setdefault(method, []).append(score_cell(frame, scale, levels, all_levels))
+    out = [rows for dataset in sorted(by_dataset)
+           for _, rows in score_dataset(dataset, by_dataset[dataset], levels, all_levels, refs, blocks[dataset],
+                                        reps, seed, ci)]
+    return pd.concat(out, ignore_index=True)
