@@ -34,16 +34,14 @@ from fanlab.data.series import DataWarning, Series
 from fanlab.engine.inputs import changed_notes, dataset_files, digests, method_files
 from fanlab.engine.execute import _execute, default_jobs
 from fanlab.engine.fitstore import clean_stale
-from fanlab.forecast import level_probs
 from fanlab.metrics.aggregate import summary_table
 from fanlab.schema import POOLED_SERIES as POOLED
-from fanlab.schema import level_cols, prob_col
+from fanlab.schema import prob_col
 from fanlab.metrics.bootstrap import default_block
-from fanlab.metrics.evaluate import score
-from fanlab.engine.cells import split_frames
+from fanlab.engine.collect import collect
 from fanlab.models.external import check_external_files
 from fanlab.engine.results import (WriteError, cell_path, claim_folder, read_json, read_parquet_meta,
-                            read_parquet_with_meta, write_json, write_parquet, write_text)
+                            write_json, write_text)
 
 
 @dataclass
@@ -261,7 +259,7 @@ def _run_claimed(cfg, out, cells, skipped, series_of, git, jobs, force, progress
     agg_error = None
     if finished:
         try:
-            aggregate(cfg, out, finished)
+            aggregate(cfg, out, finished, jobs)
         except WriteError as exc:  # a full disk: the manifest still lists every cell
             agg_error = str(exc)
     manifest = {
@@ -322,47 +320,22 @@ def reference_labels(cfg: Config) -> dict[str, str | None]:
     return {name: next((m.key for m in cfg.methods if m.name == name), None) for name in ("climatology", "oracle")}
 
 
-def aggregate(cfg: Config, out: Path, cells: list[CellSpec]) -> None:
-    """forecasts.parquet, metrics.parquet and summary.csv from the finished cells' files."""
+def aggregate(cfg: Config, out: Path, cells: list[CellSpec], jobs: int = 1) -> None:
+    """forecasts.parquet, metrics.parquet and summary.csv from the finished cells' files, read
+    and scored by `jobs` worker processes (1: in this process) and streamed to the files
+    (`fanlab.engine.collect`)."""
     levels, all_levels = cfg.levels, cfg.all_levels
-    fc_parts, q_parts = [], []
     q_cols = [prob_col(p) for p in cfg.probs] if cfg.quantiles else []
-    parts = []  # (dataset, method, series, seed, frame, scale): one per series, global cells split
-    flags: dict[tuple[str, str], list[str]] = {}  # (dataset, method): one flagged warning per cell
-    for c in cells:
-        whole, meta = read_parquet_with_meta(cell_path(out, c.key))
-        flagged = [w for w in meta.get("warnings", []) or [] if any(k in w for k in FLAG_WORDS)]
-        if flagged:
-            flags.setdefault((c.dataset, c.method), []).append(flagged[0])
-        for name, frame, scale in split_frames(whole, meta):
-            parts.append((c.dataset, c.method, name, c.seed, frame, scale))
-    for dataset, method, name, seed, frame, scale in sorted(parts, key=lambda p: p[:4]):
-        ids = ["dataset", "series", "method", "seed", "origin", "h"] + (["time"] if "time" in frame else [])
-        keep = frame[ids + ["y", "mean"]].copy()
-        if q_cols:
-            q_parts.append(frame[ids + q_cols])
-        for level in levels:
-            lo_p, hi_p = level_probs(level)
-            lo_c, hi_c = level_cols(level)
-            keep[lo_c] = frame[prob_col(lo_p)].to_numpy()
-            keep[hi_c] = frame[prob_col(hi_p)].to_numpy()
-        keep["pit"] = frame["pit"].to_numpy()
-        keep["crps"] = frame["crps"].to_numpy()
-        fc_parts.append(keep)
     bs = cfg.bootstrap
     horizons = {}  # per dataset: the longest horizon of its cells (auto: per series)
     for c in cells:
         horizons[c.dataset] = max(horizons.get(c.dataset, 0), int(c.settings["horizon"]))
     blocks = {d: bs.block or default_block(h, cfg.stride) for d, h in horizons.items()}
-    # the one scoring path, as `fanlab.evaluate` scores
-    metrics = score(parts, levels, all_levels, reference_labels(cfg), blocks, bs.reps, bs.seed, bs.ci)
-    forecasts = pd.concat(fc_parts, ignore_index=True)
-    write_parquet(forecasts, out / "forecasts.parquet")
-    if q_cols:
-        write_parquet(pd.concat(q_parts, ignore_index=True), out / "quantiles.parquet")
-    else:  # a run without `quantiles: true` leaves no file of an earlier run's that it does not match
+    # the one scoring path, as `fanlab.evaluate` scores (`fanlab.metrics.evaluate.score`)
+    summary_rows, flags = collect(out, cells, levels, all_levels, reference_labels(cfg), blocks, bs, q_cols,
+                                  FLAG_WORDS, jobs)
+    if not q_cols:  # a run without `quantiles: true` leaves no file of an earlier run's that it does not match
         (out / "quantiles.parquet").unlink(missing_ok=True)
-    write_parquet(metrics, out / "metrics.parquet")
-    summary = summary_table(metrics, levels, max(horizons.values()), references=reference_labels(cfg))
+    summary = summary_table(summary_rows, levels, max(horizons.values()), references=reference_labels(cfg))
     summary = flag_notes(summary, flags, {(c.dataset, c.method) for c in cells}, cells)
     write_text(summary.to_csv(index=False, float_format="%.6g"), out / "summary.csv")

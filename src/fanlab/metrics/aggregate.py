@@ -61,10 +61,50 @@ def frame_probs(frame: pd.DataFrame) -> np.ndarray:
     return _probs_of_columns(frame.columns)
 
 
-def frame_arrays(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+class ColumnFrame:
+    """A cell's table as numpy columns, read the way `frame_arrays` reads a DataFrame (`in`,
+    `columns`, `[name].to_numpy()`): a worker of a parallel aggregation scores a cell file's
+    columns without building a DataFrame (most of a small cell's time)."""
+
+    class _Column:
+        def __init__(self, values: np.ndarray):
+            self.values = values
+
+        def to_numpy(self) -> np.ndarray:
+            return self.values
+
+        @property
+        def iloc(self):
+            return self.values
+
+    def __init__(self, cols: dict[str, np.ndarray]):
+        self.cols = cols
+        self.columns = list(cols)
+
+    def __contains__(self, name) -> bool:
+        return name in self.cols
+
+    def __getitem__(self, name):
+        return ColumnFrame._Column(self.cols[name])
+
+    def __len__(self) -> int:
+        return len(self.cols["h"])
+
+    def sorted(self) -> ColumnFrame:
+        """The rows sorted by origin, then h, stable (as `DataFrame.sort_values(kind="stable")`)."""
+        order = np.lexsort((self.cols["h"], self.cols["origin"]))
+        if np.array_equal(order, np.arange(order.size)):
+            return self
+        return ColumnFrame({c: v[order] for c, v in self.cols.items()})
+
+
+def frame_arrays(frame: pd.DataFrame | ColumnFrame) -> dict[str, np.ndarray]:
     """(K, H) arrays of one cell's table (rows sorted by origin, h); quantiles (K, Q, H)."""
-    frame = frame.sort_values(["origin", "h"], kind="stable")
-    h = int(frame["h"].max())
+    if isinstance(frame, ColumnFrame):
+        frame = frame.sorted()
+    else:
+        frame = frame.sort_values(["origin", "h"], kind="stable")
+    h = int(frame["h"].to_numpy().max())
     k = len(frame) // h
     probs = frame_probs(frame)
     out = {
@@ -83,14 +123,18 @@ def frame_arrays(frame: pd.DataFrame) -> dict[str, np.ndarray]:
 
 
 def _interval(arr: dict, level: float) -> tuple[np.ndarray, np.ndarray]:
-    # the positions of a level's probabilities are looked up once per cell (most of a small cell's time)
-    at = arr.setdefault("_at", {})
-    if level not in at:
+    # the positions of a level's probabilities, looked up once per grid of probabilities (the
+    # lookup was most of a small cell's scoring time)
+    key = (arr["probs"].tobytes(), level)
+    if key not in _BAND_AT:
         lo_p, hi_p = level_probs(level)
-        at[level] = calibration.prob_index(arr["probs"], lo_p), calibration.prob_index(arr["probs"], hi_p)
-    i, j = at[level]
+        _BAND_AT[key] = calibration.prob_index(arr["probs"], lo_p), calibration.prob_index(arr["probs"], hi_p)
+    i, j = _BAND_AT[key]
     q = arr["quantiles"]
     return q[:, i, :], q[:, j, :]
+
+
+_BAND_AT: dict[tuple[bytes, float], tuple[int, int]] = {}
 
 
 def band_degenerate(width: np.ndarray) -> bool:

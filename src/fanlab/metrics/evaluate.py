@@ -225,7 +225,7 @@ def score_cell(frame: pd.DataFrame, scale: float | None, levels: list[float],
     from fanlab.schema import ID_COLS
 
     arr = frame_arrays(frame)
-    ids = {c: frame[c].iloc[0] for c in ID_COLS}
+    ids = {c: frame[c].iloc[0] for c in ID_COLS}  # a DataFrame's or a `ColumnFrame`'s first row
     return ids, cell_records(arr, levels, all_levels, scale), arr
 
 

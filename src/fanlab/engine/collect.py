@@ -1,0 +1,208 @@
+"""A run's aggregation, in parallel over cells and streamed to its files.
+
+Workers (`fanlab.engine.pool`, or this process for one job) read batches of cell files and
+score each series (`fanlab.metrics.evaluate.score_cell`, the one scoring path); they send back
+its metric records, the small arrays that the pooled and reference rows need and its rows of
+forecasts.parquet, never the frame. As each dataset's cells are all in (in the sorted order of
+the files), `score_dataset` gives its pooled and reference rows, and its rows are appended to
+forecasts.parquet and metrics.parquet as row groups of the size `pyarrow.parquet.write_table`
+uses, so the files are the bytes one write of the whole sorted table gives, while only one
+dataset's rows are held at a time.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import ExitStack
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from fanlab.engine.results import META_KEY, atomic_path, cell_path
+from fanlab.forecast import level_probs
+from fanlab.metrics.aggregate import ColumnFrame
+from fanlab.metrics.evaluate import score_cell, score_dataset
+from fanlab.schema import POOLED_SERIES, level_cols, prob_col
+
+#: The rows of a row group of `pyarrow.parquet.write_table` (its default), kept so that a
+#: streamed file has the bytes of one write.
+ROW_GROUP = 1024 * 1024
+#: Cells a worker reads and scores per task.
+BATCH = 64
+
+
+def forecast_rows(table: pa.Table, levels: list[float], q_cols: list[str]) -> tuple[pa.Table, pa.Table | None]:
+    """One series' rows of forecasts.parquet (ids, y, mean, lo_/hi_ per level, pit, crps) and
+    of quantiles.parquet (None without `q_cols`), from its cell file's table."""
+    ids = ["dataset", "series", "method", "seed", "origin", "h"] + (["time"] if "time" in table.column_names else [])
+    cols = {c: table.column(c) for c in ids + ["y", "mean"]}
+    for level in levels:
+        lo_p, hi_p = level_probs(level)
+        lo_c, hi_c = level_cols(level)
+        cols[lo_c], cols[hi_c] = table.column(prob_col(lo_p)), table.column(prob_col(hi_p))
+    cols["pit"], cols["crps"] = table.column("pit"), table.column("crps")
+    return pa.table(cols), (table.select(ids + q_cols) if q_cols else None)
+
+
+#: Columns a cell's scores never read (strings are slow to turn into numpy).
+_UNREAD = ("time",)
+
+
+def _split(table: pa.Table, meta: dict):
+    """(series name, its table, its scale) per series of a cell file, in order of first
+    appearance (as `fanlab.engine.cells.split_frames`)."""
+    if "scales" not in meta:
+        yield str(table.column("series")[0].as_py()), table, meta.get("scale")
+        return
+    names = table.column("series").to_numpy(zero_copy_only=False)
+    _, first = np.unique(names, return_index=True)
+    for name in names[np.sort(first)]:
+        yield str(name), table.take(np.flatnonzero(names == name)), meta["scales"].get(str(name))
+
+
+def score_files(out: Path, cells: list[tuple], levels: list[float], all_levels: list[float], q_cols: list[str],
+                flag_words: tuple[str, ...]) -> list[tuple]:
+    """Read and score cell files: cells are (index, dataset, method, seed, key). Returns per
+    cell (index, first flagged warning or None, [(series, seed, scored, forecast rows,
+    quantile rows)] per series)."""
+    res = []
+    for i, dataset, method, seed, key in cells:
+        whole = pq.ParquetFile(cell_path(out, key)).read(use_threads=False)  # a third of read_table's time
+        raw = (whole.schema.metadata or {}).get(META_KEY)
+        meta = json.loads(raw) if raw else {}
+        flagged = [w for w in meta.get("warnings", []) or [] if any(k in w for k in flag_words)]
+        parts = []
+        for name, table, scale in _split(whole, meta):
+            frame = ColumnFrame({c: table.column(c).to_numpy(zero_copy_only=False) for c in table.column_names
+                                 if c not in _UNREAD})
+            keep, q = forecast_rows(table, levels, q_cols)
+            parts.append((name, seed, score_cell(frame, scale, levels, all_levels), keep, q))
+        res.append((i, flagged[0] if flagged else None, parts))
+    return res
+
+
+def _score_batch(out, cells, levels, all_levels, q_cols, flag_words):
+    """A worker's task (module level: the pool sends it by name)."""
+    from fanlab.engine.execute import _limit_threads
+
+    _limit_threads()
+    return score_files(out, cells, levels, all_levels, q_cols, flag_words)
+
+
+class ParquetStream:
+    """A parquet file written a frame at a time, in row groups of `ROW_GROUP` rows: the bytes
+    of `write_parquet` of the frames' concatenation (with `pd.concat`'s columns: where a later
+    frame lacks a column of the first row group it is written null; a column the first row
+    group lacks is an error, which no run of today's cells gives before a row group is full)."""
+
+    def __init__(self, path: Path, stack: ExitStack):
+        self.tmp = stack.enter_context(atomic_path(path))
+        self.buffer: list[pd.DataFrame] = []
+        self.rows = 0
+        self.writer = None
+        self.stack = stack
+
+    def add(self, frame: pd.DataFrame) -> None:
+        self.buffer.append(frame)
+        self.rows += len(frame)
+        while self.rows >= ROW_GROUP:
+            whole = pd.concat(self.buffer, ignore_index=True)
+            self._write(whole.iloc[:ROW_GROUP])
+            rest = whole.iloc[ROW_GROUP:].reset_index(drop=True)
+            self.buffer, self.rows = ([rest] if len(rest) else []), len(rest)
+
+    def _write(self, frame: pd.DataFrame) -> None:
+        if self.writer is None:
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            self.writer = pq.ParquetWriter(self.tmp, table.schema)
+            self.stack.callback(self.writer.close)
+        else:
+            schema = self.writer.schema
+            extra = [c for c in frame.columns if c not in schema.names]
+            if extra:
+                raise ValueError(f"{self.tmp}: columns {extra} appear after the first row group")
+            table = pa.Table.from_pandas(frame.reindex(columns=schema.names), schema=schema, preserve_index=False)
+        self.writer.write_table(table.combine_chunks())
+
+    def close(self) -> None:
+        if self.buffer or self.writer is None:
+            self._write(pd.concat(self.buffer, ignore_index=True) if self.buffer else pd.DataFrame())
+        self.buffer, self.rows = [], 0
+        self.writer.close()
+
+
+def collect(out: Path, cells: list, levels: list[float], all_levels: list[float], refs: dict,
+            blocks: dict[str, int], bs, q_cols: list[str], flag_words: tuple[str, ...], jobs: int = 1):
+    """Write forecasts.parquet (and quantiles.parquet with `q_cols`) and metrics.parquet from
+    the cells' files; returns (the rows summary.csv reads: pooled rows and each cell's
+    calibration_error, {(dataset, method): flagged warnings})."""
+    order = sorted(range(len(cells)), key=lambda i: (cells[i].dataset, cells[i].method, cells[i].series,
+                                                     cells[i].seed))
+    left = {}
+    for c in cells:
+        left[c.dataset] = left.get(c.dataset, 0) + 1
+    datasets = sorted(left)
+    tasks = [[(i, cells[i].dataset, cells[i].method, cells[i].seed, cells[i].key) for i in order[s:s + BATCH]]
+             for s in range(0, len(order), BATCH)]
+    got: dict[str, dict[int, list]] = {d: {} for d in datasets}
+    flags: dict[tuple[str, str], list[str]] = {}
+    summary_rows = []
+    with ExitStack() as stack:
+        fc = ParquetStream(out / "forecasts.parquet", stack)
+        qs = ParquetStream(out / "quantiles.parquet", stack) if q_cols else None
+        ms = ParquetStream(out / "metrics.parquet", stack)
+
+        def emit(dataset: str) -> None:
+            by_method: dict[str, list] = {}
+            rows_of: dict[str, list] = {}
+            for i in sorted(got[dataset], key=lambda i: (cells[i].method, cells[i].series, cells[i].seed)):
+                for part in got[dataset][i]:
+                    by_method.setdefault(cells[i].method, []).append(part)
+            del got[dataset]
+            for method in by_method:  # a panel cell's series and local cells: sorted by series, then seed
+                by_method[method].sort(key=lambda p: (p[0], p[1]))
+                rows_of[method] = [(p[3], p[4]) for p in by_method[method]]
+                by_method[method] = [p[2] for p in by_method[method]]
+            for method, rows in score_dataset(dataset, by_method, levels, all_levels, refs, blocks[dataset],
+                                              bs.reps, bs.seed, bs.ci):
+                keep, q = zip(*rows_of.pop(method))  # as the cells' frames would be: via pandas
+                fc.add(pa.concat_tables(keep, promote_options="default").to_pandas())
+                if qs is not None:
+                    qs.add(pa.concat_tables(q, promote_options="default").to_pandas())
+                ms.add(rows)
+                summary_rows.append(rows[(rows["series"] == POOLED_SERIES) | (rows["metric"] == "calibration_error")])
+
+        def take(batch) -> None:
+            for i, flagged, parts in batch:
+                c = cells[i]
+                if flagged is not None:
+                    flags.setdefault((c.dataset, c.method), []).append((i, flagged))
+                got[c.dataset][i] = parts
+                left[c.dataset] -= 1
+            while datasets and left[datasets[0]] == 0:
+                emit(datasets.pop(0))
+
+        args = (out, levels, all_levels, q_cols, flag_words)
+        if jobs <= 1 or len(tasks) <= 1:
+            for t in tasks:
+                take(score_files(out, t, *args[1:]))
+        else:
+            from fanlab import registry
+            from fanlab.engine.pool import imap_unordered
+
+            argsets = [(out, t, *args[1:]) for t in tasks]
+            for _, res in imap_unordered(_score_batch, argsets, jobs, env={"OMP_NUM_THREADS": "1"},
+                                         plugins=registry.plugin_modules()):
+                if isinstance(res, dict):  # a worker died or raised: the aggregation cannot be whole
+                    raise RuntimeError(f"aggregation worker: {res.get('error')}")
+                take(res)
+        fc.close()
+        if qs is not None:
+            qs.close()
+        ms.close()
+    # flagged warnings in the order of `cells`, as one pass over them gives
+    flags = {k: [w for _, w in sorted(v)] for k, v in flags.items()}
+    return pd.concat(summary_rows, ignore_index=True), flags
