@@ -62,7 +62,7 @@ def main(run: str) -> None:
     present = [x for x in SUBSETS if x in set(s["dataset"])]
     n = int(s[s["dataset"].isin(present)].groupby("dataset")["n_series"].max().sum())
     print(f"\n## Every target of the {n:,} series of {', '.join(present)} pooled\n")
-    for m in [m for m in ("arima", "naive", "climatology") if m in set(fc["method"])]:
+    for m in [m for m in ("arima", "ets", "naive", "climatology") if m in set(fc["method"])]:
         print(all_series(fc, m, SUBSETS))
         print()
     if "m3_yearly_cal" in set(s["dataset"]):
