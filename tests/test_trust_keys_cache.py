@@ -320,3 +320,18 @@ def test_a_cell_file_of_another_layout_is_recomputed(tmp_path, monkeypatch):
     monkeypatch.setattr(cells, "CELL_SCHEMA", cells.CELL_SCHEMA + 1)
     again = run(cfg, progress=False, figures=False)
     assert {v["status"] for v in again.statuses.values()} == {"done"}
+
+
+def test_a_new_level_recomputes_the_cells_and_gets_its_simultaneous_band(tmp_path):
+    """Adding a level the fine grid already holds (0.9) changes no probability, but the cells'
+    simultaneous bands are written per config level: the cells must recompute, not come back
+    cached without the new level's band (sim_path_coverage NaN with no note)."""
+    raw = {"name": "lv", "horizon": 8, "seeds": [0], "stride": 4, "split": {"train": 0.6, "cal": 0.2, "test": 0.2},
+           "bootstrap": {"reps": 50}, "datasets": [{"name": "arma", "label": "a", "params": {"ar": [0.6], "n": 200}}],
+           "methods": [{"name": "oracle"}, {"name": "climatology"}], "out": str(tmp_path / "r")}
+    run(parse_config({**raw, "levels": [0.8]}), progress=False, figures=False)
+    again = run(parse_config({**raw, "levels": [0.8, 0.9]}), progress=False, figures=False)
+    assert {v["status"] for v in again.statuses.values()} == {"done"}
+    s = pd.read_csv(again.out / "summary.csv")
+    oracle = s[(s["method"] == "oracle")].set_index("level")
+    assert np.isfinite(oracle.loc[0.9, "sim_path_coverage"]) and np.isfinite(oracle.loc[0.8, "sim_path_coverage"])

@@ -54,3 +54,23 @@ def test_step_scales_are_in_the_units_of_each_loss():
     np.testing.assert_allclose(PointHead().step_scales(w, 2).numpy(), ms, rtol=1e-6)  # squared units
     np.testing.assert_allclose(QuantileHead((0.5,)).step_scales(w, 2).numpy(), np.sqrt(ms), rtol=1e-6)
     assert PointHead().scaled_steps and QuantileHead((0.5,)).scaled_steps and not GaussianHead().scaled_steps
+
+
+def test_samples_are_a_path_law_only_where_the_randomness_entered_the_rollout():
+    """MC dropout with the point head's noise term adds noise drawn step by step after the
+    rollout: its samples are no joint law (n/a in the path scores); without the noise term one
+    dropout mask per sample drives the whole path, which is."""
+    from fanlab.models.lstm.forecaster import LSTMForecaster
+
+    rng = np.random.default_rng(0)
+    y = np.zeros(400)
+    for t in range(1, 400):
+        y[t] = 0.7 * y[t - 1] + rng.standard_normal()
+    tiny = {"context": 16, "hidden": 4, "epochs": 2, "batch_size": 64, "strategy": "recursive",
+            "uncertainty": "mc_dropout", "samples": 8}
+    origins = np.array([300, 310])
+    probs = np.array([0.1, 0.5, 0.9])
+    noisy = LSTMForecaster(horizon=6, **tiny, noise=True).fit(y, 280, 0).predict(y, origins, 6, probs)
+    clean = LSTMForecaster(horizon=6, **tiny, noise=False).fit(y, 280, 0).predict(y, origins, 6, probs)
+    assert noisy.samples is not None and noisy.joint is None
+    assert clean.joint == "samples"

@@ -73,6 +73,9 @@ class CellSpec:
         return stable_hash({
             "data": self.data_spec, "series": self.series, "method": [self.method_name, self.method_params],
             "seed": self.seed, "split": self.split, "settings": self.settings, "schema": CELL_SCHEMA,
+            # the simultaneous bands a cell writes are those of the config's levels, which the
+            # probabilities (levels + the fine grid) do not always tell apart
+            "levels": [float(v) for v in self.levels],
         })
 
 

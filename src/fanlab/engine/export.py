@@ -122,8 +122,13 @@ def _statsforecast(cuts: pd.DataFrame, series: list[Series], stride: int) -> dic
     origin; `n_windows` is the number of origins (one call per distinct count)."""
     freqs = {s.name: _freq(s) for s in series if s.name in set(cuts["unique_id"])}
     irregular = sorted(n for n, f in freqs.items() if f is None)
-    h = int(cuts["h_max"].iloc[0])
+    hs = sorted(set(int(v) for v in cuts["h_max"]))
+    h = hs[0]
     out: dict = {"h": h, "step_size": int(stride), "freq": None}
+    if len(hs) > 1:  # horizon: auto with series of several horizons: h differs by series
+        out.update(h=hs, possible=False, why=f"the series have different horizons {hs}: one cross_validation call "
+                                              "per horizon, each on the series of that horizon")
+        return out
     if irregular:
         out.update(possible=False, why=f"series {irregular[:3]} have irregular time stamps: statsforecast needs a "
                                        "frequency; forecast at the cutoffs in a loop and hand back the long layout")

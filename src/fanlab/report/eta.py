@@ -53,8 +53,8 @@ def estimate(config: str, jobs: int, root: Path = Path(".")) -> str:
     if got is not None:
         seconds, then, cells = got
         scaled = seconds * then / jobs
-        when = (f"{seconds / 60:.0f} min with --jobs {then} at its last full run ({cells} cells)"
-                + (f", so about {scaled / 60:.0f} min on {jobs} cores" if then != jobs else ""))
+        when = (f"{_minutes(seconds)} with --jobs {then} at its last full run ({cells} cells)"
+                + (f", so about {_minutes(scaled)} on {jobs} cores" if then != jobs else ""))
     else:
         figure = readme_time(config, root / "README.md")
         when = (f"{figure} (README's configs table); this machine has {jobs} core{'s' if jobs > 1 else ''}"
@@ -67,3 +67,8 @@ if __name__ == "__main__":
         print(__doc__)
         sys.exit(2)
     print(estimate(sys.argv[1], int(sys.argv[2])))
+
+
+def _minutes(seconds: float) -> str:
+    """'12 min', or 'under a minute' (never '0 min')."""
+    return "under a minute" if seconds < 60 else f"{seconds / 60:.0f} min"

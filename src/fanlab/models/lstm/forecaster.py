@@ -499,7 +499,10 @@ class LSTMForecaster(NetworkForecaster):
         else:
             paths = self._direct_samples(out, extra, horizon)
         samples = self._units(tf, paths).reshape(k, reps, horizon)
-        return sample_forecast(origins, samples, probs, info=info)
+        # a sample is a draw of the whole path only where its randomness entered the rollout (or
+        # one dropout mask served all steps); noise drawn step by step afterwards (the point head's
+        # noise term, a direct head's per-step draw) pieces a path together from marginals
+        return sample_forecast(origins, samples, probs, info=info, paths=extra is None)
 
     def _noise_sd(self, horizon: int) -> torch.Tensor:
         """The point head's noise-term sd per step (H,), float64 on the network's device."""
