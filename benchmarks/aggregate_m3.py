@@ -90,9 +90,11 @@ def main(argv=None) -> None:
         numbers, digests = measure(src, args.run, args.jobs, args.cells)
         results[name] = (numbers, digests)
         print(f"{name:9s} {src}: {numbers['cells']} cells, jobs {numbers['jobs']}: aggregate {numbers['wall_s']:.1f} s "
-              f"(process {time.time() - t:.0f} s), peak RSS main {numbers['rss_main_mb']:.0f} MB, largest worker "
+              f"(process {time.time() - t:.0f} s), peak RSS main {numbers['rss_main_mb']:.0f} MB "
+              f"({numbers['rss_before_mb']:.0f} MB before aggregate: config, series), largest worker "
               f"{numbers['rss_worker_mb']:.0f} MB; load {numbers['load_1min_at_start']:.2f} -> "
               f"{numbers['load_1min_at_end']:.2f} on {os.cpu_count()} cores", flush=True)
+        print("          sha256 " + ", ".join(f"{f} {d[:12]}" for f, d in digests.items()), flush=True)
     if args.baseline:
         (b, bd), (n, nd) = results["baseline"], results["new"]
         print(f"ratio     wall {b['wall_s'] / n['wall_s']:.2f}x faster, peak main RSS "

@@ -218,15 +218,15 @@ METRIC_ORDER = ["dataset", "method", "series", "seed", "metric", "level", "h"]
 
 def score_cell(frame: pd.DataFrame, scale: float | None, levels: list[float],
                all_levels: list[float]) -> tuple[dict, list[tuple], dict]:
-    """One series of a cell scored: (ids, its metric records, its `frame_arrays`). What the
+    """One series of a cell scored: (ids, its metric records packed, its `frame_arrays`). What the
     pooled and reference rows need of a cell is in the arrays, so the frame can go: a worker
     of a parallel aggregation sends these three back, never the frame."""
-    from fanlab.metrics.aggregate import cell_records, frame_arrays
+    from fanlab.metrics.aggregate import cell_records, frame_arrays, pack_records
     from fanlab.schema import ID_COLS
 
     arr = frame_arrays(frame)
     ids = {c: frame[c].iloc[0] for c in ID_COLS}  # a DataFrame's or a `ColumnFrame`'s first row
-    return ids, cell_records(arr, levels, all_levels, scale), arr
+    return ids, pack_records(cell_records(arr, levels, all_levels, scale)), arr
 
 
 def score_dataset(dataset: str, by_method: dict[str, list[tuple]], levels: list[float], all_levels: list[float],
