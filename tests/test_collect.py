@@ -67,5 +67,5 @@ def test_row_groups_streamed_are_one_write(monkeypatch):
 
     with tempfile.TemporaryDirectory() as d:
         got = streamed(Path(d) / "x.parquet")
-    assert pq.ParquetFile(io.BytesIO(got)).metadata.num_row_groups == 4
+    assert pq.ParquetFile(io.BytesIO(got)).metadata.num_row_groups == 4  # 100, 100, 100, 42
     assert got == buf.getvalue()

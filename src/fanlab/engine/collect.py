@@ -21,7 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from fanlab.engine.results import META_KEY, atomic_path, cell_path
+from fanlab.engine.results import META_KEY, atomic_path, cell_path, write_parquet
 from fanlab.forecast import level_probs
 from fanlab.metrics.aggregate import ColumnFrame
 from fanlab.metrics.evaluate import score_cell, score_dataset
@@ -94,50 +94,57 @@ def _score_batch(out, cells, levels, all_levels, q_cols, flag_words):
 
 class ParquetStream:
     """A parquet file written a frame at a time, in row groups of `ROW_GROUP` rows: the bytes
-    of `write_parquet` of the frames' concatenation (with `pd.concat`'s columns: where a later
-    frame lacks a column of the first row group it is written null; a column the first row
-    group lacks is an error, which no run of today's cells gives before a row group is full)."""
+    of `write_parquet` of the frames' concatenation. A file of one row group (most runs') is
+    one call of `write` (`write_parquet`) at `close`; a longer one is streamed, each full row
+    group written as it fills (with `pd.concat`'s columns: where a later frame lacks a column
+    of the first row group it is written null; a column the first row group lacks is an
+    error, which no run of today's cells gives)."""
 
-    def __init__(self, path: Path, stack: ExitStack):
-        self.tmp = stack.enter_context(atomic_path(path))
+    def __init__(self, path: Path, stack: ExitStack, write=None):
+        self.path, self.stack, self.write = Path(path), stack, write
         self.buffer: list[pd.DataFrame] = []
         self.rows = 0
         self.writer = None
-        self.stack = stack
 
     def add(self, frame: pd.DataFrame) -> None:
         self.buffer.append(frame)
         self.rows += len(frame)
-        while self.rows >= ROW_GROUP:
+        while self.rows > ROW_GROUP:  # more than one row group: stream the full ones
             whole = pd.concat(self.buffer, ignore_index=True)
             self._write(whole.iloc[:ROW_GROUP])
             rest = whole.iloc[ROW_GROUP:].reset_index(drop=True)
-            self.buffer, self.rows = ([rest] if len(rest) else []), len(rest)
+            self.buffer, self.rows = [rest], len(rest)
 
     def _write(self, frame: pd.DataFrame) -> None:
         if self.writer is None:
             table = pa.Table.from_pandas(frame, preserve_index=False)
-            self.writer = pq.ParquetWriter(self.tmp, table.schema)
+            tmp = self.stack.enter_context(atomic_path(self.path))  # renamed onto path when all went well
+            self.writer = pq.ParquetWriter(tmp, table.schema)
             self.stack.callback(self.writer.close)
         else:
             schema = self.writer.schema
             extra = [c for c in frame.columns if c not in schema.names]
             if extra:
-                raise ValueError(f"{self.tmp}: columns {extra} appear after the first row group")
+                raise ValueError(f"{self.path}: columns {extra} appear after the first row group")
             table = pa.Table.from_pandas(frame.reindex(columns=schema.names), schema=schema, preserve_index=False)
         self.writer.write_table(table.combine_chunks())
 
     def close(self) -> None:
-        if self.buffer or self.writer is None:
-            self._write(pd.concat(self.buffer, ignore_index=True) if self.buffer else pd.DataFrame())
+        whole = pd.concat(self.buffer, ignore_index=True) if self.buffer else pd.DataFrame()
         self.buffer, self.rows = [], 0
+        if self.writer is None:  # one row group: one write, as `write_parquet` of the whole frame
+            (self.write or write_parquet)(whole, self.path)
+            return
+        if len(whole):
+            self._write(whole)
         self.writer.close()
 
 
 def collect(out: Path, cells: list, levels: list[float], all_levels: list[float], refs: dict,
-            blocks: dict[str, int], bs, q_cols: list[str], flag_words: tuple[str, ...], jobs: int = 1):
+            blocks: dict[str, int], bs, q_cols: list[str], flag_words: tuple[str, ...], jobs: int = 1,
+            write=None):
     """Write forecasts.parquet (and quantiles.parquet with `q_cols`) and metrics.parquet from
-    the cells' files; returns (the rows summary.csv reads: pooled rows and each cell's
+    the cells' files (a file of one row group with `write`, default `write_parquet`); returns (the rows summary.csv reads: pooled rows and each cell's
     calibration_error, {(dataset, method): flagged warnings})."""
     order = sorted(range(len(cells)), key=lambda i: (cells[i].dataset, cells[i].method, cells[i].series,
                                                      cells[i].seed))
@@ -151,9 +158,9 @@ def collect(out: Path, cells: list, levels: list[float], all_levels: list[float]
     flags: dict[tuple[str, str], list[str]] = {}
     summary_rows = []
     with ExitStack() as stack:
-        fc = ParquetStream(out / "forecasts.parquet", stack)
-        qs = ParquetStream(out / "quantiles.parquet", stack) if q_cols else None
-        ms = ParquetStream(out / "metrics.parquet", stack)
+        fc = ParquetStream(out / "forecasts.parquet", stack, write)
+        qs = ParquetStream(out / "quantiles.parquet", stack, write) if q_cols else None
+        ms = ParquetStream(out / "metrics.parquet", stack, write)
 
         def emit(dataset: str) -> None:
             by_method: dict[str, list] = {}

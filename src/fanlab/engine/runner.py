@@ -41,7 +41,7 @@ from fanlab.metrics.bootstrap import default_block
 from fanlab.engine.collect import collect
 from fanlab.models.external import check_external_files
 from fanlab.engine.results import (WriteError, cell_path, claim_folder, read_json, read_parquet_meta,
-                            write_json, write_text)
+                            write_json, write_parquet, write_text)
 
 
 @dataclass
@@ -333,7 +333,7 @@ def aggregate(cfg: Config, out: Path, cells: list[CellSpec], jobs: int = 1) -> N
     blocks = {d: bs.block or default_block(h, cfg.stride) for d, h in horizons.items()}
     # the one scoring path, as `fanlab.evaluate` scores (`fanlab.metrics.evaluate.score`)
     summary_rows, flags = collect(out, cells, levels, all_levels, reference_labels(cfg), blocks, bs, q_cols,
-                                  FLAG_WORDS, jobs)
+                                  FLAG_WORDS, jobs, write=lambda df, path: write_parquet(df, path))  # looked up at call time
     if not q_cols:  # a run without `quantiles: true` leaves no file of an earlier run's that it does not match
         (out / "quantiles.parquet").unlink(missing_ok=True)
     summary = summary_table(summary_rows, levels, max(horizons.values()), references=reference_labels(cfg))
