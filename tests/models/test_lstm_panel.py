@@ -96,9 +96,7 @@ def test_same_seed_same_bytes_and_series_draw_their_own_streams():
 def test_global_ensemble_members_differ_and_mixture_is_wider_than_a_member(tmp_path):
     panel = _panel()
     model, fcs = _run("lstm_ensemble", {**SMALL, "members": 3}, panel)
-    inner = model.model
-    with model._series(0):
-        mean, sd = inner.member_forecasts(panel[0].values, fcs[0].origins, H)
+    mean, sd = model._series(0).member_forecasts(panel[0].values, fcs[0].origins, H)
     assert mean.shape == (3, fcs[0].origins.size, H)
     assert np.ptp(mean, axis=0).max() > 0
     lo, hi = fcs[0].interval(0.9)
