@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 
 from fanlab.errors import ForecastError
 from fanlab.forecast import Forecast, probs_for_levels
-from fanlab.metrics.aggregate import cell_frame, cell_metrics
+from fanlab.metrics.aggregate import cell_metrics
+from fanlab.metrics.frames import cell_frame
 from fanlab.metrics.evaluate import check_forecast, check_forecasts, readonly
 
 FUZZ = settings(max_examples=60, deadline=None)

@@ -245,7 +245,7 @@ def test_forecasts_carry_the_time_of_each_target_where_the_series_has_one(tmp_pa
 
 
 def test_quantiles_file_holds_every_fine_grid_quantile_of_each_forecast_row(tmp_path):
-    from fanlab.metrics.aggregate import prob_col
+    from fanlab.schema import prob_col
 
     cfg = _cfg(tmp_path, quantiles=True, seeds=[0])
     res = run(cfg, jobs=1, progress=False, figures=False)

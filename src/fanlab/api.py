@@ -82,21 +82,21 @@ def _config(config):
 def _arm(label: str, arm, levels: list[float], s: Series):
     """A factory for one arm: a Forecaster, a method name, a {"name", "params"} spec or an
     ExternalForecaster; raises ValueError naming the arm where a name or params are wrong."""
-    from fanlab import registry
     from fanlab.models.external import ExternalForecaster
+    from fanlab.registry import build_method, is_panel, validate_method_spec
 
     if isinstance(arm, str):
         arm = {"name": arm}
     if isinstance(arm, dict):
         try:
-            spec = registry.validate_method_spec(arm)
+            spec = validate_method_spec(arm)
         except ValueError as exc:
             raise ValueError(f"arm '{label}': {exc}") from None
         name, params = spec["name"], spec.get("params") or {}
-        if registry.is_panel(name, params):
+        if is_panel(name, params):
             raise ValueError(f"arm '{label}': method '{name}' with these params is fitted across the series of a "
                              "dataset (a global method); evaluate scores one series: run it from a config")
-        return lambda ctx: registry.build_method(name, params, ctx)
+        return lambda ctx: build_method(name, params, ctx)
     if isinstance(arm, ExternalForecaster):
         arm = copy.copy(arm)  # the caller's object keeps its settings
         if not arm.required_probs:  # the evaluation's levels must be in the frame
@@ -135,7 +135,7 @@ def evaluate(arms, series, split=(0.6, 0.2, 0.2), horizon: int = 100, levels=(0.
     an earlier origin's forecast moves. Returns `Evaluation`.
     """
     from fanlab.context import BuildContext
-    from fanlab.metrics.aggregate import summary_table
+    from fanlab.metrics.summary import summary_table
     from fanlab.metrics.evaluate import (LookAheadWarning, check_forecast, fit_predict, forecast_frame,
                                          look_ahead, readonly, score, series_scale)
     from fanlab.models.naive import ClimatologyForecaster

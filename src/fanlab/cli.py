@@ -246,7 +246,7 @@ def list_(kind: str = typer.Argument("all", help="datasets | methods | metrics |
             table.add_row(name, entry.summary, "\n".join(params) or "-")
         out.print(table)
     if kind in ("all", "metrics"):
-        from fanlab.metrics.aggregate import METRICS
+        from fanlab.metrics.summary import METRICS
 
         table = Table(title="metrics")
         table.add_column("metric")

@@ -4,7 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fanlab.metrics.aggregate import band_degenerate, band_note, cell_frame, cell_metrics
+from fanlab.metrics.aggregate import band_degenerate, cell_metrics
+from fanlab.metrics.frames import cell_frame
+from fanlab.metrics.summary import band_note
 from fanlab.forecast import Forecast, probs_for_levels
 from fanlab.metrics import skill
 from fanlab.metrics.reference import reference_metrics
@@ -112,7 +114,7 @@ def test_reference_rows_by_hand():
     for lab, half, bias in (("orc", 1.0, 0.0), ("clim", 2.0, 0.0), ("m", 1.5, 1.0)):
         fc = _fc(origins, np.full((k, h), bias), half)
         frame = cell_frame(fc, y, {"dataset": "d", "series": "s", "method": lab, "seed": 0})
-        from fanlab.metrics.aggregate import frame_arrays
+        from fanlab.metrics.frames import frame_arrays
 
         arrays[lab] = [("s", 0, frame_arrays(frame))]
     rows = reference_metrics("d", arrays, [0.9], "clim", "orc")

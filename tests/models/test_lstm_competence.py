@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from fanlab.forecast import probs_for_levels
-from fanlab.models.lstm.forecaster import LSTMForecaster, window_loc_scale
+from fanlab.models.lstm.forecaster import LSTMForecaster
 from fanlab.models.lstm.network import MemberLSTM, RowRandom
 from fanlab.models.lstm.heads import GaussianHead
-from fanlab.models.lstm.training import step_weights, validation_split, window_origins
+from fanlab.models.lstm.training import step_weights, validation_split, window_loc_scale, window_origins
 
 H = 5
 TRAIN_END = 160

@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from fanlab.engine.results import META_KEY, atomic_path, cell_path, write_parquet
 from fanlab.forecast import level_probs
-from fanlab.metrics.aggregate import ColumnFrame
+from fanlab.metrics.frames import ColumnFrame
 from fanlab.metrics.evaluate import score_cell, score_dataset
 from fanlab.schema import POOLED_SERIES, level_cols, prob_col
 

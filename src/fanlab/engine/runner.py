@@ -34,7 +34,7 @@ from fanlab.data.series import DataWarning, Series
 from fanlab.engine.inputs import changed_notes, dataset_files, digests, method_files
 from fanlab.engine.execute import _execute, default_jobs
 from fanlab.engine.fitstore import clean_stale
-from fanlab.metrics.aggregate import summary_table
+from fanlab.metrics.summary import summary_table
 from fanlab.schema import POOLED_SERIES as POOLED
 from fanlab.schema import prob_col
 from fanlab.metrics.bootstrap import default_block

@@ -142,7 +142,7 @@ def forecast_frame(fc: Forecast, series, ids: dict, time: bool = True, levels=No
     central level of the forecast's probabilities; a band's numbers do not depend on the other
     levels), the energy and variogram scores (NaN without a joint law) and climatology's
     energy score. The law itself is not kept."""
-    from fanlab.metrics.aggregate import cell_frame
+    from fanlab.metrics.frames import cell_frame
     from fanlab.metrics.joint import central_levels, path_columns
 
     frame = cell_frame(fc, series.values, ids)
@@ -221,7 +221,8 @@ def score_cell(frame: pd.DataFrame, scale: float | None, levels: list[float],
     """One series of a cell scored: (ids, its metric records packed, its `frame_arrays`). What the
     pooled and reference rows need of a cell is in the arrays, so the frame can go: a worker
     of a parallel aggregation sends these three back, never the frame."""
-    from fanlab.metrics.aggregate import cell_records, frame_arrays, pack_records
+    from fanlab.metrics.aggregate import cell_records, pack_records
+    from fanlab.metrics.frames import frame_arrays
     from fanlab.schema import ID_COLS
 
     arr = frame_arrays(frame)

@@ -10,7 +10,6 @@ README words it: measured or estimated), else unknown.
 from __future__ import annotations
 
 import json
-import re
 import sys
 from pathlib import Path
 

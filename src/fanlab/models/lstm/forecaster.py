@@ -61,7 +61,6 @@ the call, and repeated calls agree.
 from __future__ import annotations
 
 import copy
-
 import warnings
 
 import numpy as np
@@ -69,62 +68,16 @@ import torch
 
 from fanlab.forecast import Forecast, gaussian_forecast, sample_forecast
 from fanlab.models.base import check_origins
-from fanlab.models.lstm.heads import GaussianHead, Head, make_head, quantile_interp  # noqa: F401 (quantile_interp: read here by tests)
+from fanlab.models.lstm.heads import GaussianHead, Head, make_head
 from fanlab.models.lstm.network import MemberLSTM, RowRandom, resolve_device, resolve_kernel
 from fanlab.models.lstm.params import PREDICT_ONLY, LSTMParams, NetworkParams
 from fanlab.models.lstm.training import (
-    TrainConfig, generators, scaled_windows, step_weights, train_criteria, validation_split,
-    window_origins,
+    TrainConfig, generators, raw_windows, scaled_windows, step_weights, train_block_scale, train_criteria,
+    validation_split, window_loc_scale, window_origins,
 )
 
 #: Rows (origins x samples) per forward chunk at prediction, to bound memory.
 CHUNK_ROWS = 2048
-
-
-def raw_windows(y: np.ndarray, origins: np.ndarray, context: int) -> np.ndarray:
-    """Inputs (K, context) in original units: ``y[t - context + 1 : t + 1]`` for each origin t."""
-    short = origins[origins < context - 1]
-    if short.size:
-        t = int(short[0])
-        raise ValueError(f"origin {t} has {t + 1} observations; the LSTM needs context={context} of them")
-    idx = origins[:, None] + np.arange(-context + 1, 1)[None, :]
-    return y[idx]
-
-
-def input_windows(y: np.ndarray, origins: np.ndarray, context: int, mu, scale) -> torch.Tensor:
-    """Scaled inputs (K, context): ``(y[t - context + 1 : t + 1] - mu) / scale`` for each origin
-    t; mu and scale are scalars or one value per origin (K,)."""
-    raw = raw_windows(y, origins, context)
-    mu, scale = np.asarray(mu, dtype=float), np.asarray(scale, dtype=float)
-    if mu.ndim:
-        mu, scale = mu[:, None], scale[:, None]
-    return torch.from_numpy(((raw - mu) / scale).astype(np.float32))
-
-
-def train_block_scale(y_train: np.ndarray, scaling: str) -> tuple[float, float]:
-    """(mu, scale) of a training block: its mean, and its sd (last_value: the sd of its first
-    differences); a zero sd gives scale 1. Read by `window_loc_scale`."""
-    mu = float(y_train.mean())
-    sd = float(y_train.std()) if scaling != "last_value" else float(np.diff(y_train).std())
-    return mu, (sd if sd > 0 else 1.0)
-
-
-def window_loc_scale(raw: np.ndarray, kind: str, mu: float, scale: float) -> tuple[np.ndarray, np.ndarray]:
-    """Location and scale (K,) of input windows raw (K, C), from each window alone.
-
-    global: (mu, scale) for every window; last_value: (the window's last value, scale);
-    window: the window's own mean and sd (a constant window: sd replaced by `scale`).
-    Under last_value, shifting a series by c shifts every forecast by c; under window, an
-    affine map a + b y (b > 0) of the inputs maps every forecast the same way.
-    """
-    k = raw.shape[0]
-    if kind == "global":
-        return np.full(k, mu), np.full(k, scale)
-    if kind == "last_value":
-        return raw[:, -1].astype(float), np.full(k, scale)
-    loc = raw.mean(axis=1)
-    sd = raw.std(axis=1)
-    return loc, np.where(sd > 1e-12 * np.abs(loc).clip(min=1.0), sd, scale)
 
 
 def origin_generators(seeds: list[int], origins: np.ndarray,

@@ -29,7 +29,8 @@ import numpy as np
 import torch
 
 from fanlab.forecast import Forecast
-from fanlab.models.lstm.forecaster import NetworkForecaster, train_block_scale
+from fanlab.models.lstm.forecaster import NetworkForecaster
+from fanlab.models.lstm.training import train_block_scale
 
 
 def validation_series(n: int, frac: float) -> np.ndarray:

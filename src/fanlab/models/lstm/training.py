@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from fanlab.models.lstm.heads import Head
 from fanlab.models.lstm.network import MemberLSTM
@@ -81,6 +80,42 @@ def windows(z: np.ndarray, origins: np.ndarray, context: int, horizon: int) -> t
     """Windows (N, context + H) of z around each origin, as float32."""
     idx = origins[:, None] + np.arange(-context + 1, horizon + 1)[None, :]
     return torch.from_numpy(np.ascontiguousarray(z[idx], dtype=np.float32))
+
+
+def raw_windows(y: np.ndarray, origins: np.ndarray, context: int) -> np.ndarray:
+    """Inputs (K, context) in original units: ``y[t - context + 1 : t + 1]`` for each origin t."""
+    short = origins[origins < context - 1]
+    if short.size:
+        t = int(short[0])
+        raise ValueError(f"origin {t} has {t + 1} observations; the LSTM needs context={context} of them")
+    idx = origins[:, None] + np.arange(-context + 1, 1)[None, :]
+    return y[idx]
+
+
+def train_block_scale(y_train: np.ndarray, scaling: str) -> tuple[float, float]:
+    """(mu, scale) of a training block: its mean, and its sd (last_value: the sd of its first
+    differences); a zero sd gives scale 1. Read by `window_loc_scale`."""
+    mu = float(y_train.mean())
+    sd = float(y_train.std()) if scaling != "last_value" else float(np.diff(y_train).std())
+    return mu, (sd if sd > 0 else 1.0)
+
+
+def window_loc_scale(raw: np.ndarray, kind: str, mu: float, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """Location and scale (K,) of input windows raw (K, C), from each window alone.
+
+    global: (mu, scale) for every window; last_value: (the window's last value, scale);
+    window: the window's own mean and sd (a constant window: sd replaced by `scale`).
+    Under last_value, shifting a series by c shifts every forecast by c; under window, an
+    affine map a + b y (b > 0) of the inputs maps every forecast the same way.
+    """
+    k = raw.shape[0]
+    if kind == "global":
+        return np.full(k, mu), np.full(k, scale)
+    if kind == "last_value":
+        return raw[:, -1].astype(float), np.full(k, scale)
+    loc = raw.mean(axis=1)
+    sd = raw.std(axis=1)
+    return loc, np.where(sd > 1e-12 * np.abs(loc).clip(min=1.0), sd, scale)
 
 
 def scaled_windows(y: np.ndarray, origins: np.ndarray, context: int, horizon: int, loc_scale) -> torch.Tensor:
