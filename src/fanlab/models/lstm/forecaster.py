@@ -172,7 +172,7 @@ class NetworkForecaster:
         train_w = train_w.to(device)
         val_w = {k: v.to(device) for k, v in val_w.items()} if isinstance(val_w, dict) else val_w.to(device)
         cfg = TrainConfig(max_epochs=p.epochs, batch_size=p.batch_size, lr=p.lr, patience=p.patience,
-                          grad_clip=p.grad_clip)
+                          grad_clip=p.grad_clip, weight_decay=p.weight_decay)
         if self.head_.weights is not None and self.head_.scaled_steps:
             self.head_.step_scale = self.head_.step_scales(train_w, self.horizon)
         self.head_.to(device)

@@ -63,6 +63,9 @@ class NetworkParams(BaseModel):
     epochs: int = Field(100, ge=1, description="maximum training epochs (early stopping may end sooner)")
     batch_size: int = Field(64, ge=1)
     lr: float = Field(3e-3, gt=0.0, description="Adam learning rate")
+    weight_decay: float = Field(
+        0.0, ge=0.0, description="decoupled weight decay (AdamW, Loshchilov and Hutter 2019) per step, "
+                                 "as a rate times lr; 0: plain Adam")
     patience: int = Field(10, ge=1, description="epochs without validation improvement before stopping")
     val_frac: float = Field(0.2, gt=0.0, lt=0.9,
                             description="validation tail, as a fraction of the training block (at least H points)")
@@ -96,12 +99,12 @@ class NetworkParams(BaseModel):
 
     @model_serializer(mode="wrap")
     def _drop_default_scope(self, handler):
-        # scope, kernel, device, innovations and path_dropout at their defaults leave the dump (fit-store keys, reports)
+        # scope, kernel, device, innovations, path_dropout and weight_decay at their defaults leave the dump (fit-store keys, reports)
         # exactly as before they existed
         out = handler(self)
         if isinstance(out, dict):
             for key, default in (("scope", "local"), ("kernel", "auto"), ("device", "cpu"),
-                                 ("innovations", "bootstrap"), ("path_dropout", False)):
+                                 ("innovations", "bootstrap"), ("path_dropout", False), ("weight_decay", 0.0)):
                 if out.get(key) == default:
                     out.pop(key)
         return out

@@ -142,6 +142,7 @@ class TrainConfig:
     lr: float = 1e-3
     patience: int = 10
     grad_clip: float | None = 1.0
+    weight_decay: float = 0.0
 
 
 @dataclass
@@ -211,7 +212,10 @@ def train_criteria(net: MemberLSTM, head: Head, train_w: torch.Tensor, vals: dic
     """
     members = net.members
     net.reset_parameters([g["init"] for g in gens])
-    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    if cfg.weight_decay:  # decoupled decay is elementwise too: members stay independent
+        opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    else:
+        opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     drop_gens = [g["dropout"] for g in gens]
     n = train_w.shape[0]
     init = {k: v.detach().clone() for k, v in net.state_dict().items()}
