@@ -184,3 +184,23 @@ def test_step_weights_weigh_short_horizons():
     first = GaussianHead()
     first.weights = torch.tensor([1.0, 0.0, 0.0, 0.0])
     torch.testing.assert_close(first.loss(raw, yy), plain.loss(raw[:, :, :1], yy[:, :, :1]))
+
+
+def test_auto_scaling_is_global_on_a_stationary_block_and_last_value_on_a_random_walk(y):
+    from fanlab.models.lstm.training import resolve_scaling
+
+    rng = np.random.default_rng(3)
+    ar = np.zeros(400)
+    for t in range(1, 400):
+        ar[t] = 0.5 * ar[t - 1] + rng.normal()
+    assert resolve_scaling("auto", ar + 10.0) == "global"
+    assert resolve_scaling("auto", y[:TRAIN_END]) == "last_value"
+    assert resolve_scaling("window", y[:TRAIN_END]) == "window"
+    # the decision reads the training block only, and the fitted model keeps it (a stored fit too)
+    stat = np.r_[ar[:TRAIN_END] + 10.0, 1e3 * np.arange(100.0)]  # a level break after train_end
+    model = LSTMForecaster(horizon=H, **TINY, scaling="auto").fit(stat, TRAIN_END, seed=0)
+    assert model.scaling_ == "global" and model.mu_ == pytest.approx(stat[:TRAIN_END].mean())
+    walk = LSTMForecaster(horizon=H, **TINY, scaling="auto").fit(y, TRAIN_END, seed=0)
+    assert walk.scaling_ == "last_value"
+    ref = LSTMForecaster(horizon=H, **TINY, scaling="last_value").fit(y, TRAIN_END, seed=0)
+    np.testing.assert_array_equal(_fc(walk, y).mean, _fc(ref, y).mean)

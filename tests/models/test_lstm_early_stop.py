@@ -23,9 +23,10 @@ def series(n: int = 320) -> np.ndarray:
     return y
 
 
-@pytest.mark.parametrize("extra", [{}, {"weight_decay": 0.5}], ids=["adam", "adamw"])
+@pytest.mark.parametrize("extra", [{}, {"weight_decay": 0.5}, {"lr_decay": 0.8}], ids=["adam", "adamw", "lr_decay"])
 def test_members_stop_on_their_own_and_match_their_single_models(extra):
-    # decoupled weight decay is elementwise like Adam: members stay independent with it too
+    # decoupled weight decay is elementwise like Adam, and the lr schedule a function of the epoch
+    # alone: members stay independent with either
     settings = {**SETTINGS, **extra}
     y = series()
     ens = LSTMEnsemble(horizon=H, members=3, **settings).fit(y, TRAIN_END, seed=2)

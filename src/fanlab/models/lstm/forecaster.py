@@ -4,7 +4,8 @@ Data flow. `fit` cuts windows of ``context + H`` points from ``y[:train_end]`` (
 validation tail at the end of the block keeps its own windows for early stopping) and scales
 each window by a location and scale computed from its own `context` inputs (`scaling`:
 global = the training block's mean and sd; last_value = the window's last value and the sd
-of the training block's first differences; window = the window's own mean and sd), so the
+of the training block's first differences; window = the window's own mean and sd; auto =
+global where a KPSS test finds the training block stationary, else last_value), so the
 targets, and the recursive strategy's fed-back values, live in the window's scaled space.
 `predict` reads, for origin t, only ``y[t - context + 1 : t + 1]``, scales it the same way,
 and maps every output back exactly: means, quantiles and samples by ``v * scale + loc``,
@@ -72,7 +73,8 @@ from fanlab.models.lstm.heads import GaussianHead, Head, make_head
 from fanlab.models.lstm.network import MemberLSTM, RowRandom, resolve_device, resolve_kernel
 from fanlab.models.lstm.params import PREDICT_ONLY, LSTMParams, NetworkParams
 from fanlab.models.lstm.training import (
-    TrainConfig, generators, raw_windows, scaled_windows, step_weights, train_block_scale, train_criteria,
+    TrainConfig, generators, raw_windows, resolve_scaling, scaled_windows, step_weights, train_block_scale,
+    train_criteria,
     validation_split, window_loc_scale, window_origins,
 )
 
@@ -120,7 +122,8 @@ class NetworkForecaster:
         if not 0 < train_end <= y.shape[0]:
             raise ValueError(f"train_end={train_end} outside [1, {y.shape[0]}]")
         y_train = y[:train_end]  # nothing past train_end is read from here on
-        self.mu_, self.scale_ = train_block_scale(y_train, p.scaling)
+        self.scaling_ = resolve_scaling(p.scaling, y_train)
+        self.mu_, self.scale_ = train_block_scale(y_train, self.scaling_)
         train_o, val_o = window_origins(train_end, p.context, self.horizon, p.val_frac)
         criteria = {"all": val_o}
         self.noise_origins_ = np.empty(0, dtype=np.int64)
@@ -172,7 +175,7 @@ class NetworkForecaster:
         train_w = train_w.to(device)
         val_w = {k: v.to(device) for k, v in val_w.items()} if isinstance(val_w, dict) else val_w.to(device)
         cfg = TrainConfig(max_epochs=p.epochs, batch_size=p.batch_size, lr=p.lr, patience=p.patience,
-                          grad_clip=p.grad_clip, weight_decay=p.weight_decay)
+                          grad_clip=p.grad_clip, weight_decay=p.weight_decay, lr_decay=p.lr_decay)
         if self.head_.weights is not None and self.head_.scaled_steps:
             self.head_.step_scale = self.head_.step_scales(train_w, self.horizon)
         self.head_.to(device)
@@ -190,7 +193,7 @@ class NetworkForecaster:
 
     def loc_scale(self, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Location and scale (K,) of input windows raw (K, context), per `scaling`."""
-        return window_loc_scale(raw, self.params.scaling, self.mu_, self.scale_)
+        return window_loc_scale(raw, self.scaling_, self.mu_, self.scale_)
 
     def scaled_windows(self, y: np.ndarray, origins: np.ndarray) -> torch.Tensor:
         """Training-style windows (N, context + H) around `origins`, each scaled by its inputs."""
@@ -211,12 +214,12 @@ class NetworkForecaster:
         """What training did (epochs, best epochs and losses, kernel, device)."""
         return self._info()
 
-    def for_series(self, loc_scale: tuple[float, float], seeds: list[int] | None) -> "NetworkForecaster":
+    def for_series(self, loc_scale: tuple[str, float, float], seeds: list[int] | None) -> "NetworkForecaster":
         """A shallow copy of this fitted model (sharing its network) that scales with
-        `loc_scale` and predicts with `seeds`: one series of a global network, without
-        touching this model's own state."""
+        `loc_scale` (scaling, location, scale) and predicts with `seeds`: one series of a
+        global network, without touching this model's own state."""
         view = copy.copy(self)
-        view.mu_, view.scale_ = loc_scale
+        view.scaling_, view.mu_, view.scale_ = loc_scale
         if seeds is not None:
             view.seeds_ = list(seeds)
         return view

@@ -67,7 +67,10 @@ class GlobalNetwork:
         ys = [np.asarray(y, dtype=float) for y in ys]
         if len(ys) != len(train_ends):
             raise ValueError(f"{len(ys)} series but {len(train_ends)} train_ends")
-        self.loc_scales_ = [train_block_scale(y[:te], p.scaling) if te > 1 else (0.0, 1.0)
+        # "auto" is last_value for a global network: one network serves series of every kind, and
+        # a per-series unit-root decision would hand it windows scaled two ways
+        kind = "last_value" if p.scaling == "auto" else p.scaling
+        self.loc_scales_ = [(kind, *train_block_scale(y[:te], kind)) if te > 1 else (kind, 0.0, 1.0)
                             for y, te in zip(ys, train_ends)]
         taught = [i for i, te in enumerate(train_ends) if te >= C + H]
         if len(taught) < 2:

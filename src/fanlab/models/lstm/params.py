@@ -37,12 +37,14 @@ class NetworkParams(BaseModel):
     layers: int = Field(1, ge=1, le=4, description="stacked LSTM layers")
     strategy: Literal["direct", "recursive"] = Field(
         "direct", description="direct: one head emits all H steps; recursive: a one-step model fed its own outputs")
-    scaling: Literal["global", "last_value", "window"] = Field(
+    scaling: Literal["auto", "global", "last_value", "window"] = Field(
         "last_value",
         description="input scaling per window, outputs mapped back exactly. global: the training block's "
                     "mean and sd (the level must stay in the training range); last_value: minus the "
                     "window's last value, divided by the sd of the training block's first differences; "
-                    "window: the window's own mean and sd (RevIN / DeepAR-style)")
+                    "window: the window's own mean and sd (RevIN / DeepAR-style); auto: global where a "
+                    "KPSS test (auto ARIMA's d = 0) finds the training block stationary, else last_value "
+                    "(scope global: last_value)")
     step_weights_power: float = Field(
         1.0, ge=0.0, description="direct strategy: step h of the loss weighs h^-power (0: all H steps "
                                  "equally), in training and early stopping alike, so the short, "
@@ -63,6 +65,9 @@ class NetworkParams(BaseModel):
     epochs: int = Field(100, ge=1, description="maximum training epochs (early stopping may end sooner)")
     batch_size: int = Field(64, ge=1)
     lr: float = Field(3e-3, gt=0.0, description="Adam learning rate")
+    lr_decay: float = Field(
+        1.0, gt=0.0, le=1.0, description="the learning rate is multiplied by this after every epoch (1: constant); "
+                                         "a function of the epoch alone, so ensemble members stay independent")
     weight_decay: float = Field(
         0.0, ge=0.0, description="decoupled weight decay (AdamW, Loshchilov and Hutter 2019) per step, "
                                  "as a rate times lr; 0: plain Adam")
@@ -99,12 +104,14 @@ class NetworkParams(BaseModel):
 
     @model_serializer(mode="wrap")
     def _drop_default_scope(self, handler):
-        # scope, kernel, device, innovations, path_dropout and weight_decay at their defaults leave the dump (fit-store keys, reports)
+        # scope, kernel, device, innovations, path_dropout, weight_decay and lr_decay at their
+        # defaults leave the dump (fit-store keys, reports)
         # exactly as before they existed
         out = handler(self)
         if isinstance(out, dict):
             for key, default in (("scope", "local"), ("kernel", "auto"), ("device", "cpu"),
-                                 ("innovations", "bootstrap"), ("path_dropout", False), ("weight_decay", 0.0)):
+                                 ("innovations", "bootstrap"), ("path_dropout", False), ("weight_decay", 0.0),
+                                 ("lr_decay", 1.0)):
                 if out.get(key) == default:
                     out.pop(key)
         return out

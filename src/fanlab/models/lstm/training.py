@@ -92,6 +92,20 @@ def raw_windows(y: np.ndarray, origins: np.ndarray, context: int) -> np.ndarray:
     return y[idx]
 
 
+def resolve_scaling(scaling: str, y_train: np.ndarray) -> str:
+    """The scaling a network uses on this training block: `scaling` itself, or for "auto" the
+    unit-root decision auto ARIMA makes for d (KPSS at 5% with forecast::ndiffs' bandwidth,
+    `fanlab.models.arima_select.n_diffs`): "global" where the block is stationary (level and
+    spread are the block's, and a window's last value is only one noisy draw of the level),
+    "last_value" where it needs a difference (the level wanders out of the training range)."""
+    if scaling != "auto":
+        return scaling
+    from fanlab.models.arima_select import n_diffs
+
+    d, _ = n_diffs(np.asarray(y_train, dtype=float), "kpss", 0.05, max_d=1)
+    return "global" if d == 0 else "last_value"
+
+
 def train_block_scale(y_train: np.ndarray, scaling: str) -> tuple[float, float]:
     """(mu, scale) of a training block: its mean, and its sd (last_value: the sd of its first
     differences); a zero sd gives scale 1. Read by `window_loc_scale`."""
@@ -143,6 +157,7 @@ class TrainConfig:
     patience: int = 10
     grad_clip: float | None = 1.0
     weight_decay: float = 0.0
+    lr_decay: float = 1.0
 
 
 @dataclass
@@ -237,6 +252,9 @@ def train_criteria(net: MemberLSTM, head: Head, train_w: torch.Tensor, vals: dic
             if cfg.grad_clip:
                 _clip_per_member(net, cfg.grad_clip)
             opt.step()
+        if cfg.lr_decay != 1.0:  # the same schedule for every member: a function of the epoch alone
+            for group in opt.param_groups:
+                group["lr"] = cfg.lr * cfg.lr_decay**epoch
         for name, val_w in vals.items():
             tr = track[name]
             live = tr["live"]
