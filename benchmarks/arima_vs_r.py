@@ -22,9 +22,16 @@ refitted by fanlab with the same differencing, has an AICc more than 2 below fan
 
 from __future__ import annotations
 
+import os
+
+# one BLAS thread per process, set before numpy loads: the pool's workers are forked from this
+# process, so a limit set later would not reach them (two threads spinning on two cores doubled
+# the CPU seconds counted per series)
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -197,7 +204,6 @@ def main() -> int:
     else:
         tasks = [(sub, s, params, r.loc[s.name].to_dict() if s.name in r.index else None) for sub, s in series]
         t0 = time.time()
-        os.environ.setdefault("OMP_NUM_THREADS", "1")
         with ProcessPoolExecutor(a.jobs) as ex:
             rows = list(ex.map(fit_fanlab, tasks, chunksize=4))
         print(f"fanlab: {len(rows)} series in {time.time() - t0:.0f} s wall with {a.jobs} process(es); params {params}")

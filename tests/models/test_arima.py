@@ -297,3 +297,50 @@ def test_auto_order_adds_a_drift_to_a_trending_random_walk():
     # far out, the mean keeps climbing by the drift per step instead of levelling off
     slope = fc.mean[0, -1] - fc.mean[0, -2]
     assert abs(slope - drift) < 0.05 and fc.mean[0, -1] > y[599] + 40
+
+
+# --- sigma2 concentrated out of the likelihood -------------------------------------------------
+
+
+@pytest.mark.parametrize("order,sorder,trend", [((1, 0, 1), (0, 0, 0, 0), "c"), ((0, 1, 1), (1, 0, 0, 4), "t")])
+def test_concentrated_fit_is_handed_on_as_the_full_model_at_its_maximum(order, sorder, trend):
+    from fanlab.models.arima import _ml_fit
+
+    y = arma(300, ar=(0.6,), ma=(0.3,), seed=11)
+    z = y if order[1] == 0 else np.cumsum(y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = _ml_fit(z, None, order, sorder, trend, None, None)
+        plain = ARIMA(z, order=order, seasonal_order=sorder, trend=trend).fit(cov_type="none")
+    # the full model (sigma2 a parameter): applying it to new data re-estimates nothing
+    assert not res.model.concentrate_scale and res.model.param_names[-1] == "sigma2"
+    assert res.llf == pytest.approx(res.model.loglike(res.params), abs=1e-9)
+    assert res.mle_retvals["converged"]
+    # sigma2 is at its maximum given the coefficients: mean(v^2 / F) = 1 over the innovations
+    v = res.filter_results.forecasts_error[0][res.loglikelihood_burn:]
+    F = res.filter_results.forecasts_error_cov[0, 0][res.loglikelihood_burn:]
+    assert np.mean(v**2 / F) == pytest.approx(1.0, rel=1e-6)
+    # the same maximum as the unconcentrated optimiser's (to its tolerance), never a worse one
+    assert res.llf >= plain.llf - 1e-3 and res.llf - plain.llf < 0.05
+    assert res.aicc == pytest.approx(plain.aicc - 2 * (res.llf - plain.llf), abs=1e-9)
+
+
+def test_concentrated_fit_falls_back_to_the_full_model_where_it_raises(monkeypatch):
+    from statsmodels.tsa.arima import model as sm_arima
+
+    from fanlab.models.arima import _ml_fit
+
+    real_fit = sm_arima.ARIMA.fit
+
+    def failing(self, *a, **kw):
+        if self.concentrate_scale:
+            raise np.linalg.LinAlgError("LU decomposition error.")
+        return real_fit(self, *a, **kw)
+
+    monkeypatch.setattr(sm_arima.ARIMA, "fit", failing)
+    y = arma(200, ar=(0.6,), ma=(), seed=12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = _ml_fit(y, None, (1, 0, 0), (0, 0, 0, 0), "c", "zeros", None)
+    assert not res.model.concentrate_scale and np.isfinite(res.llf)
+    assert res.params[-1] > 0.5  # the innovation variance is 1

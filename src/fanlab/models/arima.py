@@ -165,21 +165,16 @@ class ARIMAForecaster:
         `check`: None, "fit" (`arima_checks.problems`) or "search" (the same and R's root rule);
         a fit with problems raises `DegenerateFitError` naming them. `start_params` "zeros":
         statsmodels' start values with every AR and MA coefficient at zero."""
-        from statsmodels.tsa.arima.model import ARIMA
-
         p = self._p()
         trend = self.trend_ if trend == "default" else trend
         label = f"ARIMA{tuple(order)}x{tuple(sorder)} (trend={trend})"
+        kw = {"maxiter": p.maxiter} if p.maxiter else None
+        if approx:
+            kw = {**(kw or {}), **APPROX_OPTIMISER}
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                model = ARIMA(z, exog=x, order=order, seasonal_order=sorder, trend=trend)
-                if isinstance(start_params, str):
-                    start_params = _zero_arma_start(model)
-                kw = {"maxiter": p.maxiter} if p.maxiter else None
-                if approx:
-                    kw = {**(kw or {}), **APPROX_OPTIMISER}
-                res = model.fit(start_params=start_params, method_kwargs=kw, cov_type="none")
+                res = _ml_fit(z, x, order, sorder, trend, start_params, kw)
             if not (np.all(np.isfinite(res.params)) and np.isfinite(res.llf)):
                 raise ValueError("non-finite parameters or log-likelihood")
         except Exception as exc:
@@ -374,7 +369,7 @@ class ARIMAForecaster:
             "seasonal_order": [int(v) for v in sorder],
             "trend": self.trend_ or ("c" if order[1] + sorder[1] == 0 else "n"),
             "params": {n: float(v) for n, v in zip(names, np.asarray(res.params))},
-            "sigma2": float(res.params[names.index("sigma2")]) if "sigma2" in names else None,
+            "sigma2": checks.sigma2_of(res),
             "variance": p.variance, "band_sigma2": checks.sigma2_of(res) * self.var_scale_,
             "aic": float(res.aic), "aicc": float(res.aicc), "bic": float(res.bic), "llf": float(res.llf),
             "nobs": int(res.nobs),
@@ -467,6 +462,41 @@ class ARIMAForecaster:
         quantiles = self.transform_.inverse(qz)
         point = self.transform_.mean(mean, sd) if self._p().bias_adjust else self.transform_.inverse(mean)
         return Forecast(origins=origins, mean=point, probs=probs, quantiles=quantiles, info=info)
+
+
+def _ml_fit(z, x, order, sorder, trend, start_params, method_kwargs):
+    """statsmodels' maximum-likelihood fit of one ARIMA with sigma2 concentrated out of the
+    likelihood (as R's arima maximises it), returned as the results of the model with sigma2 as
+    a parameter at the same estimates (the log-likelihood is the same number).
+
+    Concentrated, the optimiser searches one dimension less and its numerical gradient costs one
+    likelihood less per step: on 20 M3 quarterly series and three SARIMA orders each it took
+    22-28% less CPU (two runs) and ended at a higher likelihood in 41 of the 59 fits both sides
+    finished, a lower one in 17 (statsmodels' 50-step cap stopped 15 unconcentrated fits, 6
+    concentrated ones; one unconcentrated fit raised). The results handed on are
+    the unconcentrated model's: a concentrated model re-estimates sigma2 from whatever data it
+    is applied to, which at forecast time would include the test block. Where the concentrated
+    fit fails (statsmodels' stationary initialisation can raise on its start values), the
+    unconcentrated one is run instead. `start_params` may be either model's (sigma2 last), or
+    "zeros" (`_zero_arma_start`)."""
+    from statsmodels.tsa.arima.model import ARIMA
+
+    full = ARIMA(z, exog=x, order=order, seasonal_order=sorder, trend=trend)
+    conc = ARIMA(z, exog=x, order=order, seasonal_order=sorder, trend=trend, concentrate_scale=True)
+    k = len(conc.param_names)
+    start = _zero_arma_start(conc) if isinstance(start_params, str) else start_params
+    if start is not None:
+        start = np.asarray(start, dtype=float)[:k]
+    try:
+        fit = conc.fit(start_params=start, method_kwargs=method_kwargs, cov_type="none")
+        if not (np.all(np.isfinite(fit.params)) and np.isfinite(fit.llf) and fit.scale > 0):
+            raise ValueError("non-finite concentrated estimates")
+    except (ValueError, np.linalg.LinAlgError):
+        start = _zero_arma_start(full) if isinstance(start_params, str) else start_params
+        return full.fit(start_params=start, method_kwargs=method_kwargs, cov_type="none")
+    res = full.filter(np.r_[np.asarray(fit.params, dtype=float), float(fit.scale)], cov_type="none")
+    res.mle_retvals, res.mle_settings = fit.mle_retvals, fit.mle_settings
+    return res
 
 
 def _zero_arma_start(model) -> np.ndarray:
