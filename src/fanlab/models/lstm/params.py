@@ -32,7 +32,9 @@ class NetworkParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    context: int = Field(200, ge=2, description="input window: the last `context` observations")
+    context: int = Field(
+        50, ge=2, description="input window: the last `context` observations (50: as good as 200 on the "
+                              "article's processes at a third of the time, benchmarks/lstm_competence.py)")
     hidden: int = Field(64, ge=1, description="hidden units per LSTM layer")
     layers: int = Field(1, ge=1, le=4, description="stacked LSTM layers")
     strategy: Literal["direct", "recursive"] = Field(
