@@ -151,7 +151,7 @@ def test_mixture_of_identical_members_is_that_gaussian():
 
 def test_params_defaults_and_validation():
     p = LSTMParams()
-    assert (p.context, p.hidden, p.strategy, p.head, p.uncertainty, p.samples) == (200, 64, "direct", "point", "none", 200)
+    assert (p.context, p.hidden, p.strategy, p.head, p.uncertainty, p.samples) == (50, 64, "direct", "point", "none", 200)
     # the quantile head's grid holds every probability the lab asks for
     assert np.allclose(p.quantile_probs, np.arange(1, 40) * 0.025)
     with pytest.raises(Exception, match="extra"):
