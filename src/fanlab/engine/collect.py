@@ -98,10 +98,13 @@ class ParquetStream:
     one call of `write` (`write_parquet`) at `close`; a longer one is streamed, each full row
     group written as it fills (with `pd.concat`'s columns: where a later frame lacks a column
     of the first row group it is written null; a column the first row group lacks is an
-    error, which no run of today's cells gives)."""
+    error). `stream=False` holds every frame and writes once at `close`: for a file whose
+    frames do not all carry the same columns (`collect` passes it when some datasets' cells
+    have a `time` column and others not: pandas puts such a column after the first frame's,
+    which no row group written before it can know)."""
 
-    def __init__(self, path: Path, stack: ExitStack, write=None):
-        self.path, self.stack, self.write = Path(path), stack, write
+    def __init__(self, path: Path, stack: ExitStack, write=None, stream: bool = True):
+        self.path, self.stack, self.write, self.stream = Path(path), stack, write, stream
         self.buffer: list[pd.DataFrame] = []
         self.rows = 0
         self.writer = None
@@ -109,7 +112,7 @@ class ParquetStream:
     def add(self, frame: pd.DataFrame) -> None:
         self.buffer.append(frame)
         self.rows += len(frame)
-        while self.rows > ROW_GROUP:  # more than one row group: stream the full ones
+        while self.stream and self.rows > ROW_GROUP:  # more than one row group: stream the full ones
             whole = pd.concat(self.buffer, ignore_index=True)
             self._write(whole.iloc[:ROW_GROUP])
             rest = whole.iloc[ROW_GROUP:].reset_index(drop=True)
@@ -140,6 +143,20 @@ class ParquetStream:
         self.writer.close()
 
 
+def _same_id_columns(out: Path, cells: list, order: list[int]) -> bool:
+    """Whether every dataset's cells carry the same optional id columns (`time`), read off the
+    schema of each dataset's first cell file (a dataset's series all have time stamps or none):
+    only then can forecasts.parquet be streamed in row groups."""
+    first: dict[str, int] = {}
+    for i in order:
+        first.setdefault(cells[i].dataset, i)
+    try:
+        timed = {"time" in pq.read_schema(cell_path(out, cells[i].key)).names for i in first.values()}
+    except (OSError, pa.ArrowInvalid):
+        return False
+    return len(timed) <= 1
+
+
 def collect(out: Path, cells: list, levels: list[float], all_levels: list[float], refs: dict,
             blocks: dict[str, int], bs, q_cols: list[str], flag_words: tuple[str, ...], jobs: int = 1,
             write=None):
@@ -157,9 +174,10 @@ def collect(out: Path, cells: list, levels: list[float], all_levels: list[float]
     got: dict[str, dict[int, list]] = {d: {} for d in datasets}
     flags: dict[tuple[str, str], list[str]] = {}
     summary_rows = []
+    same = _same_id_columns(out, cells, order)
     with ExitStack() as stack:
-        fc = ParquetStream(out / "forecasts.parquet", stack, write)
-        qs = ParquetStream(out / "quantiles.parquet", stack, write) if q_cols else None
+        fc = ParquetStream(out / "forecasts.parquet", stack, write, stream=same)
+        qs = ParquetStream(out / "quantiles.parquet", stack, write, stream=same) if q_cols else None
         ms = ParquetStream(out / "metrics.parquet", stack, write)
 
         def emit(dataset: str) -> None:
