@@ -304,13 +304,13 @@ def test_auto_order_adds_a_drift_to_a_trending_random_walk():
 
 @pytest.mark.parametrize("order,sorder,trend", [((1, 0, 1), (0, 0, 0, 0), "c"), ((0, 1, 1), (1, 0, 0, 4), "t")])
 def test_concentrated_fit_is_handed_on_as_the_full_model_at_its_maximum(order, sorder, trend):
-    from fanlab.models.arima import _ml_fit
+    from fanlab.models.arima_fit import ml_fit
 
     y = arma(300, ar=(0.6,), ma=(0.3,), seed=11)
     z = y if order[1] == 0 else np.cumsum(y)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = _ml_fit(z, None, order, sorder, trend, None, None)
+        res = ml_fit(z, None, order, sorder, trend, None, None)
         plain = ARIMA(z, order=order, seasonal_order=sorder, trend=trend).fit(cov_type="none")
     # the full model (sigma2 a parameter): applying it to new data re-estimates nothing
     assert not res.model.concentrate_scale and res.model.param_names[-1] == "sigma2"
@@ -328,7 +328,7 @@ def test_concentrated_fit_is_handed_on_as_the_full_model_at_its_maximum(order, s
 def test_concentrated_fit_falls_back_to_the_full_model_where_it_raises(monkeypatch):
     from statsmodels.tsa.arima import model as sm_arima
 
-    from fanlab.models.arima import _ml_fit
+    from fanlab.models.arima_fit import ml_fit
 
     real_fit = sm_arima.ARIMA.fit
 
@@ -341,6 +341,6 @@ def test_concentrated_fit_falls_back_to_the_full_model_where_it_raises(monkeypat
     y = arma(200, ar=(0.6,), ma=(), seed=12)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = _ml_fit(y, None, (1, 0, 0), (0, 0, 0, 0), "c", "zeros", None)
+        res = ml_fit(y, None, (1, 0, 0), (0, 0, 0, 0), "c", "zeros", None)
     assert not res.model.concentrate_scale and np.isfinite(res.llf)
     assert res.params[-1] > 0.5  # the innovation variance is 1

@@ -45,6 +45,11 @@ def measured(config: str, results: Path) -> tuple[float, int, int] | None:
         return None
 
 
+def _minutes(seconds: float) -> str:
+    """'12 min', or 'under a minute' (never '0 min')."""
+    return "under a minute" if seconds < 60 else f"{seconds / 60:.0f} min"
+
+
 def estimate(config: str, jobs: int, root: Path = Path(".")) -> str:
     """The line `make run` prints before it starts."""
     jobs = max(int(jobs), 1)
@@ -67,7 +72,3 @@ if __name__ == "__main__":
         sys.exit(2)
     print(estimate(sys.argv[1], int(sys.argv[2])))
 
-
-def _minutes(seconds: float) -> str:
-    """'12 min', or 'under a minute' (never '0 min')."""
-    return "under a minute" if seconds < 60 else f"{seconds / 60:.0f} min"

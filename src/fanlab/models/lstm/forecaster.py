@@ -74,8 +74,7 @@ from fanlab.models.lstm.network import MemberLSTM, RowRandom, resolve_device, re
 from fanlab.models.lstm.params import PREDICT_ONLY, LSTMParams, NetworkParams
 from fanlab.models.lstm.training import (
     TrainConfig, generators, raw_windows, resolve_scaling, scaled_windows, step_weights, train_block_scale,
-    train_criteria,
-    validation_split, window_loc_scale, window_origins,
+    train_criteria, validation_split, window_loc_scale, window_origins,
 )
 
 #: Rows (origins x samples) per forward chunk at prediction, to bound memory.
