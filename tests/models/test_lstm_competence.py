@@ -186,21 +186,76 @@ def test_step_weights_weigh_short_horizons():
     torch.testing.assert_close(first.loss(raw, yy), plain.loss(raw[:, :, :1], yy[:, :, :1]))
 
 
-def test_auto_scaling_is_global_on_a_stationary_block_and_last_value_on_a_random_walk(y):
+def test_auto_scaling_is_level_on_a_stationary_block_and_diff_on_a_random_walk(y):
     from fanlab.models.lstm.training import resolve_scaling
 
     rng = np.random.default_rng(3)
     ar = np.zeros(400)
     for t in range(1, 400):
         ar[t] = 0.5 * ar[t - 1] + rng.normal()
-    assert resolve_scaling("auto", ar + 10.0) == "global"
-    assert resolve_scaling("auto", y[:TRAIN_END]) == "last_value"
+    assert resolve_scaling("auto", ar + 10.0) == "level"
+    assert resolve_scaling("auto", ar + 10.0, "recursive") == "last_value"  # level is direct-only
+    assert resolve_scaling("auto", y[:TRAIN_END]) == "diff"
+    assert resolve_scaling("auto", y[:TRAIN_END], "recursive") == "last_value"
     assert resolve_scaling("window", y[:TRAIN_END]) == "window"
     # the decision reads the training block only, and the fitted model keeps it (a stored fit too)
     stat = np.r_[ar[:TRAIN_END] + 10.0, 1e3 * np.arange(100.0)]  # a level break after train_end
     model = LSTMForecaster(horizon=H, **TINY, scaling="auto").fit(stat, TRAIN_END, seed=0)
-    assert model.scaling_ == "global" and model.mu_ == pytest.approx(stat[:TRAIN_END].mean())
+    assert model.scaling_ == "level" and model.mu_ == pytest.approx(stat[:TRAIN_END].mean())
+    assert LSTMForecaster(horizon=H, **TINY).params.scaling == "auto"  # the default
     walk = LSTMForecaster(horizon=H, **TINY, scaling="auto").fit(y, TRAIN_END, seed=0)
-    assert walk.scaling_ == "last_value"
-    ref = LSTMForecaster(horizon=H, **TINY, scaling="last_value").fit(y, TRAIN_END, seed=0)
+    assert walk.scaling_ == "diff"
+    ref = LSTMForecaster(horizon=H, **TINY, scaling="diff").fit(y, TRAIN_END, seed=0)
     np.testing.assert_array_equal(_fc(walk, y).mean, _fc(ref, y).mean)
+
+
+def test_level_scaling_feeds_the_level_and_forecasts_the_change(y):
+    """level: inputs (y - mu) / sd of the training block, targets and outputs relative to the
+    window's last value. A refit on y + c is the same network (mu moves with c), so every
+    forecast moves by c; the same network fed y + c sees a different level, so it does not."""
+    rng = np.random.default_rng(5)
+    ar = np.zeros(260)
+    for t in range(1, 260):
+        ar[t] = 0.6 * ar[t - 1] + rng.normal()
+    ar += 50.0
+    model = LSTMForecaster(horizon=H, **TINY, head="gaussian", scaling="level").fit(ar, TRAIN_END, seed=1)
+    block = ar[:TRAIN_END]
+    assert model.mu_ == pytest.approx(block.mean()) and model.scale_ == pytest.approx(block.std())
+    x, (loc, sc) = model.scaled_inputs(ar, ORIGINS)
+    raw = ar[ORIGINS[:, None] + np.arange(-15, 1)[None, :]]
+    np.testing.assert_allclose(x.double().numpy(), (raw - block.mean()) / block.std(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(loc, ar[ORIGINS])  # outputs map back around the last value
+    w = model.scaled_windows(block, np.array([40, 90]))
+    np.testing.assert_allclose(w[:, 16:].double().numpy(),
+                               (block[np.array([40, 90])[:, None] + np.arange(1, H + 1)] - block[[40, 90]][:, None])
+                               / block.std(), rtol=1e-5, atol=1e-6)
+    fc = _fc(model, ar)
+    c = 321.0
+    refit = LSTMForecaster(horizon=H, **TINY, head="gaussian", scaling="level").fit(ar + c, TRAIN_END, seed=1)
+    _assert_mapped(_fc(refit, ar + c), fc, c, 1.0)
+    moved = _fc(model, ar + c).mean - c  # the unrefitted network reads a level 321 / sd away
+    assert np.abs(moved - fc.mean).max() > 1e-3
+    with pytest.raises(ValueError, match="direct strategy"):
+        LSTMForecaster(horizon=H, **TINY, scaling="level", strategy="recursive")
+
+
+def test_diff_scaling_feeds_the_differences_and_forecasts_the_change(y):
+    """diff: inputs are the window's first differences / sd(diff of the training block), a 0
+    in front; targets and outputs the change from the last value. A level shift c leaves the
+    inputs as they were, so the same network's forecasts move by exactly c."""
+    model = LSTMForecaster(horizon=H, **TINY, head="gaussian", scaling="diff").fit(y, TRAIN_END, seed=1)
+    sd = np.diff(y[:TRAIN_END]).std()
+    assert model.scale_ == pytest.approx(sd)
+    x, (loc, sc) = model.scaled_inputs(y, ORIGINS)
+    raw = y[ORIGINS[:, None] + np.arange(-15, 1)[None, :]]
+    want = np.c_[np.zeros(len(ORIGINS)), np.diff(raw, axis=1) / sd]
+    np.testing.assert_allclose(x.double().numpy(), want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(loc, y[ORIGINS])
+    w = model.scaled_windows(y[:TRAIN_END], np.array([40]))
+    np.testing.assert_allclose(w[0, :16].double().numpy(),
+                               np.r_[0.0, np.diff(y[25:41]) / sd], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(w[0, 16:].double().numpy(), (y[41:41 + H] - y[40]) / sd, rtol=1e-5, atol=1e-6)
+    fc = _fc(model, y)
+    _assert_mapped(_fc(model, y - 555.5), fc, -555.5, 1.0)
+    with pytest.raises(ValueError, match="direct strategy"):
+        LSTMForecaster(horizon=H, **TINY, scaling="diff", strategy="recursive")

@@ -4,9 +4,12 @@ Data flow. `fit` cuts windows of ``context + H`` points from ``y[:train_end]`` (
 validation tail at the end of the block keeps its own windows for early stopping) and scales
 each window by a location and scale computed from its own `context` inputs (`scaling`:
 global = the training block's mean and sd; last_value = the window's last value and the sd
-of the training block's first differences; window = the window's own mean and sd; auto =
-global where a KPSS test finds the training block stationary, else last_value), so the
-targets, and the recursive strategy's fed-back values, live in the window's scaled space.
+of the training block's first differences; window = the window's own mean and sd; level and
+diff, direct strategy only = targets centred on the window's last value, inputs the level
+(centred on the block's mean) or the first differences; auto, the default = level or diff by
+a KPSS test of the training block (auto ARIMA's d) for the direct strategy, last_value for
+the recursive one), so the targets, and the recursive strategy's fed-back values, live in
+the window's scaled space.
 `predict` reads, for origin t, only ``y[t - context + 1 : t + 1]``, scales it the same way,
 and maps every output back exactly: means, quantiles and samples by ``v * scale + loc``,
 sds by ``sd * scale``.
@@ -73,8 +76,8 @@ from fanlab.models.lstm.heads import GaussianHead, Head, make_head
 from fanlab.models.lstm.network import MemberLSTM, RowRandom, resolve_device, resolve_kernel
 from fanlab.models.lstm.params import PREDICT_ONLY, LSTMParams, NetworkParams
 from fanlab.models.lstm.training import (
-    TrainConfig, generators, raw_windows, resolve_scaling, scaled_windows, step_weights, train_block_scale,
-    train_criteria, validation_split, window_loc_scale, window_origins,
+    TrainConfig, generators, raw_windows, resolve_scaling, scaled_inputs, scaled_windows, step_weights,
+    train_block_scale, train_criteria, validation_split, window_loc_scale, window_origins,
 )
 
 #: Rows (origins x samples) per forward chunk at prediction, to bound memory.
@@ -121,7 +124,7 @@ class NetworkForecaster:
         if not 0 < train_end <= y.shape[0]:
             raise ValueError(f"train_end={train_end} outside [1, {y.shape[0]}]")
         y_train = y[:train_end]  # nothing past train_end is read from here on
-        self.scaling_ = resolve_scaling(p.scaling, y_train)
+        self.scaling_ = resolve_scaling(p.scaling, y_train, p.strategy)
         self.mu_, self.scale_ = train_block_scale(y_train, self.scaling_)
         train_o, val_o = window_origins(train_end, p.context, self.horizon, p.val_frac)
         criteria = {"all": val_o}
@@ -196,13 +199,15 @@ class NetworkForecaster:
 
     def scaled_windows(self, y: np.ndarray, origins: np.ndarray) -> torch.Tensor:
         """Training-style windows (N, context + H) around `origins`, each scaled by its inputs."""
-        return scaled_windows(y, origins, self.params.context, self.horizon, self.loc_scale)
+        kind = self.scaling_ if self.scaling_ in ("level", "diff") else None
+        return scaled_windows(y, origins, self.params.context, self.horizon, self.loc_scale, kind, self.mu_)
 
     def scaled_inputs(self, y: np.ndarray, origins: np.ndarray):
         """Scaled input windows x (K, context) and their (location, scale), each (K,)."""
         raw = raw_windows(y, origins, self.params.context)
         loc, scale = self.loc_scale(raw)
-        return torch.from_numpy(((raw - loc[:, None]) / scale[:, None]).astype(np.float32)), (loc, scale)
+        x = scaled_inputs(raw, loc, scale, self.scaling_, self.mu_)
+        return torch.from_numpy(x.astype(np.float32)), (loc, scale)
 
     def fit_windows(self, train_w: torch.Tensor, val_w: torch.Tensor, seed: int) -> None:
         """Train on prepared windows (scaled, (N, context + H)) with early stopping on `val_w`:
@@ -375,7 +380,7 @@ class LSTMForecaster(NetworkForecaster):
         """Mean squared error per step (H,) of the dropout-free forecast on the held-out
         validation windows (`noise_origins_`, none of whose targets picked the early-stopping
         epoch), in the model's scaled units: the inherent-noise variance of Zhu and Laptev
-        (2017). With global or last_value scaling it is the original-units MSE / scale_**2."""
+        (2017): the original-units MSE / scale_**2 (every scaling but window has one scale)."""
         o = self.noise_origins_
         x, (loc, scale) = self.scaled_inputs(y_train, o)
         out, _ = self._chunks(x.to(self.device_), o, self.horizon_, 1, False, "mean", self.seeds_)

@@ -39,14 +39,18 @@ class NetworkParams(BaseModel):
     layers: int = Field(1, ge=1, le=4, description="stacked LSTM layers")
     strategy: Literal["direct", "recursive"] = Field(
         "direct", description="direct: one head emits all H steps; recursive: a one-step model fed its own outputs")
-    scaling: Literal["auto", "global", "last_value", "window"] = Field(
-        "last_value",
+    scaling: Literal["auto", "diff", "global", "last_value", "level", "window"] = Field(
+        "auto",
         description="input scaling per window, outputs mapped back exactly. global: the training block's "
                     "mean and sd (the level must stay in the training range); last_value: minus the "
                     "window's last value, divided by the sd of the training block's first differences; "
-                    "window: the window's own mean and sd (RevIN / DeepAR-style); auto: global where a "
-                    "KPSS test (auto ARIMA's d = 0) finds the training block stationary, else last_value "
-                    "(scope global: last_value)")
+                    "level and diff (direct strategy): targets as the change from the window's last "
+                    "value, inputs the level (minus the training block's mean, over its sd) or the "
+                    "first differences (over their sd in the training block); window: the window's "
+                    "own mean and sd (RevIN / DeepAR-style); auto, the default: for the direct strategy "
+                    "level where a KPSS test (auto ARIMA's d = 0) finds the training block stationary, "
+                    "else diff; for the recursive one last_value; scope global: last_value "
+                    "(experiments/lstm_competence/README.md)")
     step_weights_power: float = Field(
         1.0, ge=0.0, description="direct strategy: step h of the loss weighs h^-power (0: all H steps "
                                  "equally), in training and early stopping alike, so the short, "
@@ -102,6 +106,13 @@ class NetworkParams(BaseModel):
     def _global_context(self):
         if self.scope == "global" and "context" not in self.model_fields_set:
             self.context = GLOBAL_CONTEXT
+        return self
+
+    @model_validator(mode="after")
+    def _level_is_direct(self):
+        if self.scaling in ("level", "diff") and self.strategy == "recursive":
+            raise ValueError(f"scaling {self.scaling!r} is for the direct strategy: a recursive network's one-step "
+                             "targets move with each input; use last_value, global, window or auto")
         return self
 
     @model_serializer(mode="wrap")

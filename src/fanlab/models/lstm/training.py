@@ -92,32 +92,38 @@ def raw_windows(y: np.ndarray, origins: np.ndarray, context: int) -> np.ndarray:
     return y[idx]
 
 
-def resolve_scaling(scaling: str, y_train: np.ndarray) -> str:
+def resolve_scaling(scaling: str, y_train: np.ndarray, strategy: str = "direct") -> str:
     """The scaling a network uses on this training block: `scaling` itself, or for "auto" the
     unit-root decision auto ARIMA makes for d (KPSS at 5% with forecast::ndiffs' bandwidth,
-    `fanlab.models.arima_select.n_diffs`): "global" where the block is stationary (level and
-    spread are the block's, and a window's last value is only one noisy draw of the level),
-    "last_value" where it needs a difference (the level wanders out of the training range)."""
+    `fanlab.models.arima_select.n_diffs`). The direct strategy is fed the series as ARIMA would
+    model it: "level" where the block is stationary (where it stands against the block's mean),
+    "diff" where it needs a difference (its steps; the level wanders out of the training range);
+    either way it forecasts the change from the last value (benchmarks/lstm_competence.py).
+    The recursive strategy, whose one-step targets move with every input, gets "last_value"."""
     if scaling != "auto":
         return scaling
+    if strategy != "direct":
+        return "last_value"
     from fanlab.models.arima_select import n_diffs
 
     d, _ = n_diffs(np.asarray(y_train, dtype=float), "kpss", 0.05, max_d=1)
-    return "global" if d == 0 else "last_value"
+    return "level" if d == 0 else "diff"
 
 
 def train_block_scale(y_train: np.ndarray, scaling: str) -> tuple[float, float]:
     """(mu, scale) of a training block: its mean, and its sd (last_value: the sd of its first
-    differences); a zero sd gives scale 1. Read by `window_loc_scale`."""
+    differences, for last_value and diff); a zero sd gives scale 1. Read by `window_loc_scale`
+    (and, for scaling "level", the mean centres the inputs)."""
     mu = float(y_train.mean())
-    sd = float(y_train.std()) if scaling != "last_value" else float(np.diff(y_train).std())
+    sd = float(np.diff(y_train).std()) if scaling in ("last_value", "diff") else float(y_train.std())
     return mu, (sd if sd > 0 else 1.0)
 
 
 def window_loc_scale(raw: np.ndarray, kind: str, mu: float, scale: float) -> tuple[np.ndarray, np.ndarray]:
     """Location and scale (K,) of input windows raw (K, C), from each window alone.
 
-    global: (mu, scale) for every window; last_value: (the window's last value, scale);
+    global: (mu, scale) for every window; last_value, level and diff: (the window's last
+    value, scale) (level and diff make their inputs otherwise: `scaled_inputs`);
     window: the window's own mean and sd (a constant window: sd replaced by `scale`).
     Under last_value, shifting a series by c shifts every forecast by c; under window, an
     affine map a + b y (b > 0) of the inputs maps every forecast the same way.
@@ -125,20 +131,40 @@ def window_loc_scale(raw: np.ndarray, kind: str, mu: float, scale: float) -> tup
     k = raw.shape[0]
     if kind == "global":
         return np.full(k, mu), np.full(k, scale)
-    if kind == "last_value":
+    if kind in ("last_value", "level", "diff"):
         return raw[:, -1].astype(float), np.full(k, scale)
     loc = raw.mean(axis=1)
     sd = raw.std(axis=1)
     return loc, np.where(sd > 1e-12 * np.abs(loc).clip(min=1.0), sd, scale)
 
 
-def scaled_windows(y: np.ndarray, origins: np.ndarray, context: int, horizon: int, loc_scale) -> torch.Tensor:
+def scaled_inputs(raw: np.ndarray, loc: np.ndarray, scale: np.ndarray, kind: str, mu: float) -> np.ndarray:
+    """The network's inputs (K, C) from raw input windows (K, C) and their (location, scale):
+    (raw - loc) / scale, except for level, (raw - mu) / scale (where the series stands against
+    the training block's mean), and diff, the first differences / scale with a 0 in front (the
+    series made stationary as auto ARIMA's d = 1 does). Either way the targets and outputs
+    stay centred on `loc`, the window's last value."""
+    if kind == "level":
+        return (raw - mu) / scale[:, None]
+    if kind == "diff":
+        out = np.zeros(raw.shape, dtype=float)
+        out[:, 1:] = np.diff(raw, axis=1) / scale[:, None]
+        return out
+    return (raw - loc[:, None]) / scale[:, None]
+
+
+def scaled_windows(y: np.ndarray, origins: np.ndarray, context: int, horizon: int, loc_scale,
+                   kind: str | None = None, mu: float = 0.0) -> torch.Tensor:
     """Windows (N, context + H) of y, each scaled by the location and scale (N,) that
-    ``loc_scale(inputs (N, context))`` gives for its own input part, as float32."""
+    ``loc_scale(inputs (N, context))`` gives for its own input part, as float32; the input
+    part as `scaled_inputs` makes it for scaling `kind` (None: centred like the targets)."""
     idx = origins[:, None] + np.arange(-context + 1, horizon + 1)[None, :]
     raw = y[idx]
     loc, scale = loc_scale(raw[:, :context])
-    return torch.from_numpy(np.ascontiguousarray((raw - loc[:, None]) / scale[:, None], dtype=np.float32))
+    w = (raw - loc[:, None]) / scale[:, None]
+    if kind is not None:
+        w[:, :context] = scaled_inputs(raw[:, :context], loc, scale, kind, mu)
+    return torch.from_numpy(np.ascontiguousarray(w, dtype=np.float32))
 
 
 def step_weights(horizon: int, power: float, device: torch.device | str = "cpu") -> torch.Tensor | None:
