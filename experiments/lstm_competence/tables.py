@@ -14,14 +14,17 @@ from pathlib import Path
 
 import numpy as np
 
-#: the defaults when the study ran (commit e35bcc9): what a variant that does not set them used
+#: the defaults when the study's first rows ran (commit e35bcc9): what a variant that does not
+#: set them used; later rows carry their run's own "defaults" (and "commit")
 RUN_DEFAULTS = {"context": 200, "scaling": "last_value"}
 
 
-def label(params: dict) -> str:
+def label(params: dict, defaults: dict | None = None) -> str:
     if not params:
         return "oracle"
-    full = {**RUN_DEFAULTS, **{k: v for k, v in params.items() if k != "head"}}
+    full = {**(defaults or RUN_DEFAULTS), **{k: v for k, v in params.items() if k != "head"}}
+    if defaults is None and full["scaling"] == "auto":  # before 4fafef8 auto chose global or last_value
+        full["scaling"] = "auto (global / last_value)"
     return ", ".join(f"{k} {v}" for k, v in full.items())
 
 
@@ -29,18 +32,20 @@ def main(path: Path) -> None:
     rows, seen = [], set()
     for line in path.read_text().splitlines():
         r = json.loads(line)
-        key = (r["process"], json.dumps(r["params"], sort_keys=True))
+        key = (r["process"], label(r["params"], r.get("defaults")))
         if key in seen:
             continue
         seen.add(key)
         rows.append(r)
+    order = {p: i for i, p in reversed(list(enumerate(r["process"] for r in rows)))}
+    rows.sort(key=lambda r: order[r["process"]])  # grouped by process, in the order each was run
     print("| process | variant | h1 MAE / oracle [range over seeds] | skill h2..5 (+- se) | MAE h50 | MAE h100 | fit s |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:
         ratio = np.asarray(r["mae_h1_ratio"])
         s = np.asarray(r["skill_h2_5"])
         se = s.std(ddof=1) / np.sqrt(s.size)
-        name = label(r["params"])
+        name = label(r["params"], r.get("defaults"))
         print(f"| {r['process']} | {name} | {ratio.mean():.3f} [{ratio.min():.3f}, {ratio.max():.3f}] | "
               f"{s.mean():+.3f} +- {se:.3f} | {r['mae'][2]:.3f} | {r['mae'][3]:.3f} | {r['fit_s']:.1f} |")
 
