@@ -9,7 +9,6 @@ summaries (`mae`, `rmse`, `mase`, `msis`) that average over origins and return (
 from __future__ import annotations
 
 import numpy as np
-import scoringrules as sr
 from scipy.stats import norm
 
 from fanlab.errors import DataError
@@ -107,6 +106,8 @@ def crps_samples(y: np.ndarray, samples: np.ndarray) -> np.ndarray:
     E|X - y| - E|X - X'| / 2 under the empirical distribution of the S samples (not the
     "fair" small-ensemble correction).
     """
+    import scoringrules as sr  # here, not at the top: importing it compiles numba kernels (seconds in every process)
+
     samples = np.asarray(samples, dtype=float)
     if samples.ndim != 3:
         raise ValueError(f"samples must be (K, S, H), got shape {samples.shape}")
