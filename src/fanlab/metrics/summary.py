@@ -16,6 +16,32 @@ def _at_level(rows: pd.DataFrame, level: float) -> pd.DataFrame:
     return rows[rows["level"].isna()] if np.isnan(level) else rows[np.isclose(rows["level"], level)]
 
 
+def _readers(grp: pd.DataFrame):
+    """val(metric, level, h): the first of a method's pooled rows of the metric at that level and
+    step (NaN if none); hmean(metric, level): the mean of its rows at h > 0 (pandas' mean, NaN
+    skipped). The rows are indexed by metric once: a boolean selection of the whole group per
+    number was most of summary.csv's time on a run of many methods."""
+    at = grp.groupby("metric", sort=False).indices
+    h, lv, v = grp["h"].to_numpy(), grp["level"].to_numpy(dtype=float), grp["value"].to_numpy(dtype=float)
+
+    def rows(metric, level, step):
+        idx = at.get(metric)
+        if idx is None:
+            return idx
+        at_level = np.isnan(lv[idx]) if np.isnan(level) else np.isclose(lv[idx], level)  # as `_at_level`
+        return idx[at_level & (h[idx] > 0 if step is None else h[idx] == step)]
+
+    def val(metric, level=np.nan, h=0):
+        sel = rows(metric, level, h)
+        return float(v[sel[0]]) if sel is not None and len(sel) else np.nan
+
+    def hmean(metric, level=np.nan):
+        sel = rows(metric, level, None)
+        return float(pd.Series(v[sel]).mean()) if sel is not None and len(sel) else np.nan
+
+    return val, hmean
+
+
 def band_note(zero_share: float, inf_share: float) -> str:
     """What a reader must know about a band before reading its coverage ('' when nothing)."""
     if zero_share == 1.0:
@@ -80,13 +106,7 @@ def summary_table(metrics: pd.DataFrame, levels: list[float], horizon: int,
     for (dataset, method), grp in pooled.groupby(["dataset", "method"], sort=True):
         cgrp = cells[(cells["dataset"] == dataset) & (cells["method"] == method)]
 
-        def val(metric, level=np.nan, h=0):
-            sel = _at_level(grp[(grp["metric"] == metric) & (grp["h"] == h)], level)
-            return float(sel["value"].iloc[0]) if len(sel) else np.nan
-
-        def hmean(metric, level=np.nan):
-            sel = _at_level(grp[(grp["metric"] == metric) & (grp["h"] > 0)], level)
-            return float(sel["value"].mean()) if len(sel) else np.nan
+        val, hmean = _readers(grp)
 
         for level in levels:
             row = {
