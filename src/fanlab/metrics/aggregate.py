@@ -2,9 +2,10 @@
 
 `fanlab.metrics.frames` turns one cell's `Forecast` into a long table (one row per origin and
 step) that keeps every quantile, and reads it back as arrays; `cell_metrics` scores one such
-table; `pooled_metrics` pools the cells
-of a dataset and method over series and seeds, with confidence intervals on the
-coverage; `fanlab.metrics.summary` reads the pooled rows into summary.csv. Everything here is a function of the tables, so scores can be recomputed from the
+table (`fanlab.metrics.batch` scores many at once, to the same numbers); `pooled_metrics`
+(`fanlab.metrics.pooled`) pools the cells of a dataset and method over series and seeds, with
+confidence intervals on the coverage; `fanlab.metrics.summary` reads the pooled rows into
+summary.csv. Everything here is a function of the tables, so scores can be recomputed from the
 files on disk.
 
 Metric rows are tidy: (dataset, series, method, seed, h, level, metric, value). h = 0 means
@@ -22,19 +23,23 @@ import numpy as np
 import pandas as pd
 
 from fanlab.forecast import level_probs
-from fanlab.metrics import bootstrap, calibration, joint, scores, skill
+from fanlab.metrics import calibration, joint, scores
 from fanlab.metrics.frames import frame_arrays
-from fanlab.schema import ID_COLS, POOLED_SEED, POOLED_SERIES
+from fanlab.schema import ID_COLS
+
+
+def band_index(probs: np.ndarray, level: float) -> tuple[int, int]:
+    """The positions in `probs` of a central level's two probabilities, looked up once per grid
+    of probabilities (the lookup was most of a small cell's scoring time)."""
+    key = (probs.tobytes(), level)
+    if key not in _BAND_AT:
+        lo_p, hi_p = level_probs(level)
+        _BAND_AT[key] = calibration.prob_index(probs, lo_p), calibration.prob_index(probs, hi_p)
+    return _BAND_AT[key]
 
 
 def _interval(arr: dict, level: float) -> tuple[np.ndarray, np.ndarray]:
-    # the positions of a level's probabilities, looked up once per grid of probabilities (the
-    # lookup was most of a small cell's scoring time)
-    key = (arr["probs"].tobytes(), level)
-    if key not in _BAND_AT:
-        lo_p, hi_p = level_probs(level)
-        _BAND_AT[key] = calibration.prob_index(arr["probs"], lo_p), calibration.prob_index(arr["probs"], hi_p)
-    i, j = _BAND_AT[key]
+    i, j = band_index(arr["probs"], level)
     q = arr["quantiles"]
     return q[:, i, :], q[:, j, :]
 
@@ -77,12 +82,13 @@ def pack_records(records: list[tuple]) -> tuple:
 
 
 def tidy_cells(cells: list[tuple[dict, list[tuple] | tuple]]) -> pd.DataFrame:
-    """The rows of many cells, (ids, `_rows` records or `pack_records` of them) each, as one
-    tidy frame built in one go: the same frame as concatenating each cell's `_tidy` (the
-    aggregation of a panel of thousands of cells builds one frame per dataset and method)."""
+    """The rows of many cells, (ids, `_rows` records, `pack_records` of them or a
+    `fanlab.metrics.batch.Records`) each, as one tidy frame built in one go: the same frame as
+    concatenating each cell's `_tidy`."""
     if not cells:
         return pd.DataFrame()
-    packed = [recs if isinstance(recs, tuple) else pack_records(recs) for _, recs in cells]
+    packed = [recs if isinstance(recs, tuple) else recs.packed() if hasattr(recs, "packed") else pack_records(recs)
+              for _, recs in cells]
     sizes = [int(p[3].sum()) for p in packed]
     keys = list(cells[0][0])
     df = pd.DataFrame({
@@ -127,21 +133,36 @@ class StepMetric:
     doc: str
     stat: Callable[[dict, float | None], np.ndarray | None]
     summary: str | None = None
+    #: The same numbers for n cells at once (`fanlab.metrics.batch`): batch(stack, scales) with
+    #: the stack's arrays (n, K, H) and scales (n, 1) (NaN: none) gives (n, H); None: `stat`
+    #: is called per cell. `scaled`: only cells with a scale have the metric.
+    batch: Callable[[dict, np.ndarray], np.ndarray] | None = None
+    scaled: bool = False
+
+
+def _pinball_stack(a: dict) -> np.ndarray:
+    y, q = a["y"], a["quantiles"]
+    n, k, h = y.shape
+    return scores.pinball(y.reshape(n * k, h), q.reshape(n * k, -1, h), a["probs"]).reshape(n, k, h).mean(axis=1)
 
 
 STEP_METRICS: tuple[StepMetric, ...] = (
     StepMetric("crps", "continuous ranked probability score per h (closed form, samples or quantiles)",
-               lambda a, s: a["crps"].mean(axis=0), "prob"),
+               lambda a, s: a["crps"].mean(axis=0), "prob", lambda a, s: a["crps"].mean(axis=1)),
     StepMetric("scaled_crps", "CRPS scaled by the in-sample (seasonal) naive MAE (as MASE), so series of any "
-               "size average", lambda a, s: None if s is None else a["crps"].mean(axis=0) / s, "prob"),
+               "size average", lambda a, s: None if s is None else a["crps"].mean(axis=0) / s, "prob",
+               lambda a, s: a["crps"].mean(axis=1) / s, scaled=True),
     StepMetric("pinball", "mean pinball loss over all forecast probabilities per h",
-               lambda a, s: scores.pinball(a["y"], a["quantiles"], a["probs"]).mean(axis=0)),
+               lambda a, s: scores.pinball(a["y"], a["quantiles"], a["probs"]).mean(axis=0),
+               batch=lambda a, s: _pinball_stack(a)),
     StepMetric("mae", "mean absolute error of the point forecast per h", lambda a, s: scores.mae(a["y"], a["mean"]),
-               "point"),
+               "point", lambda a, s: np.abs(a["y"] - a["mean"]).mean(axis=1)),
     StepMetric("rmse", "root mean squared error of the point forecast per h",
-               lambda a, s: scores.rmse(a["y"], a["mean"]), "point"),
+               lambda a, s: scores.rmse(a["y"], a["mean"]), "point",
+               lambda a, s: np.sqrt(((a["y"] - a["mean"]) ** 2).mean(axis=1))),
     StepMetric("mase", "MAE scaled by the in-sample (seasonal) naive MAE",
-               lambda a, s: None if s is None else scores.mase(a["y"], a["mean"], s), "point"),
+               lambda a, s: None if s is None else scores.mase(a["y"], a["mean"], s), "point",
+               lambda a, s: np.abs(a["y"] - a["mean"]).mean(axis=1) / s, scaled=True),
 )
 
 
@@ -241,174 +262,10 @@ def _path_rows(ids: dict, arr: dict, levels: list[float]) -> list[tuple]:
                     (("energy_score", "energy"), ("variogram_score", "variogram"), ("energy_clim", "energy_clim"))]
 
 
-def pooled_metrics(
-    frames: list[pd.DataFrame],
-    levels: list[float],
-    all_levels: list[float],
-    cell_metric_rows: pd.DataFrame,
-    reps: int,
-    block: int,
-    seed: int,
-    ci: float,
-    arrays: list[dict] | None = None,
-    ids: dict | None = None,
-    names: list[str] | None = None,
-) -> pd.DataFrame:
-    """Pooled rows for one (dataset, method) over its cells (series x seeds).
+def __getattr__(name: str):
+    """The pooled rows' names, now in `fanlab.metrics.pooled`, still read from here."""
+    if name in ("pooled_metrics", "PATH_METRICS", "_between_units_ci", "_independent_units", "_unit_mean"):
+        from fanlab.metrics import pooled
 
-    `arrays` are the cells' `frame_arrays`, where the caller already has them. Without
-    `frames` (None), `ids` (dataset, method) and `names` (each cell's series) say what the
-    frames would: a parallel aggregation keeps the arrays, never the frames.
-
-    Coverage pools the hits of every origin of every cell. Cells that share the same data (a
-    real series run with several seeds) are not independent: their hits are first averaged
-    origin by origin into one unit, so extra seeds of one real series cannot narrow the
-    interval. The confidence interval on the coverage then depends on how many independent
-    units (series, replications) there are:
-
-    - two or more: a t interval on the units' own coverages (between-replication variance,
-      G - 1 degrees of freedom). Origins within a series are dependent (overlapping windows
-      share targets), replications are not, so this is honest even with few origins.
-    - one: a moving-block bootstrap over its origins (blocks of `block` origins). This is the
-      only option on a single series and it is too narrow: in our measurements it covered the
-      truth in 67-83% of draws at a nominal 95% (see the README). NaN where
-      the series has fewer than two blocks of origins.
-
-    Other per-h metrics are the mean over cells.
-    """
-    if frames is not None:
-        first = frames[0].iloc[0]
-        ids = {"dataset": first["dataset"], "method": first["method"]}
-        names = [str(f["series"].iloc[0]) for f in frames]
-    ids = {"dataset": ids["dataset"], "series": POOLED_SERIES, "method": ids["method"], "seed": POOLED_SEED}
-    arrays = [frame_arrays(f) for f in frames] if arrays is None else arrays
-    units = _independent_units(names, arrays)
-    between = len(units) >= 2
-    has_ci = between or len(arrays[units[0][0]]["origins"]) >= 2 * block
-
-    def interval(groups):
-        """(mean, lo, hi) of the pooled mean of per-origin values, groups (K_g, ...)."""
-        if between:
-            return _between_units_ci(groups, ci)
-        mean, lo, hi = bootstrap.block_bootstrap_mean(groups, reps=reps, block=block, seed=seed, ci=ci)
-        if not has_ci:
-            lo, hi = np.full_like(np.asarray(mean, dtype=float), np.nan), np.full_like(np.asarray(mean, dtype=float), np.nan)
-        return mean, lo, hi
-
-    parts = []
-    with np.errstate(invalid="ignore", over="ignore"):
-        for level in all_levels:
-            cell_hits, cell_joint, widths = [], [], []
-            for arr in arrays:
-                lo, hi = _interval(arr, level)
-                widths.append(scores.width(lo, hi))
-                cell_hits.append(scores.hits(arr["y"], lo, hi).astype(float))
-                cell_joint.append(scores.joint_hits(arr["y"], lo, hi).astype(float))
-            all_w = np.concatenate(widths)
-            if band_degenerate(all_w):  # no interval: coverage n/a, never 0 or 1
-                cell_hits = [np.full_like(c, np.nan) for c in cell_hits]
-                cell_joint = [np.full_like(c, np.nan) for c in cell_joint]
-            dead = dead_steps(all_w)
-            if dead.any():  # no interval at these steps in any cell: n/a there, joint over the rest
-                for c in cell_hits:
-                    c[:, dead] = np.nan
-                cell_joint = [np.all(c[:, ~dead] == 1.0, axis=1).astype(float) for c in cell_hits]
-            hit_groups = [_unit_mean(cell_hits, m) for m in units]
-            joint_groups = [_unit_mean(cell_joint, m) for m in units]
-            total = sum(g.shape[0] for g in hit_groups)
-            by_h = sum(g.sum(axis=0) for g in hit_groups) / total
-            if level not in levels:
-                # fine grid: the reliability curve needs the pooled point estimate only
-                parts.append(_rows(ids, "coverage", by_h[~dead].mean() if dead.any() else by_h.mean(), level,
-                                   h0=True))
-                continue
-            parts += [_rows(ids, "zero_width_share", float(np.mean(all_w == 0)), level, h0=True),
-                      _rows(ids, "inf_share", float(np.mean(np.isinf(all_w))), level, h0=True),
-                      _rows(ids, "width_median", float(np.median(all_w)), level, h0=True)]
-            mean, lo_ci, hi_ci = interval(hit_groups)
-            parts += [_rows(ids, "coverage", mean, level), _rows(ids, "coverage_lo", lo_ci, level),
-                      _rows(ids, "coverage_hi", hi_ci, level)]
-            # over all steps: mean over h of each origin's hits, bootstrapped the same way
-            m0, l0, u0 = interval([g[:, ~dead].mean(axis=1) if dead.any() else g.mean(axis=1) for g in hit_groups])
-            if dead.any():
-                parts.append(_rows(ids, "interval_steps", float((~dead).sum()), level, h0=True))
-            jm, jl, jh = interval(joint_groups)
-            parts += [_rows(ids, "coverage", m0, level, h0=True), _rows(ids, "coverage_lo", l0, level, h0=True),
-                      _rows(ids, "coverage_hi", u0, level, h0=True)]
-            parts += [_rows(ids, "joint_coverage", jm, level, h0=True),
-                      _rows(ids, "joint_coverage_lo", jl, level, h0=True),
-                      _rows(ids, "joint_coverage_hi", jh, level, h0=True)]
-            sim = [sim_hits(arr, level) for arr in arrays]
-            if all(hit is not None for hit in sim):  # every cell has a joint law: its band's path coverage
-                sm, sl, sh = interval([_unit_mean(sim, m) for m in units])
-                parts += [_rows(ids, "sim_path_coverage", sm, level, h0=True),
-                          _rows(ids, "sim_path_coverage_lo", sl, level, h0=True),
-                          _rows(ids, "sim_path_coverage_hi", sh, level, h0=True)]
-    parts.append(_rows(ids, "n_units", float(len(units)), h0=True))
-    # origins of independent units: seeds of one real series count once
-    parts.append(_rows(ids, "n_origins", float(sum(arrays[m[0]]["y"].shape[0] for m in units)), h0=True))
-    # means over cells of the per-h metrics that are not coverage
-    rest = cell_metric_rows[~cell_metric_rows["metric"].isin(
-        ["coverage", "joint_coverage", "zero_width_share", "inf_share", "interval_steps", "sim_path_coverage"])]
-    rest = rest[~((rest["metric"] == "width_median") & (rest["h"] == 0))]
-    n_law = sum(joint.has_law(a["paths"]) for a in arrays)
-    if n_law:
-        parts.append(_rows(ids, "path_cells", float(n_law), h0=True))
-    if 0 < n_law < len(arrays):  # a path score of some cells only would read as the method's
-        rest = rest[~rest["metric"].isin(PATH_METRICS)]
-    if len(rest):
-        agg = rest.groupby(["h", "level", "metric"], dropna=False, sort=True)["value"].mean().reset_index()
-        for i, (key, val) in enumerate(ids.items()):
-            agg.insert(i, key, val)
-        return pd.concat([_tidy(ids, parts + _energy_skill(ids, rest, len(arrays))), agg], ignore_index=True)
-    return _tidy(ids, parts)
-
-
-#: Cell rows of a joint law (`_path_rows`).
-PATH_METRICS = ("sim_path_coverage", "sim_width", "energy_score", "variogram_score", "energy_clim")
-
-
-def _energy_skill(ids: dict, rest: pd.DataFrame, n_cells: int) -> list[tuple]:
-    """1 - energy score / climatology paths' energy score, each the mean over cells (h = 0);
-    only where every cell had a joint law."""
-    es = rest.loc[rest["metric"] == "energy_score", "value"].to_numpy()
-    ec = rest.loc[rest["metric"] == "energy_clim", "value"].to_numpy()
-    if es.size != n_cells or ec.size != n_cells or np.isnan(es).any() or np.isnan(ec).any():
-        return []
-    return [_rows(ids, "energy_skill", skill.skill(float(es.mean()), float(ec.mean())), h0=True)]
-
-
-def _unit_mean(values: list[np.ndarray], members: list[int]) -> np.ndarray:
-    """The mean over a unit's cells of their values, origin by origin; a unit of one cell is its
-    values (the very numbers np.mean gives, x / 1, without the cost of a mean per unit)."""
-    if len(members) == 1:
-        return values[members[0]]
-    return np.mean([values[i] for i in members], axis=0)
-
-
-def _between_units_ci(groups: list[np.ndarray], ci: float):
-    """Pooled mean of per-origin values and a t interval from the spread of the unit means.
-
-    groups: G >= 2 arrays (K_g, ...) of independent units. Returns (mean, lo, hi) with the
-    trailing shape, clipped to [0, 1] (these are coverages).
-    """
-    from scipy.stats import t as student_t
-
-    total = sum(g.shape[0] for g in groups)
-    mean = sum(g.sum(axis=0) for g in groups) / total
-    unit_means = np.stack([g.mean(axis=0) for g in groups])  # (G, ...)
-    g = unit_means.shape[0]
-    half = student_t.ppf((1.0 + ci) / 2.0, g - 1) * unit_means.std(axis=0, ddof=1) / np.sqrt(g)
-    lo, hi = np.clip(mean - half, 0.0, 1.0), np.clip(mean + half, 0.0, 1.0)
-    if np.ndim(mean) == 0:
-        return float(mean), float(lo), float(hi)
-    return mean, lo, hi
-
-
-def _independent_units(names: list[str], arrays: list[dict]) -> list[list[int]]:
-    """Indices of cells grouped by identical data (series name, origins and realised values)."""
-    units: dict[tuple, list[int]] = {}
-    for i, (name, arr) in enumerate(zip(names, arrays)):
-        key = (name, arr["origins"].tobytes(), arr["y"].tobytes())
-        units.setdefault(key, []).append(i)
-    return list(units.values())
+        return getattr(pooled, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

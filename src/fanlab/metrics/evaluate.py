@@ -217,17 +217,25 @@ METRIC_ORDER = ["dataset", "method", "series", "seed", "metric", "level", "h"]
 
 
 def score_cell(frame: pd.DataFrame, scale: float | None, levels: list[float],
-               all_levels: list[float]) -> tuple[dict, list[tuple], dict]:
-    """One series of a cell scored: (ids, its metric records packed, its `frame_arrays`). What the
+               all_levels: list[float]) -> tuple[dict, object, dict]:
+    """One series of a cell scored: (ids, its metric `Records`, its `frame_arrays`). What the
     pooled and reference rows need of a cell is in the arrays, so the frame can go: a worker
-    of a parallel aggregation sends these three back, never the frame."""
+    of a parallel aggregation sends these three back, never the frame. Many cells are scored
+    at once, to the same numbers, by `fanlab.metrics.batch` (what `score` and a run's
+    aggregation do)."""
     from fanlab.metrics.aggregate import cell_records, pack_records
+    from fanlab.metrics.batch import Layout, Records
     from fanlab.metrics.frames import frame_arrays
-    from fanlab.schema import ID_COLS
 
     arr = frame_arrays(frame)
-    ids = {c: frame[c].iloc[0] for c in ID_COLS}  # a DataFrame's or a `ColumnFrame`'s first row
-    return ids, pack_records(cell_records(arr, levels, all_levels, scale)), arr
+    h, level, names, sizes, values = pack_records(cell_records(arr, levels, all_levels, scale))
+    return _ids(frame), Records(Layout(h, level, names, sizes), values), arr
+
+
+def _ids(frame) -> dict:
+    from fanlab.schema import ID_COLS
+
+    return {c: frame[c].iloc[0] for c in ID_COLS}  # a DataFrame's or a `ColumnFrame`'s first row
 
 
 def score_dataset(dataset: str, by_method: dict[str, list[tuple]], levels: list[float], all_levels: list[float],
@@ -236,23 +244,39 @@ def score_dataset(dataset: str, by_method: dict[str, list[tuple]], levels: list[
     """(method, its rows) for every method of one dataset, methods sorted: the cells' rows,
     the pooled rows and the reference rows, sorted as metrics.parquet is. by_method: method
     -> `score_cell` results of its cells, sorted by series and seed. Concatenated over the
-    datasets in sorted order, these are `score`'s rows."""
-    from fanlab.metrics.aggregate import pooled_metrics, tidy_cells
+    datasets in sorted order, these are `score`'s rows. The rows are put in their order
+    (`fanlab.metrics.table`) rather than sorted, where the cells' keys allow it."""
+    from fanlab.metrics.aggregate import tidy_cells
+    from fanlab.metrics.pooled import pooled_metrics, pooled_records
     from fanlab.metrics.reference import reference_metrics
+    from fanlab.metrics.table import method_table
 
     cells_of = {m: [(str(ids["series"]), ids["seed"], arr) for ids, _, arr in by_method[m]] for m in sorted(by_method)}
     ref = reference_metrics(dataset, cells_of, levels, refs.get("climatology"), refs.get("oracle"))
     for method in sorted(by_method):
         scored = by_method[method]
+        names, arrays = [str(ids["series"]) for ids, _, _ in scored], [arr for _, _, arr in scored]
+        which = {"dataset": dataset, "method": method}
+        if all(hasattr(recs, "layout") for _, recs, _ in scored):
+            pooled = pooled_records(which, names, arrays, [recs for _, recs, _ in scored], levels, all_levels, reps,
+                                    block, seed, ci)
+            head = _sorted(pd.concat([pooled] + ([ref[ref["method"] == method]] if len(ref) else []),
+                                     ignore_index=True))
+            out = method_table(dataset, method, scored, head)
+            if out is not None:
+                yield method, out
+                continue
         rows = tidy_cells([(ids, recs) for ids, recs, _ in scored])
-        pooled = pooled_metrics(None, levels, all_levels, rows, reps, block, seed, ci,
-                                arrays=[arr for _, _, arr in scored], ids={"dataset": dataset, "method": method},
-                                names=[str(ids["series"]) for ids, _, _ in scored])
+        pooled = pooled_metrics(None, levels, all_levels, rows, reps, block, seed, ci, arrays=arrays, ids=which,
+                                names=names)
         parts = [rows, pooled] + ([ref[ref["method"] == method]] if len(ref) else [])
-        out = pd.concat(parts, ignore_index=True)
-        out["seed"] = out["seed"].astype(np.int64)
-        out["h"] = out["h"].astype(np.int64)
-        yield method, out.sort_values(METRIC_ORDER, kind="stable", ignore_index=True)
+        yield method, _sorted(pd.concat(parts, ignore_index=True))
+
+
+def _sorted(out: pd.DataFrame) -> pd.DataFrame:
+    out["seed"] = out["seed"].astype(np.int64)
+    out["h"] = out["h"].astype(np.int64)
+    return out.sort_values(METRIC_ORDER, kind="stable", ignore_index=True)
 
 
 def score(parts: Iterable[tuple], levels: list[float], all_levels: list[float], refs: dict[str, str | None],
@@ -263,11 +287,18 @@ def score(parts: Iterable[tuple], levels: list[float], all_levels: list[float], 
     as `cell_frame`. refs: labels of the climatology and oracle methods (or None). blocks:
     the bootstrap block length of each dataset. Rows are sorted by dataset, method, series,
     seed, metric, level and h. A run's aggregation (`fanlab.engine.collect`) runs the same
-    two steps, `score_cell` in its workers and `score_dataset` as each dataset completes.
+    two steps, the cells scored in stacks in its workers and `score_dataset` as each dataset
+    completes.
     """
+    from fanlab.metrics.batch import score_arrays
+    from fanlab.metrics.frames import frame_arrays
+
+    parts = sorted(parts, key=lambda p: p[:4])
+    arrays = [frame_arrays(p[4]) for p in parts]
+    records = score_arrays(arrays, [p[5] for p in parts], levels, all_levels)
     by_dataset: dict[str, dict[str, list]] = {}
-    for dataset, method, name, cell_seed, frame, scale in sorted(parts, key=lambda p: p[:4]):
-        by_dataset.setdefault(dataset, {}).setdefault(method, []).append(score_cell(frame, scale, levels, all_levels))
+    for (dataset, method, name, cell_seed, frame, scale), recs, arr in zip(parts, records, arrays):
+        by_dataset.setdefault(dataset, {}).setdefault(method, []).append((_ids(frame), recs, arr))
     out = [rows for dataset in sorted(by_dataset)
            for _, rows in score_dataset(dataset, by_dataset[dataset], levels, all_levels, refs, blocks[dataset],
                                         reps, seed, ci)]

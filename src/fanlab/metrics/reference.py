@@ -25,10 +25,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from fanlab.forecast import level_probs
-from fanlab.metrics.aggregate import dead_steps
+from fanlab.metrics.aggregate import band_index, dead_steps
 from fanlab.metrics import scores, skill
-from fanlab.metrics.calibration import prob_index
 
 N_BINS = 3
 BIN_NAMES = ("low", "mid", "high")
@@ -36,9 +34,9 @@ POOLED = {"series": "*", "seed": -1}
 
 
 def _band(arr: dict, level: float) -> tuple[np.ndarray, np.ndarray]:
-    lo_p, hi_p = level_probs(level)
-    q, probs = arr["quantiles"], arr["probs"]
-    return q[:, prob_index(probs, lo_p), :], q[:, prob_index(probs, hi_p), :]
+    i, j = band_index(arr["probs"], level)
+    q = arr["quantiles"]
+    return q[:, i, :], q[:, j, :]
 
 
 def _match(cells: list[tuple], ref: dict[tuple, dict]) -> list[tuple[dict, dict]]:
