@@ -1,31 +1,31 @@
 """A run's aggregation, in parallel over cells and streamed to its files.
 
 Workers (`fanlab.engine.pool`, or this process for one job) read batches of cell files and
-score each series (`fanlab.metrics.evaluate.score_cell`, the one scoring path); they send back
-its metric records, the small arrays that the pooled and reference rows need and its rows of
-forecasts.parquet, never the frame. As each dataset's cells are all in (in the sorted order of
-the files), `score_dataset` gives its pooled and reference rows, and its rows are appended to
-forecasts.parquet and metrics.parquet as row groups of the size `pyarrow.parquet.write_table`
-uses, so the files are the bytes one write of the whole sorted table gives, while only one
-dataset's rows are held at a time.
+score their series in stacks (`fanlab.engine.cellread`: the numbers of
+`fanlab.metrics.evaluate.score_cell`, the one scoring path, for many cells at once); they send
+back, compactly, the metric records, the small arrays that the pooled and reference rows need
+and the rows of forecasts.parquet, never the frames. As each dataset's cells are all in (in the
+sorted order of the files), `score_dataset` gives its pooled and reference rows, and its rows
+are appended to forecasts.parquet and metrics.parquet as row groups of the size
+`pyarrow.parquet.write_table` uses, so the files are the bytes one write of the whole sorted
+table gives, while only one dataset's rows are held at a time. With workers, a thread of this
+process writes a completed dataset while this one hands the workers their next batches.
 """
 
 from __future__ import annotations
 
-import json
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from fanlab.engine.results import META_KEY, atomic_path, cell_path, write_parquet
-from fanlab.forecast import level_probs
-from fanlab.metrics.frames import ColumnFrame
-from fanlab.metrics.evaluate import score_cell, score_dataset
-from fanlab.schema import POOLED_SERIES, level_cols, prob_col
+from fanlab.engine.cellread import forecast_part, member, read_cell, score_batch, split_series
+from fanlab.engine.results import atomic_path, cell_path, write_parquet
+from fanlab.metrics.evaluate import score_dataset
+from fanlab.schema import POOLED_SERIES
 
 #: The rows of a row group of `pyarrow.parquet.write_table` (its default), kept so that a
 #: streamed file has the bytes of one write.
@@ -34,54 +34,32 @@ ROW_GROUP = 1024 * 1024
 BATCH = 64
 
 
-def forecast_rows(table: pa.Table, levels: list[float], q_cols: list[str]) -> tuple[pa.Table, pa.Table | None]:
-    """One series' rows of forecasts.parquet (ids, y, mean, lo_/hi_ per level, pit, crps) and
-    of quantiles.parquet (None without `q_cols`), from its cell file's table."""
-    ids = ["dataset", "series", "method", "seed", "origin", "h"] + (["time"] if "time" in table.column_names else [])
-    cols = {c: table.column(c) for c in ids + ["y", "mean"]}
-    for level in levels:
-        lo_p, hi_p = level_probs(level)
-        lo_c, hi_c = level_cols(level)
-        cols[lo_c], cols[hi_c] = table.column(prob_col(lo_p)), table.column(prob_col(hi_p))
-    cols["pit"], cols["crps"] = table.column("pit"), table.column("crps")
-    return pa.table(cols), (table.select(ids + q_cols) if q_cols else None)
-
-
-#: Columns a cell's scores never read (strings are slow to turn into numpy).
-_UNREAD = ("time",)
-
-
-def _split(table: pa.Table, meta: dict):
-    """(series name, its table, its scale) per series of a cell file, in order of first
-    appearance (as `fanlab.engine.cells.split_frames`)."""
-    if "scales" not in meta:
-        yield str(table.column("series")[0].as_py()), table, meta.get("scale")
-        return
-    names = table.column("series").to_numpy(zero_copy_only=False)
-    _, first = np.unique(names, return_index=True)
-    for name in names[np.sort(first)]:
-        yield str(name), table.take(np.flatnonzero(names == name)), meta["scales"].get(str(name))
-
-
 def score_files(out: Path, cells: list[tuple], levels: list[float], all_levels: list[float], q_cols: list[str],
-                flag_words: tuple[str, ...]) -> list[tuple]:
-    """Read and score cell files: cells are (index, dataset, method, seed, key). Returns per
-    cell (index, first flagged warning or None, [(series, seed, scored, forecast rows,
-    quantile rows)] per series)."""
-    res = []
+                flag_words: tuple[str, ...]) -> tuple[list[tuple], list[dict]]:
+    """Read and score cell files: cells are (index, dataset, method, seed, key). Returns (per
+    cell (index, first flagged warning or None, [(series, seed, group, member)] per series),
+    the groups of `score_batch`): the batch's series are scored in stacks and sent back
+    compactly; `unpack` gives each series' parts."""
+    res, series = [], []
     for i, dataset, method, seed, key in cells:
-        whole = pq.ParquetFile(cell_path(out, key)).read(use_threads=False)  # a third of read_table's time
-        raw = (whole.schema.metadata or {}).get(META_KEY)
-        meta = json.loads(raw) if raw else {}
+        whole, meta = read_cell(cell_path(out, key))
         flagged = [w for w in meta.get("warnings", []) or [] if any(k in w for k in flag_words)]
-        parts = []
-        for name, table, scale in _split(whole, meta):
-            frame = ColumnFrame({c: table.column(c).to_numpy(zero_copy_only=False) for c in table.column_names
-                                 if c not in _UNREAD})
-            keep, q = forecast_rows(table, levels, q_cols)
-            parts.append((name, seed, score_cell(frame, scale, levels, all_levels), keep, q))
-        res.append((i, flagged[0] if flagged else None, parts))
-    return res
+        names = []
+        for name, table, scale in split_series(whole, meta):
+            series.append((table, scale))
+            names.append(name)
+        res.append((i, seed, flagged[0] if flagged else None, names))
+    groups, where = score_batch(series, levels, all_levels, q_cols)
+    at = iter(where)
+    return [(i, flagged, [(name, seed, *next(at)) for name in names]) for i, seed, flagged, names in res], groups
+
+
+def unpack(batch: tuple[list[tuple], list[dict]]) -> list[tuple]:
+    """`score_files`' result per cell: (index, flagged warning, [(series, seed, scored, forecast
+    rows, quantile rows)] per series), scored as `score_cell` gives it."""
+    cells, groups = batch
+    return [(i, flagged, [(name, seed, member(groups[g], m), *forecast_part(groups[g], m))
+                          for name, seed, g, m in parts]) for i, flagged, parts in cells]
 
 
 def _score_batch(out, cells, levels, all_levels, q_cols, flag_words):
@@ -200,18 +178,29 @@ def collect(out: Path, cells: list, levels: list[float], all_levels: list[float]
                 ms.add(rows)
                 summary_rows.append(rows[(rows["series"] == POOLED_SERIES) | (rows["metric"] == "calibration_error")])
 
+        # with workers, a completed dataset is emitted by one thread of this process while this
+        # thread goes on handing batches to the workers (they would wait for it otherwise)
+        emitter = ThreadPoolExecutor(max_workers=1) if jobs > 1 and len(tasks) > 1 else None
+        emitted = []
+
         def take(batch) -> None:
-            for i, flagged, parts in batch:
+            for i, flagged, parts in unpack(batch):
                 c = cells[i]
                 if flagged is not None:
                     flags.setdefault((c.dataset, c.method), []).append((i, flagged))
                 got[c.dataset][i] = parts
                 left[c.dataset] -= 1
             while datasets and left[datasets[0]] == 0:
-                emit(datasets.pop(0))
+                if emitter is None:
+                    emit(datasets.pop(0))
+                else:
+                    emitted.append(emitter.submit(emit, datasets.pop(0)))
+            for f in emitted:
+                if f.done() and f.exception() is not None:
+                    raise f.exception()
 
         args = (out, levels, all_levels, q_cols, flag_words)
-        if jobs <= 1 or len(tasks) <= 1:
+        if emitter is None:
             for t in tasks:
                 take(score_files(out, t, *args[1:]))
         else:
@@ -219,11 +208,16 @@ def collect(out: Path, cells: list, levels: list[float], all_levels: list[float]
             from fanlab.engine.pool import imap_unordered
 
             argsets = [(out, t, *args[1:]) for t in tasks]
-            for _, res in imap_unordered(_score_batch, argsets, jobs, env={"OMP_NUM_THREADS": "1"},
-                                         plugins=registry.plugin_modules()):
-                if isinstance(res, dict):  # a worker died or raised: the aggregation cannot be whole
-                    raise RuntimeError(f"aggregation worker: {res.get('error')}")
-                take(res)
+            try:
+                for _, res in imap_unordered(_score_batch, argsets, jobs, env={"OMP_NUM_THREADS": "1"},
+                                             plugins=registry.plugin_modules()):
+                    if isinstance(res, dict):  # a worker died or raised: the aggregation cannot be whole
+                        raise RuntimeError(f"aggregation worker: {res.get('error')}")
+                    take(res)
+                for f in emitted:
+                    f.result()
+            finally:  # no file is closed under a running emit
+                emitter.shutdown(wait=True, cancel_futures=True)
         fc.close()
         if qs is not None:
             qs.close()

@@ -155,6 +155,7 @@ def imap_unordered(fn: Callable, argsets: list[tuple], jobs: int, env: dict | No
                 i = busy.pop(slot)
                 done += 1
                 if got is not None and got[0] == i:
+                    feed(slot)  # its next task first: the worker runs while the caller reads this result
                     yield i, got[1]
                 else:  # the pipe ended: the worker died holding task i
                     p = workers[slot][0]
@@ -162,7 +163,7 @@ def imap_unordered(fn: Callable, argsets: list[tuple], jobs: int, env: dict | No
                     yield i, death(i, p.exitcode if p.exitcode is not None else -9)
                     workers.pop(slot)[2].close()
                     start(slot)
-                feed(slot)
+                    feed(slot)
     finally:
         for p, q, _ in workers.values():
             try:
