@@ -107,3 +107,19 @@ def test_a_table_of_missing_rows_fails_as_its_frame_does():
     with pytest.raises(ValueError) as got:
         score_batch([(good, 1.0), (bad, 1.0)], LEVELS, ALL_LEVELS, [])
     assert str(got.value) == str(want.value)
+
+
+def test_tables_that_do_not_concatenate_are_scored_apart():
+    # as many columns, the same last one: another probability grid (q_0.51 for q_0.5), a seed
+    # column of another type
+    rng = np.random.default_rng(3)
+    plain = [table_of(cell(rng, 1, 6), f"p{i}") for i in range(3)]
+    grid = table_of(cell(rng, 1, 6), "g")
+    grid = grid.rename_columns([c if c != "q_0.5" else "q_0.51" for c in grid.column_names])
+    typed = table_of(cell(rng, 1, 6), "t")
+    typed = typed.set_column(typed.schema.get_field_index("seed"), "seed", typed.column("seed").cast(pa.int32()))
+    series = [(plain[0], 1.0), (grid, 1.0), (plain[1], None), (typed, 2.0), (plain[2], 1.0)]
+    groups, where = score_batch(series, LEVELS, ALL_LEVELS, [])
+    assert [g for g, _ in where] == [0, 2, 0, 1, 0]  # the plain tables in one group, the others apart
+    for (table, scale), (g, m) in zip(series, where):
+        _assert_member(member(groups[g], m), _want(table, scale))

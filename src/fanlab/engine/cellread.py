@@ -69,19 +69,36 @@ def score_batch(series: list[tuple[pa.Table, float | None]], levels: list[float]
     a series' (ids, `Records`, `frame_arrays`) and `forecast_part` its rows of forecasts.parquet."""
     groups: list[dict] = []
     where: list = [None] * len(series)
+    # grouped by the number of columns and the last one's name (reading every name costs more
+    # than the rest of a small table's handling); tables that do not concatenate are grouped by
+    # their names, then scored one at a time
     by_columns: dict[tuple, list[int]] = {}
     for i, (t, _) in enumerate(series):
-        by_columns.setdefault(tuple(t.column_names), []).append(i)
+        by_columns.setdefault((t.num_columns, t.schema.field(t.num_columns - 1).name if t.num_columns else ""),
+                              []).append(i)
     for idx in by_columns.values():
-        try:
-            parts = [(_score_group([series[i] for i in idx], levels, all_levels, q_cols), idx)]
-        except (pa.ArrowInvalid, pa.ArrowTypeError):  # columns of other types: one table at a time
-            parts = [(_score_group([series[i]], levels, all_levels, q_cols), [i]) for i in idx]
-        for group, members in parts:
+        for members, group in _groups(series, idx, levels, all_levels, q_cols):
             for m, i in enumerate(members):
                 where[i] = (len(groups), m)
             groups.append(group)
     return groups, where
+
+
+def _groups(series, idx: list[int], levels, all_levels, q_cols, finer: int = 0):
+    """[(members, group)] of the series `idx`, regrouped by their column names, then by names
+    and types, then one by one, where their tables do not concatenate."""
+    try:
+        return [(idx, _score_group([series[i] for i in idx], levels, all_levels, q_cols))]
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        if len(idx) == 1:
+            raise
+        if finer == 2:
+            return [([i], _score_group([series[i]], levels, all_levels, q_cols)) for i in idx]
+        sub: dict[tuple, list[int]] = {}
+        for i in idx:
+            schema = series[i][0].schema
+            sub.setdefault((tuple(schema.names), tuple(map(str, schema.types)) if finer else ()), []).append(i)
+        return [g for members in sub.values() for g in _groups(series, members, levels, all_levels, q_cols, finer + 1)]
 
 
 def member(group: dict, m: int) -> tuple[dict, Records, dict]:
@@ -89,7 +106,7 @@ def member(group: dict, m: int) -> tuple[dict, Records, dict]:
     dataset, series, method, seed = group["ids"][m]
     k, c = group["at"][m]
     layouts, which, row, values = group["records"]
-    ids = {"dataset": dataset, "series": series, "method": method, "seed": np.int64(seed)}
+    ids = {"dataset": dataset, "series": series, "method": method, "seed": group["seed_type"](seed)}
     return ids, Records(layouts[which[m]], values[which[m]][row[m]]), cell_view(group["stacks"][k], c)
 
 
@@ -116,14 +133,16 @@ def _score_group(members: list[tuple[pa.Table, float | None]], levels, all_level
             one, recs[pos[0]], arr = score_cell(frame, scale, levels, all_levels)
             ids = ids or [None] * len(members)
             ids[pos[0]] = tuple(one[c] for c in ID_COLS)
-            st, pos = stack_arrays([arr]), pos
+            st = stack_arrays([arr])
         else:
             for p, rec in zip(pos, score_stack(st, [members[p][1] for p in pos], levels, all_levels)):
                 recs[p] = rec
         for c, p in enumerate(pos):
             at[p] = (len(stacks), c)
         stacks.append(st)
-    return {"fc": fc, "q": q, "offsets": offsets, "ids": ids, "stacks": stacks, "at": at, "records": pack_many(recs)}
+    seed_type = np.dtype(whole.schema.field("seed").type.to_pandas_dtype()).type  # as the frame's column reads
+    return {"fc": fc, "q": q, "offsets": offsets, "ids": ids, "seed_type": seed_type, "stacks": stacks, "at": at,
+            "records": pack_many(recs)}
 
 
 _NUMERIC = ("origin", "h", "y", "mean", "pit", "crps", "state") + ORIGIN_COLS
