@@ -7,8 +7,10 @@ RUN is a finished run's folder (config.yaml, cells/). Each code (a `src` folder 
 PYTHONPATH; --src defaults to this checkout's, --baseline is the code to compare with) runs in
 a fresh process: the config is parsed and expanded, the cells whose files are there are kept,
 and only `aggregate` is timed, writing into a temporary folder whose cells/ links to RUN's.
-Peak memory is the main process's maximum resident set and the largest worker's. With two
-codes their results files are compared byte for byte. Cell files of an older layout are read
+Peak memory is the main process's maximum resident set and the largest worker's; CPU time is
+the main process's during `aggregate` and its workers' (on a shared machine the wall time
+moves with the load, the CPU time less). With two codes their results files are compared byte
+for byte. Cell files of an older layout are read
 as they are (their missing whole-path columns score as n/a). Not a test: it prints numbers.
 """
 
@@ -46,11 +48,15 @@ cells, _ = expand(cfg, load_all_series(cfg))
 cells = [c for c in cells if cell_path(out, c.key).is_file()]
 cells = cells[:limit] if limit else cells
 kw = {"jobs": jobs} if "jobs" in inspect.signature(aggregate).parameters else {}
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+def cpu(who):
+    r = resource.getrusage(who)
+    return r.ru_utime + r.ru_stime
+before, cpu0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, cpu(resource.RUSAGE_SELF)
 t0 = time.perf_counter()
 aggregate(cfg, out, cells, **kw)
 wall = time.perf_counter() - t0
 print(json.dumps({"cells": len(cells), "wall_s": wall, "jobs": kw.get("jobs", 1),
+                  "cpu_main_s": cpu(resource.RUSAGE_SELF) - cpu0, "cpu_workers_s": cpu(resource.RUSAGE_CHILDREN),
                   "rss_before_mb": before / 1024,
                   "rss_main_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   "rss_worker_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
@@ -90,7 +96,8 @@ def main(argv=None) -> None:
         numbers, digests = measure(src, args.run, args.jobs, args.cells)
         results[name] = (numbers, digests)
         print(f"{name:9s} {src}: {numbers['cells']} cells, jobs {numbers['jobs']}: aggregate {numbers['wall_s']:.1f} s "
-              f"(process {time.time() - t:.0f} s), peak RSS main {numbers['rss_main_mb']:.0f} MB "
+              f"(process {time.time() - t:.0f} s; CPU main {numbers['cpu_main_s']:.1f} s, workers "
+              f"{numbers['cpu_workers_s']:.1f} s), peak RSS main {numbers['rss_main_mb']:.0f} MB "
               f"({numbers['rss_before_mb']:.0f} MB before aggregate: config, series), largest worker "
               f"{numbers['rss_worker_mb']:.0f} MB; load {numbers['load_1min_at_start']:.2f} -> "
               f"{numbers['load_1min_at_end']:.2f} on {os.cpu_count()} cores", flush=True)
