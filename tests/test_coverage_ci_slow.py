@@ -12,7 +12,7 @@ import pytest
 
 from fanlab import registry
 from fanlab.data.splits import make_split
-from fanlab.metrics.aggregate import _between_units_ci
+from fanlab.metrics.pooled import _between_units_ci
 from fanlab.forecast import probs_for_levels
 from fanlab.metrics.calibration import binomial_band
 from fanlab.context import BuildContext

@@ -260,12 +260,3 @@ def _path_rows(ids: dict, arr: dict, levels: list[float]) -> list[tuple]:
                   _rows(ids, "sim_width", scores.width(lo, hi).mean(axis=0), level)]
     return parts + [_rows(ids, name, float(paths[col].mean()), h0=True) for name, col in
                     (("energy_score", "energy"), ("variogram_score", "variogram"), ("energy_clim", "energy_clim"))]
-
-
-def __getattr__(name: str):
-    """The pooled rows' names, now in `fanlab.metrics.pooled`, still read from here."""
-    if name in ("pooled_metrics", "PATH_METRICS", "_between_units_ci", "_independent_units", "_unit_mean"):
-        from fanlab.metrics import pooled
-
-        return getattr(pooled, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
