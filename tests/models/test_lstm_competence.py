@@ -202,6 +202,7 @@ def test_auto_scaling_is_level_on_a_stationary_block_and_diff_on_a_random_walk(y
     stat = np.r_[ar[:TRAIN_END] + 10.0, 1e3 * np.arange(100.0)]  # a level break after train_end
     model = LSTMForecaster(horizon=H, **TINY, scaling="auto").fit(stat, TRAIN_END, seed=0)
     assert model.scaling_ == "level" and model.mu_ == pytest.approx(stat[:TRAIN_END].mean())
+    assert model.info()["scaling"] == "level"  # recorded with the cell, so the choice can be read back
     assert LSTMForecaster(horizon=H, **TINY).params.scaling == "auto"  # the default
     walk = LSTMForecaster(horizon=H, **TINY, scaling="auto").fit(y, TRAIN_END, seed=0)
     assert walk.scaling_ == "diff"

@@ -232,6 +232,8 @@ class NetworkForecaster:
         r = self.train_
         info = {"epochs": int(r.epochs), "best_epoch": r.best_epoch.tolist(),
                 "best_val_loss": [float(v) for v in r.best_val], "kernel": self.kernel_, "device": self.device_.type}
+        if getattr(self, "scaling_", None) is not None:  # what scaling auto chose (a global network: its own)
+            info["scaling"] = self.scaling_
         if r.member_epochs is not None and len(r.member_epochs) > 1:  # each member's own early stop
             info["member_epochs"] = [int(e) for e in r.member_epochs]
         return info
