@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from fanlab.errors import ForecastError
 from fanlab.forecast import Forecast, probs_for_levels
-from fanlab.metrics.aggregate import cell_metrics
+from fanlab.metrics.batch import cell_metrics
 from fanlab.metrics.frames import cell_frame
 from fanlab.metrics.evaluate import check_forecast, check_forecasts, readonly
 

@@ -1,5 +1,6 @@
-"""Cells scored stacked (`fanlab.metrics.batch`) get the numbers of cells scored one by one
-(`fanlab.metrics.aggregate.cell_records`), to the bit, on varied cells."""
+"""Cells scored stacked (`fanlab.metrics.batch`, the one scoring of a cell) get the numbers of
+a plain one-cell-at-a-time reference (`tests/metrics/reference_cell.py`), to the bit, on varied
+cells; `cell_records` (a stack of one) too."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import pickle
 import numpy as np
 import pytest
 
-from fanlab.metrics.aggregate import cell_records, pack_records
-from fanlab.metrics.batch import Records, score_arrays
+from fanlab.metrics.aggregate import pack_records
+from tests.metrics.reference_cell import reference_records
+from fanlab.metrics.batch import Records, cell_records, score_arrays
 from tests.metrics.cellgen import ALL_LEVELS, KINDS, LEVELS, cell, cells, same_bits
 
 SHAPES = [(1, 6), (1, 18), (3, 8), (9, 1), (12, 5), (1, 1), (20, 130)]
@@ -18,11 +20,11 @@ SHAPES = [(1, 6), (1, 18), (3, 8), (9, 1), (12, 5), (1, 1), (20, 130)]
 def _assert_same(arrays, scales, got):
     assert len(got) == len(arrays)
     for arr, scale, rec in zip(arrays, scales, got):
-        want = pack_records(cell_records(arr, LEVELS, ALL_LEVELS, scale))
-        have = rec.packed()
-        assert have[2] == want[2]  # metric names, in order
-        for a, b in zip(have[:2] + have[3:], want[:2] + want[3:]):
-            assert same_bits(a, b)
+        want = pack_records(reference_records(arr, LEVELS, ALL_LEVELS, scale))
+        for have in (rec.packed(), pack_records(cell_records(arr, LEVELS, ALL_LEVELS, scale))):
+            assert have[2] == want[2]  # metric names, in order
+            for a, b in zip(have[:2] + have[3:], want[:2] + want[3:]):
+                assert same_bits(a, b)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fanlab.metrics.aggregate import band_degenerate, cell_metrics
+from fanlab.metrics.aggregate import band_degenerate
+from fanlab.metrics.batch import cell_metrics
 from fanlab.metrics.frames import cell_frame
 from fanlab.metrics.summary import band_note
 from fanlab.forecast import Forecast, probs_for_levels

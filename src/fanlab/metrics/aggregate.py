@@ -1,8 +1,8 @@
 """From forecasts to tidy scores.
 
 `fanlab.metrics.frames` turns one cell's `Forecast` into a long table (one row per origin and
-step) that keeps every quantile, and reads it back as arrays; `cell_metrics` scores one such
-table (`fanlab.metrics.batch` scores many at once, to the same numbers); `pooled_metrics`
+step) that keeps every quantile, and reads it back as arrays; `fanlab.metrics.batch` scores
+cells (`cell_metrics`: one such table; many at once, to the same numbers); `pooled_metrics`
 (`fanlab.metrics.pooled`) pools the cells of a dataset and method over series and seeds, with
 confidence intervals on the coverage; `fanlab.metrics.summary` reads the pooled rows into
 summary.csv. Everything here is a function of the tables, so scores can be recomputed from the
@@ -24,8 +24,6 @@ import pandas as pd
 
 from fanlab.forecast import level_probs
 from fanlab.metrics import calibration, joint, scores
-from fanlab.metrics.frames import frame_arrays
-from fanlab.schema import ID_COLS
 
 
 def band_index(probs: np.ndarray, level: float) -> tuple[int, int]:
@@ -166,70 +164,6 @@ STEP_METRICS: tuple[StepMetric, ...] = (
 )
 
 
-def cell_metrics(frame: pd.DataFrame, levels: list[float], all_levels: list[float], scale: float | None,
-                 arr: dict | None = None) -> pd.DataFrame:
-    """Tidy scores of one cell.
-
-    Per (h, level) for every level in `all_levels`: coverage, width, interval_score; per level
-    of `levels`: msis (per h) and joint_coverage (h = 0). Per h: crps, pinball, mae, rmse,
-    mase, scaled_crps (these two where the series has a naive scale). Per cell: calibration_error
-    (h = 0) over the fine grid. `arr` is `frame_arrays(frame)`
-    where the caller already has it.
-    """
-    arr = frame_arrays(frame) if arr is None else arr
-    first = frame.iloc[0]
-    ids = {c: first[c] for c in ID_COLS}
-    return _tidy(ids, cell_records(arr, levels, all_levels, scale))
-
-
-def cell_records(arr: dict, levels: list[float], all_levels: list[float], scale: float | None) -> list[tuple]:
-    """`cell_metrics`' rows of one cell's `frame_arrays` as `_rows` records (no ids, no frame):
-    what a worker of a parallel aggregation sends back; `tidy_cells` makes the frame."""
-    ids = None
-    y = arr["y"]
-    parts = []
-    empirical = []
-    with np.errstate(invalid="ignore", over="ignore"):
-        for level in all_levels:
-            lo, hi = _interval(arr, level)
-            w = scores.width(lo, hi)
-            degenerate = band_degenerate(w)
-            cov = scores.coverage(y, lo, hi)
-            if degenerate:  # zero width or infinite everywhere: a coverage of 0 or 1 says nothing
-                cov = np.full_like(cov, np.nan)
-            dead = dead_steps(w)
-            if dead.any():  # steps without an interval: n/a there, the rest read over the other steps
-                cov[dead] = np.nan
-                lo, hi = np.where(dead, -np.inf, lo), np.where(dead, np.inf, hi)  # for joint hits only
-            empirical.append(float(cov[~dead].mean()) if dead.any() else float(cov.mean()))
-            parts.append(_rows(ids, "coverage", cov, level))
-            parts.append(_rows(ids, "width", w.mean(axis=0), level))
-            # one origin: its widths are the median (np.median gives those very numbers, slowly)
-            parts.append(_rows(ids, "width_median", w[0].copy() if len(w) == 1 else np.median(w, axis=0), level))
-            if level in levels:
-                parts.append(_rows(ids, "zero_width_share", float(np.mean(w == 0)), level, h0=True))
-                parts.append(_rows(ids, "inf_share", float(np.mean(np.isinf(w))), level, h0=True))
-            band = _interval(arr, level) if dead.any() else (lo, hi)  # the band as forecast
-            parts.append(_rows(ids, "interval_score", scores.interval_score(y, *band, level).mean(axis=0), level))
-            if level in levels:
-                joint = np.nan if degenerate else scores.joint_hits(y, lo, hi).mean()
-                parts.append(_rows(ids, "joint_coverage", joint, level, h0=True))
-                if dead.any():
-                    parts.append(_rows(ids, "interval_steps", float((~dead).sum()), level, h0=True))
-                if scale is not None:
-                    parts.append(_rows(ids, "msis", scores.msis(y, *band, level, scale), level))
-        for m in STEP_METRICS:
-            values = m.stat(arr, scale)
-            if values is not None:
-                parts.append(_rows(ids, m.name, values))
-        parts += _path_rows(ids, arr, levels)
-        emp = np.array(empirical)
-        cal_err = (np.nan if np.isnan(emp).any() else
-                   calibration.calibration_error(np.array(all_levels), emp))
-        parts.append(_rows(ids, "calibration_error", cal_err, h0=True))
-    return parts
-
-
 def sim_hits(arr: dict, level: float) -> np.ndarray | None:
     """Whether each origin's whole path lies in the simultaneous band of the method's own law at
     `level`, (K,) floats; None without a joint law (or without the band at that level), all NaN
@@ -243,20 +177,3 @@ def sim_hits(arr: dict, level: float) -> np.ndarray | None:
     return scores.joint_hits(arr["y"], lo, hi).astype(float)
 
 
-def _path_rows(ids: dict, arr: dict, levels: list[float]) -> list[tuple]:
-    """A cell's path rows, only where its forecast had a joint law: per config level the
-    simultaneous band's path coverage (h = 0) and width (per h); the mean energy and variogram
-    scores over origins and climatology's energy score at the same origins (h = 0)."""
-    paths = arr["paths"]
-    if not joint.has_law(paths):
-        return []
-    parts = []
-    for level in levels:
-        hits = sim_hits(arr, level)
-        if hits is None:
-            continue
-        lo, hi = paths["sim"][level]
-        parts += [_rows(ids, "sim_path_coverage", float(hits.mean()), level, h0=True),
-                  _rows(ids, "sim_width", scores.width(lo, hi).mean(axis=0), level)]
-    return parts + [_rows(ids, name, float(paths[col].mean()), h0=True) for name, col in
-                    (("energy_score", "energy"), ("variogram_score", "variogram"), ("energy_clim", "energy_clim"))]

@@ -1,13 +1,15 @@
-"""Many cells scored at once: `cell_records` of cells stacked along a leading axis.
+"""The scoring of cells: every cell metric of many cells at once, stacked along a leading axis.
 
-`fanlab.metrics.aggregate.cell_records` scores one cell with about a hundred small numpy calls;
-on short horizons (M3: one origin, 6 to 18 steps) those calls are the whole time of a run's
-aggregation. `score_stack` takes n cells of the same shape (origins K, steps H, probabilities)
-stacked along a leading axis (y (n, K, H), quantiles (n, K, Q, H), ...) and computes every metric
-once for the n cells: the same operations in the same order, each reduction along the same axis
-of the same memory layout, so each cell gets the very numbers `cell_records` gives, bit for bit
-(`tests/metrics/test_batch.py` compares the two on varied cells: horizons, origins, NaN and
-degenerate bands, dead steps, joint laws, no scale).
+Scored one at a time, a cell costs about a hundred small numpy calls; on short horizons (M3:
+one origin, 6 to 18 steps) those calls were the whole time of a run's aggregation.
+`score_stack` takes n cells of the same shape (origins K, steps H, probabilities) stacked along
+a leading axis (y (n, K, H), quantiles (n, K, Q, H), ...) and computes every metric once for the
+n cells, each reduction along the same axis of the same memory layout as for one cell, so a
+cell's numbers do not depend on what it is stacked with, to the bit. It is the only scoring of
+a cell: `cell_records` and `cell_metrics` (one cell) are a stack of one.
+`tests/metrics/test_batch.py` checks it against a plain one-cell-at-a-time reference
+(`tests/metrics/reference_cell.py`) on varied cells: horizons, origins, NaN and degenerate
+bands, dead steps, joint laws, no scale.
 
 A cell's scores are `Records`: its values and a `Layout` (metric, level and size of each record,
 h of each value) that every cell of the same structure shares (a scale or none, dead steps at a
@@ -22,7 +24,9 @@ import sys
 import numpy as np
 
 from fanlab.metrics import scores
-from fanlab.metrics.aggregate import STEP_METRICS, band_index
+from fanlab.metrics.aggregate import STEP_METRICS, _tidy, band_index
+from fanlab.metrics.frames import frame_arrays
+from fanlab.schema import ID_COLS
 
 
 class Layout:
@@ -83,6 +87,13 @@ class Records:
 
     def packed(self) -> tuple:
         return self.layout.packed(self.values)
+
+    def rows(self) -> list[tuple]:
+        """The cell's `_rows` records: (h (int64), level, metric, values) per record."""
+        lay = self.layout
+        cut = np.cumsum(lay.sizes)[:-1]
+        return [(h.astype(np.int64), float(lv), name, v) for h, lv, name, v in
+                zip(np.split(lay.h, cut), lay.level, lay.names, np.split(self.values, cut))]
 
 
 def pack_many(records: list[Records]) -> tuple:
@@ -263,3 +274,25 @@ def _records(blocks: list[tuple], n: int) -> list[Records]:
         for r, c in enumerate(cells):
             out[c] = Records(layout, values[r])
     return out
+
+
+# --- one cell ----------------------------------------------------------------------------------
+
+def cell_records(arr: dict, levels: list[float], all_levels: list[float], scale: float | None) -> list[tuple]:
+    """One cell's metric records (`fanlab.metrics.aggregate._rows` form) from its
+    `frame_arrays`: `score_stack` on a stack of this cell alone."""
+    return score_stack(stack_arrays([arr]), [scale], levels, all_levels)[0].rows()
+
+
+def cell_metrics(frame, levels: list[float], all_levels: list[float], scale: float | None,
+                 arr: dict | None = None):
+    """Tidy scores of one cell (a `cell_frame`).
+
+    Per (h, level) for every level in `all_levels`: coverage, width, interval_score; per level
+    of `levels`: msis (per h) and joint_coverage (h = 0). Per h: crps, pinball, mae, rmse,
+    mase, scaled_crps (these two where the series has a naive scale). Per cell: calibration_error
+    (h = 0) over the fine grid. `arr` is `frame_arrays(frame)` where the caller already has it.
+    """
+    arr = frame_arrays(frame) if arr is None else arr
+    first = frame.iloc[0]
+    return _tidy({c: first[c] for c in ID_COLS}, cell_records(arr, levels, all_levels, scale))
