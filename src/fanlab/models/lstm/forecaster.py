@@ -199,8 +199,7 @@ class NetworkForecaster:
 
     def scaled_windows(self, y: np.ndarray, origins: np.ndarray) -> torch.Tensor:
         """Training-style windows (N, context + H) around `origins`, each scaled by its inputs."""
-        kind = self.scaling_ if self.scaling_ in ("level", "diff") else None
-        return scaled_windows(y, origins, self.params.context, self.horizon, self.loc_scale, kind, self.mu_)
+        return scaled_windows(y, origins, self.params.context, self.horizon, self.loc_scale, self.scaling_, self.mu_)
 
     def scaled_inputs(self, y: np.ndarray, origins: np.ndarray):
         """Scaled input windows x (K, context) and their (location, scale), each (K,)."""
@@ -232,7 +231,8 @@ class NetworkForecaster:
         r = self.train_
         info = {"epochs": int(r.epochs), "best_epoch": r.best_epoch.tolist(),
                 "best_val_loss": [float(v) for v in r.best_val], "kernel": self.kernel_, "device": self.device_.type}
-        if getattr(self, "scaling_", None) is not None:  # what scaling auto chose (a global network: its own)
+        if getattr(self, "scaling_", None) is not None:  # what scaling auto chose (a global network's
+            # model has none: its series' scalings are the network's `loc_scales_`)
             info["scaling"] = self.scaling_
         if r.member_epochs is not None and len(r.member_epochs) > 1:  # each member's own early stop
             info["member_epochs"] = [int(e) for e in r.member_epochs]

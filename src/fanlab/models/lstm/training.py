@@ -138,7 +138,7 @@ def window_loc_scale(raw: np.ndarray, kind: str, mu: float, scale: float) -> tup
     return loc, np.where(sd > 1e-12 * np.abs(loc).clip(min=1.0), sd, scale)
 
 
-def scaled_inputs(raw: np.ndarray, loc: np.ndarray, scale: np.ndarray, kind: str, mu: float) -> np.ndarray:
+def scaled_inputs(raw: np.ndarray, loc: np.ndarray, scale: np.ndarray, kind: str | None, mu: float) -> np.ndarray:
     """The network's inputs (K, C) from raw input windows (K, C) and their (location, scale):
     (raw - loc) / scale, except for level, (raw - mu) / scale (where the series stands against
     the training block's mean), and diff, the first differences / scale with a 0 in front (the
@@ -161,10 +161,10 @@ def scaled_windows(y: np.ndarray, origins: np.ndarray, context: int, horizon: in
     idx = origins[:, None] + np.arange(-context + 1, horizon + 1)[None, :]
     raw = y[idx]
     loc, scale = loc_scale(raw[:, :context])
-    w = (raw - loc[:, None]) / scale[:, None]
-    if kind is not None:
-        w[:, :context] = scaled_inputs(raw[:, :context], loc, scale, kind, mu)
-    return torch.from_numpy(np.ascontiguousarray(w, dtype=np.float32))
+    w = np.empty(raw.shape, dtype=np.float32)
+    w[:, :context] = scaled_inputs(raw[:, :context], loc, scale, kind, mu)
+    w[:, context:] = (raw[:, context:] - loc[:, None]) / scale[:, None]
+    return torch.from_numpy(w)
 
 
 def step_weights(horizon: int, power: float, device: torch.device | str = "cpu") -> torch.Tensor | None:
