@@ -1,13 +1,19 @@
-"""A plain reference for the tests: one cell's metric records computed one cell at a time,
+"""Plain references for the tests: one cell's metric records computed one cell at a time,
 with the numpy calls a reader would write (the scoring before `fanlab.metrics.batch` stacked
-it). `tests/metrics/test_batch.py` holds the stacked scoring to these numbers, to the bit."""
+it), and the pooled rows from the cells' tidy rows by pandas' grouped mean.
+`tests/metrics/test_batch.py` and `tests/metrics/test_pooled.py` hold the code to these
+numbers, to the bit."""
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from fanlab.metrics import calibration, joint, scores
-from fanlab.metrics.aggregate import STEP_METRICS, _interval, _rows, band_degenerate, dead_steps, sim_hits
+from fanlab.metrics.aggregate import STEP_METRICS, _interval, _rows, _tidy, band_degenerate, dead_steps, sim_hits
+from fanlab.metrics.frames import frame_arrays
+from fanlab.metrics.pooled import NOT_AVERAGED, PATH_METRICS, _coverage_parts, _energy_skill
+from fanlab.schema import POOLED_SEED, POOLED_SERIES
 
 
 def reference_records(arr: dict, levels: list[float], all_levels: list[float], scale: float | None) -> list[tuple]:
@@ -76,3 +82,40 @@ def _path_rows(ids: dict, arr: dict, levels: list[float]) -> list[tuple]:
                   _rows(ids, "sim_width", scores.width(lo, hi).mean(axis=0), level)]
     return parts + [_rows(ids, name, float(paths[col].mean()), h0=True) for name, col in
                     (("energy_score", "energy"), ("variogram_score", "variogram"), ("energy_clim", "energy_clim"))]
+
+
+def reference_pooled(
+    frames: list[pd.DataFrame],
+    levels: list[float],
+    all_levels: list[float],
+    cell_metric_rows: pd.DataFrame,
+    reps: int,
+    block: int,
+    seed: int,
+    ci: float,
+    arrays: list[dict] | None = None,
+    ids: dict | None = None,
+    names: list[str] | None = None,
+) -> pd.DataFrame:
+    """The pooled rows of one (dataset, method) from the cells' tidy rows (pandas' grouped mean
+    over cells): what `fanlab.metrics.pooled.pooled_records` computed before it read `Records`."""
+    if frames is not None:
+        first = frames[0].iloc[0]
+        ids = {"dataset": first["dataset"], "method": first["method"]}
+        names = [str(f["series"].iloc[0]) for f in frames]
+    ids = {"dataset": ids["dataset"], "series": POOLED_SERIES, "method": ids["method"], "seed": POOLED_SEED}
+    arrays = [frame_arrays(f) for f in frames] if arrays is None else arrays
+    parts, n_law = _coverage_parts(ids, names, arrays, levels, all_levels, reps, block, seed, ci)
+    # means over cells of the per-h metrics that are not coverage
+    rest = cell_metric_rows[~cell_metric_rows["metric"].isin(NOT_AVERAGED)]
+    rest = rest[~((rest["metric"] == "width_median") & (rest["h"] == 0))]
+    if 0 < n_law < len(arrays):  # a path score of some cells only would read as the method's
+        rest = rest[~rest["metric"].isin(PATH_METRICS)]
+    if len(rest):
+        agg = rest.groupby(["h", "level", "metric"], dropna=False, sort=True)["value"].mean().reset_index()
+        for i, (key, val) in enumerate(ids.items()):
+            agg.insert(i, key, val)
+        es = rest.loc[rest["metric"] == "energy_score", "value"].to_numpy()
+        ec = rest.loc[rest["metric"] == "energy_clim", "value"].to_numpy()
+        return pd.concat([_tidy(ids, parts + _energy_skill(ids, es, ec, len(arrays))), agg], ignore_index=True)
+    return _tidy(ids, parts)

@@ -1,5 +1,5 @@
 """The pooled rows and a method's table from `Records` (what a run's aggregation holds) are the
-bytes of the tidy-frame path: `pooled_records` against `pooled_metrics`, the stacked coverage
+bytes of the tidy-frame path: `pooled_records` against the reference's `reference_pooled`, the stacked coverage
 against the cell-by-cell loop, the grouped mean against pandas', `method_table` against a sort
 of all rows."""
 
@@ -13,6 +13,7 @@ from fanlab.metrics import evaluate, pooled, table
 from fanlab.metrics.aggregate import tidy_cells
 from fanlab.metrics.batch import score_arrays
 from tests.metrics.cellgen import ALL_LEVELS, LEVELS, cell, cells, same_bits
+from tests.metrics.reference_cell import reference_pooled
 
 CI = dict(reps=40, block=2, seed=0, ci=0.95)
 
@@ -35,7 +36,7 @@ def _pooled_both(arrays, scales, names, monkeypatch=None):
     recs = score_arrays(arrays, scales, LEVELS, ALL_LEVELS)
     ids = {"dataset": "d", "method": "m"}
     rows = tidy_cells([({"dataset": "d", "series": n, "method": "m", "seed": 0}, r) for n, r in zip(names, recs)])
-    old = pooled.pooled_metrics(None, LEVELS, ALL_LEVELS, rows, arrays=arrays, ids=ids, names=names, **CI)
+    old = reference_pooled(None, LEVELS, ALL_LEVELS, rows, arrays=arrays, ids=ids, names=names, **CI)
     new = pooled.pooled_records(ids, names, arrays, recs, LEVELS, ALL_LEVELS, **CI)
     return old, new
 
@@ -48,7 +49,7 @@ def _pooled_both(arrays, scales, names, monkeypatch=None):
     (4, [(4, 5)], ("law",)),  # every cell a joint law: sim path coverage and the energy skill
     (5, [(4, 5)], ("law", "law_some_nan")),
 ])
-def test_pooled_records_are_pooled_metrics(seed, shapes, kinds, monkeypatch):
+def test_pooled_records_are_the_reference(seed, shapes, kinds, monkeypatch):
     arrays, scales = cells(seed, 23, shapes, kinds)
     names = [f"s{i}" for i in range(len(arrays))]
     old, new = _pooled_both(arrays, scales, names)

@@ -2,7 +2,7 @@
 
 `fanlab.metrics.frames` turns one cell's `Forecast` into a long table (one row per origin and
 step) that keeps every quantile, and reads it back as arrays; `fanlab.metrics.batch` scores
-cells (`cell_metrics`: one such table; many at once, to the same numbers); `pooled_metrics`
+cells (`cell_metrics`: one such table; many at once, to the same numbers); `pooled_records`
 (`fanlab.metrics.pooled`) pools the cells of a dataset and method over series and seeds, with
 confidence intervals on the coverage; `fanlab.metrics.summary` reads the pooled rows into
 summary.csv. Everything here is a function of the tables, so scores can be recomputed from the

@@ -245,7 +245,7 @@ def score_dataset(dataset: str, by_method: dict[str, list[tuple]], levels: list[
     datasets in sorted order, these are `score`'s rows. The rows are put in their order
     (`fanlab.metrics.table`) rather than sorted, where the cells' keys allow it."""
     from fanlab.metrics.aggregate import tidy_cells
-    from fanlab.metrics.pooled import pooled_metrics, pooled_records
+    from fanlab.metrics.pooled import pooled_records
     from fanlab.metrics.reference import reference_metrics
     from fanlab.metrics.table import method_table
 
@@ -254,21 +254,14 @@ def score_dataset(dataset: str, by_method: dict[str, list[tuple]], levels: list[
     for method in sorted(by_method):
         scored = by_method[method]
         names, arrays = [str(ids["series"]) for ids, _, _ in scored], [arr for _, _, arr in scored]
-        which = {"dataset": dataset, "method": method}
-        if all(hasattr(recs, "layout") for _, recs, _ in scored):
-            pooled = pooled_records(which, names, arrays, [recs for _, recs, _ in scored], levels, all_levels, reps,
-                                    block, seed, ci)
-            head = _sorted(pd.concat([pooled] + ([ref[ref["method"] == method]] if len(ref) else []),
-                                     ignore_index=True))
-            out = method_table(dataset, method, scored, head)
-            if out is not None:
-                yield method, out
-                continue
-        rows = tidy_cells([(ids, recs) for ids, recs, _ in scored])
-        pooled = pooled_metrics(None, levels, all_levels, rows, reps, block, seed, ci, arrays=arrays, ids=which,
-                                names=names)
-        parts = [rows, pooled] + ([ref[ref["method"] == method]] if len(ref) else [])
-        yield method, _sorted(pd.concat(parts, ignore_index=True))
+        pooled = pooled_records({"dataset": dataset, "method": method}, names, arrays,
+                                [recs for _, recs, _ in scored], levels, all_levels, reps, block, seed, ci)
+        parts = [pooled] + ([ref[ref["method"] == method]] if len(ref) else [])
+        out = method_table(dataset, method, scored, _sorted(pd.concat(parts, ignore_index=True)))
+        if out is None:  # keys that only a sort of all rows can order
+            rows = tidy_cells([(ids, recs) for ids, recs, _ in scored])
+            out = _sorted(pd.concat([rows] + parts, ignore_index=True))
+        yield method, out
 
 
 def _sorted(out: pd.DataFrame) -> pd.DataFrame:

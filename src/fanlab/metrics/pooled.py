@@ -1,13 +1,13 @@
 """Pooled rows: the cells of one dataset and method pooled over series and seeds.
 
-`pooled_metrics` reads the cells' tidy rows; `pooled_records` the cells' `Records`
-(`fanlab.metrics.batch`), as a run's aggregation holds them: the same frame, without building
-the cells' tidy frame. Both pool the coverage (`_coverage_parts`), whose hits are computed for
-all cells at once when the cells stack (the same origins and steps, one cell per independent
-unit: the sums of 0/1 hits are exact in any order, and every other reduction is the one the
-cell-by-cell loop makes), and average the other per-h metrics over cells: `pooled_metrics`
-with pandas' grouped mean, `pooled_records` with the same compensated sum in the same order
-(`_grouped_mean`), so both give the same bytes.
+`pooled_records` reads the cells' `Records` (`fanlab.metrics.batch`), as a run's aggregation
+holds them, without building the cells' tidy frame. It pools the coverage (`_coverage_parts`),
+whose hits are computed for all cells at once when the cells stack (the same origins and
+steps, one cell per independent unit: the sums of 0/1 hits are exact in any order, and every
+other reduction is the one the cell-by-cell loop makes), and averages the other per-h metrics
+over cells with pandas' compensated sum in pandas' order (`_grouped_mean`).
+`tests/metrics/reference_cell.py` keeps the plain tidy-frame computation (pandas' grouped mean)
+the tests hold it to, to the bit.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import pandas as pd
 
 from fanlab.metrics import bootstrap, joint, scores, skill
 from fanlab.metrics.aggregate import _interval, _rows, _tidy, band_degenerate, band_index, dead_steps, sim_hits
-from fanlab.metrics.frames import frame_arrays
 from fanlab.schema import POOLED_SEED, POOLED_SERIES
 
 #: Cell rows of a joint law (`_path_rows`).
@@ -26,24 +25,11 @@ PATH_METRICS = ("sim_path_coverage", "sim_width", "energy_score", "variogram_sco
 NOT_AVERAGED = ("coverage", "joint_coverage", "zero_width_share", "inf_share", "interval_steps", "sim_path_coverage")
 
 
-def pooled_metrics(
-    frames: list[pd.DataFrame],
-    levels: list[float],
-    all_levels: list[float],
-    cell_metric_rows: pd.DataFrame,
-    reps: int,
-    block: int,
-    seed: int,
-    ci: float,
-    arrays: list[dict] | None = None,
-    ids: dict | None = None,
-    names: list[str] | None = None,
-) -> pd.DataFrame:
-    """Pooled rows for one (dataset, method) over its cells (series x seeds).
-
-    `arrays` are the cells' `frame_arrays`, where the caller already has them. Without
-    `frames` (None), `ids` (dataset, method) and `names` (each cell's series) say what the
-    frames would: a parallel aggregation keeps the arrays, never the frames.
+def pooled_records(ids: dict, names: list[str], arrays: list[dict], records: list, levels: list[float],
+                   all_levels: list[float], reps: int, block: int, seed: int, ci: float) -> pd.DataFrame:
+    """Pooled rows for one (dataset, method) over its cells (series x seeds), from the cells'
+    `frame_arrays` and metric `Records` (no tidy frame of the cells). ids: dataset and method;
+    names: each cell's series.
 
     Coverage pools the hits of every origin of every cell. Cells that share the same data (a
     real series run with several seeds) are not independent: their hits are first averaged
@@ -61,32 +47,6 @@ def pooled_metrics(
 
     Other per-h metrics are the mean over cells.
     """
-    if frames is not None:
-        first = frames[0].iloc[0]
-        ids = {"dataset": first["dataset"], "method": first["method"]}
-        names = [str(f["series"].iloc[0]) for f in frames]
-    ids = {"dataset": ids["dataset"], "series": POOLED_SERIES, "method": ids["method"], "seed": POOLED_SEED}
-    arrays = [frame_arrays(f) for f in frames] if arrays is None else arrays
-    parts, n_law = _coverage_parts(ids, names, arrays, levels, all_levels, reps, block, seed, ci)
-    # means over cells of the per-h metrics that are not coverage
-    rest = cell_metric_rows[~cell_metric_rows["metric"].isin(NOT_AVERAGED)]
-    rest = rest[~((rest["metric"] == "width_median") & (rest["h"] == 0))]
-    if 0 < n_law < len(arrays):  # a path score of some cells only would read as the method's
-        rest = rest[~rest["metric"].isin(PATH_METRICS)]
-    if len(rest):
-        agg = rest.groupby(["h", "level", "metric"], dropna=False, sort=True)["value"].mean().reset_index()
-        for i, (key, val) in enumerate(ids.items()):
-            agg.insert(i, key, val)
-        es = rest.loc[rest["metric"] == "energy_score", "value"].to_numpy()
-        ec = rest.loc[rest["metric"] == "energy_clim", "value"].to_numpy()
-        return pd.concat([_tidy(ids, parts + _energy_skill(ids, es, ec, len(arrays))), agg], ignore_index=True)
-    return _tidy(ids, parts)
-
-
-def pooled_records(ids: dict, names: list[str], arrays: list[dict], records: list, levels: list[float],
-                   all_levels: list[float], reps: int, block: int, seed: int, ci: float) -> pd.DataFrame:
-    """`pooled_metrics` of cells given by their `Records` (no tidy frame): the same frame.
-    ids: dataset and method; names: each cell's series."""
     ids = {"dataset": ids["dataset"], "series": POOLED_SERIES, "method": ids["method"], "seed": POOLED_SEED}
     parts, n_law = _coverage_parts(ids, names, arrays, levels, all_levels, reps, block, seed, ci)
     drop = NOT_AVERAGED + (PATH_METRICS if 0 < n_law < len(arrays) else ())
@@ -165,7 +125,7 @@ def _grouped_mean(values: np.ndarray) -> np.ndarray:
 
 def _coverage_parts(ids: dict, names: list[str], arrays: list[dict], levels: list[float], all_levels: list[float],
                     reps: int, block: int, seed: int, ci: float) -> tuple[list[tuple], int]:
-    """The pooled coverage records (and n_units, n_origins, path_cells) of `pooled_metrics`,
+    """The pooled coverage records (and n_units, n_origins, path_cells) of `pooled_records`,
     and how many cells have a joint law."""
     units = _independent_units(names, arrays)
     between = len(units) >= 2
