@@ -65,6 +65,22 @@ def test_identical_bytes_with_and_without_the_store(tmp_path):
     assert not (b / "fits").exists() or not list((b / "fits").glob("*.pkl"))
 
 
+def test_fit_groups_are_the_fits_the_store_keeps():
+    """`fit_group` (which cells the pool keeps apart) names the fits the byte test above counts:
+    per seed one arima fit and four LSTM fits, each shared by the arms said there."""
+    from fanlab.engine.fitstore import fit_group
+
+    g = {m.get("label", m["name"]): fit_group(m["name"], m.get("params")) for m in RAW["methods"]}
+    assert None not in g.values() and len(set(g.values())) == 5
+    assert g["arima"] == g["conf_arima"] == g["aci_arima"]
+    assert g["lstm"] == g["conf_lstm"]
+    assert g["point"] == g["conf_point"] == g["mc_point"] != g["mc"] == g["mc_noise"]
+    assert g["rec_point"] == g["rec_paths"] == g["rec_paths_gauss"] != g["point"]
+    assert fit_group("naive", {}) is None
+    assert fit_group("conformal", {"base": {"name": "naive"}, "method": "split"}) is None
+    assert fit_group("no_such_method", {}) is None
+
+
 def test_changed_base_spec_refits_and_force_empties(tmp_path):
     out = _run(tmp_path, "r")
     before = {p.name for p in (out / "fits").glob("*.pkl")}

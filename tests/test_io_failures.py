@@ -227,7 +227,7 @@ def test_report_on_a_full_disk(done_run, monkeypatch):
     import fanlab.report.page as page
 
     _, text = _failing_write(errno.ENOSPC)
-    monkeypatch.setattr(plots, "make_figures", lambda results: [])  # PNGs: slow, and not the point here
+    monkeypatch.setattr(plots, "make_figures", lambda results, jobs=1: [])  # PNGs: slow, and not the point here
     monkeypatch.setattr(page, "write_text", text)
     monkeypatch.setattr(report, "write_text", text)
     msg = one_line(_cli("report", done_run))

@@ -234,9 +234,20 @@ def test_make_figures_files_and_sizes(results):
 def test_make_figures_byte_identical(tmp_path, results):
     first = {p.name: p.read_bytes() for p in make_figures(results)}
     other = write_results(tmp_path / "again")
-    second = {p.name: p.read_bytes() for p in make_figures(other)}
-    assert first.keys() == second.keys()
+    # drawn in two worker processes, a dataset each: the same files, in the same order
+    paths = make_figures(other, jobs=2)
+    assert [p.name for p in paths] == list(first) and all(p.parent == other / "figures" for p in paths)
+    second = {p.name: p.read_bytes() for p in paths}
     assert all(first[k] == second[k] for k in first)
+
+
+def test_make_figures_in_workers_names_a_failing_dataset(tmp_path, results):
+    # a dataset whose metrics cannot be drawn: the error names it, whichever worker met it
+    m = pd.read_parquet(results / "metrics.parquet")
+    m.loc[(m["dataset"] == "ar1") & (m["metric"] == "coverage"), "h"] = 1  # duplicate pooled rows
+    m.to_parquet(results / "metrics.parquet")
+    with pytest.raises(DataError, match="figures of dataset 'ar1'.*duplicate pooled coverage"):
+        make_figures(results, jobs=2)
 
 
 def test_fan_panels_show_truth_mean_and_oracle(results):

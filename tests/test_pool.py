@@ -2,6 +2,7 @@
 
 import os
 import signal
+import time
 
 import pytest
 
@@ -14,6 +15,22 @@ def square_or_die(x):
     if x == 3:
         os.kill(os.getpid(), signal.SIGKILL)
     return x * x
+
+
+def nap(seconds):
+    start = time.monotonic()
+    time.sleep(seconds)
+    return start
+
+
+def test_a_task_waits_while_its_group_runs_and_another_can_start():
+    # task 1 shares task 0's group (cells that share a stored fit): when task 2 ends, task 3
+    # starts before it although it comes later; task 1 starts once nothing else is left
+    seconds = [3.0, 0.1, 0.3, 0.3]
+    for groups, first in ((["fit", "fit", None, None], 3), (None, 1)):
+        start = dict(imap_unordered(nap, [(s,) for s in seconds], jobs=2, groups=groups))
+        later = max(start[1], start[3])
+        assert later == (start[1] if first == 3 else start[3]), (groups, start)
 
 
 def test_a_killed_worker_fails_its_task_only():

@@ -52,7 +52,7 @@ def run_config(cfg, figures: bool = True, **kwargs):
     from fanlab.report.build import finish
     from fanlab.engine.runner import run as run_cells
 
-    return finish(run_cells(cfg, **kwargs), figures=figures)
+    return finish(run_cells(cfg, **kwargs), figures=figures, jobs=kwargs.get("jobs", 1))
 
 
 def _as_series(series) -> Series:

@@ -260,13 +260,14 @@ def list_(kind: str = typer.Argument("all", help="datasets | methods | metrics |
 def report(results: Path = typer.Argument(..., help="a results folder")) -> None:
     """Redraw the figures and the report (interactive report.html, summary.md) of a results folder."""
     from fanlab.errors import DataError
+    from fanlab.engine.execute import default_jobs
     from fanlab.report.figures import make_figures
     from fanlab.report.build import check_readable, make_report
     from fanlab.engine.results import WriteError, io_reason
 
     try:
         check_readable(results)
-        paths = make_figures(results)
+        paths = make_figures(results, jobs=default_jobs())
         html_path, md_path = make_report(results)
     except WriteError as exc:  # a full or read-only disk
         _fail(str(exc))

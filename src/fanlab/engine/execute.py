@@ -1,7 +1,8 @@
 """Running cells: in this process, in a pool of local worker processes, or on dask.
 
 The order of the cells changes no result (every cell is seeded by its own spec); they start
-longest first so that the workers finish together. `fanlab.engine.runner` decides what the cells
+longest first so that the workers finish together, and two cells that share a stored fit do
+not start at once while other cells can (the second would only wait for the first's fit). `fanlab.engine.runner` decides what the cells
 are and aggregates them; this module only executes them.
 """
 
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from fanlab import registry
 from fanlab.engine.cells import PANEL, run_local_cell, run_panel_cell
+from fanlab.engine.fitstore import fit_group
 
 
 def run_cell(cell, series, out: Path, limit_threads: bool = False, fits: str | None = "reuse") -> dict:
@@ -62,6 +64,16 @@ def cell_cost(name: str, params: dict) -> float:
         return 1.0
 
 
+def fit_groups(cells, fits: str | None = "reuse") -> list | None:
+    """Per cell, the stored fit it shares with other cells of its series and seed (`fitstore.fit_group`),
+    or None: the pool does not start two cells of one group at once (the second would only
+    wait for the first's fit). None without a fit store."""
+    if fits is None:
+        return None
+    return [None if (g := fit_group(c.method_name, c.method_params)) is None else (c.dataset, c.seed, c.series, g)
+            for c in cells]
+
+
 def default_jobs() -> int:
     """The cores this process may use."""
     try:
@@ -96,7 +108,7 @@ def _execute(todo, series_of, out, jobs, progress, engine="local", scheduler=Non
 
             args = [(c, key(c), out, fits) for c in todo]
             for i, res in imap_unordered(_run_worker, args, jobs, env={"OMP_NUM_THREADS": "1"},
-                                         plugins=registry.plugin_modules()):
+                                         plugins=registry.plugin_modules(), groups=fit_groups(todo, fits)):
                 res.setdefault("hash", todo[i].hash)
                 bar.finish(todo[i], res)
                 yield todo[i], res

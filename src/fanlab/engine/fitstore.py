@@ -49,9 +49,7 @@ class FitStore:
         entry = registry.get("method", name)
         if not entry.store_fit:
             return model
-        drop = entry.predict_only
-        spec = {"name": name, "params": {k: v for k, v in params.items() if k not in drop}, "horizon": horizon}
-        return StoredFit(model, self, spec, panel=panel)
+        return StoredFit(model, self, {**_fit_spec(entry, params), "horizon": horizon}, panel=panel)
 
     @contextmanager
     def _lock(self, key: str):
@@ -95,6 +93,30 @@ class FitStore:
                     pickle.dump(fitted, fh, protocol=pickle.HIGHEST_PROTOCOL)
             self.misses += 1
             return fitted
+
+
+def _fit_spec(entry, params: dict) -> dict:
+    """What a stored fit of `entry`'s method is keyed by, of its validated `params`: all but
+    the params that only change prediction."""
+    return {"name": entry.name, "params": {k: v for k, v in params.items() if k not in entry.predict_only}}
+
+
+def fit_group(name: str, params: dict | None) -> str | None:
+    """The stored fit a cell of method `name` with `params` makes or loads (a wrapper's, such
+    as conformal's: that of its ``base``), as a hash; None where it stores none. Cells of one
+    series, seed and group take the fit's lock in turn, so the run does not start them at once
+    (`fanlab.engine.pool`); a hint for the order of cells only, it changes no result."""
+    try:
+        entry = registry.get("method", name)
+        validated = entry.params.model_validate(params or {}).model_dump(mode="json")
+    except Exception:  # an invalid spec fails in its cell, with its own message
+        return None
+    if entry.store_fit:
+        return stable_hash(_fit_spec(entry, validated))
+    base = (params or {}).get("base")
+    if isinstance(base, dict) and "name" in base:
+        return fit_group(str(base["name"]), base.get("params"))
+    return None
 
 
 class StoredFit:

@@ -74,14 +74,18 @@ def _worker(fn, tasks, results, env: dict, plugins: tuple[str, ...], parent: int
 
 
 def imap_unordered(fn: Callable, argsets: list[tuple], jobs: int, env: dict | None = None,
-                   plugins: tuple[str, ...] = (), on_death: Callable[[int, int], Any] | None = None
-                   ) -> Iterator[tuple[int, Any]]:
+                   plugins: tuple[str, ...] = (), on_death: Callable[[int, int], Any] | None = None,
+                   groups: list | None = None) -> Iterator[tuple[int, Any]]:
     """Yield (index, fn(*argsets[index])) as tasks finish, `jobs` worker processes at a time.
 
     `fn` must be importable by name (a module-level function) and should return its errors
     as data. A task whose worker died yields ``on_death(index, exitcode)`` (default: a
     failed-cell dict naming the signal). Stopping the iteration (or an error in the caller)
     ends every worker.
+
+    Tasks start in the order given, except that a task whose `groups` entry (not None) equals
+    that of a task still running waits while another task can start: tasks of one group
+    would only wait for each other (cells that share a stored fit take its lock in turn).
     """
     ctx = mp.get_context("spawn")
     env = dict(env or {})
@@ -110,9 +114,18 @@ def imap_unordered(fn: Callable, argsets: list[tuple], jobs: int, env: dict | No
 
     refused: list[tuple[int, Any]] = []  # tasks whose arguments cannot be sent to a worker
 
+    def take() -> int:
+        """The next task to start: the first pending one whose group is not running, if any."""
+        if groups is not None:
+            running = {groups[j] for j in busy.values()} - {None}
+            for pos in range(len(pending) - 1, -1, -1):
+                if groups[pending[pos]] is None or groups[pending[pos]] not in running:
+                    return pending.pop(pos)
+        return pending.pop()
+
     def feed(slot: int) -> None:
         while pending:
-            i = pending.pop()
+            i = take()
             try:  # a Queue drops an unpicklable item in its feeder thread and the run would hang
                 pickle.dumps(argsets[i])
             except Exception as exc:

@@ -161,20 +161,21 @@ def make_report(results_dir: str | Path) -> tuple[Path, Path]:
     return html_path, md_path
 
 
-def finish(res, figures: bool = True):
+def finish(res, figures: bool = True, jobs: int | None = 1):
     """After a run (`fanlab.engine.runner.run`'s result): draw the figures (unless `figures` is
     False) and write the report, if any cell finished. Neither may lose the numbers: a figure
     or page that fails is recorded in manifest.json (`figures_error`, `report_error`) and in
-    the result's notes. Returns `res`."""
+    the result's notes. `jobs`: worker processes for the figures (None: every core). Returns `res`."""
     out = Path(res.out)
     if not any(v["status"] in ("done", "cached") for v in res.statuses.values()):
         return res
     manifest = read_json(out / "manifest.json")
     if figures:
         try:
+            from fanlab.engine.execute import default_jobs
             from fanlab.report.figures import make_figures
 
-            make_figures(out)
+            make_figures(out, jobs=default_jobs() if jobs is None else jobs)
         except Exception as exc:  # figures must never lose the numbers
             manifest["figures_error"] = f"{type(exc).__name__}: {exc}"
             res.notes.append(f"figures not drawn: {manifest['figures_error']}")

@@ -18,7 +18,7 @@ import yaml
 from matplotlib.colors import to_hex
 
 from fanlab.errors import DataError
-from fanlab.report.figure_helpers import (clip_band, fan_limits, h_curves, pooled_rows,
+from fanlab.report.figure_helpers import (clip_band, fan_limits, h_curves, pooled_by_dataset, pooled_rows,
                                          reliability_curves, truth_by_time)
 from fanlab.schema import level_cols, level_tag
 
@@ -217,13 +217,15 @@ def coverage_zoom(curves_: list[dict], level: float) -> dict:
             "low": {m: round(v, 4) for m, v in sorted(far.items())}}
 
 
-def curves(metrics: pd.DataFrame, datasets: list[str], levels: list[float]) -> dict:
+def curves(metrics: pd.DataFrame | dict[str, pd.DataFrame], datasets: list[str], levels: list[float]) -> dict:
     """{coverage, width}: {dataset: {level tag: {method: {h, y, lo?, hi?}}}} (a coverage CI
     only where `ci_says_something`, else `no_ci` says why); reliability: {dataset: {method:
     {x, y}}}: nominal vs empirical over all steps; zoom: {dataset: {level tag:
-    `coverage_zoom`}}."""
+    `coverage_zoom`}}. `metrics`: the metrics table, or its `pooled_by_dataset` split."""
+    of = metrics if isinstance(metrics, dict) else pooled_by_dataset(metrics, datasets)
     cov, wid, rel, zoom = {}, {}, {}, {}
     for ds in datasets:
+        metrics = of[ds]
         units = n_units(metrics, ds)
         cov[ds] = {level_tag(lv): {m: _curve(c, True, units.get(m))
                                    for m, c in h_curves(metrics, ds, lv, "coverage", band=True).items()}
@@ -448,12 +450,13 @@ def run_payload(data: dict) -> dict:
     datasets = in_order(set(summary["dataset"].astype(str)) | set(metrics["dataset"].astype(str)),
                         config_order(cfg, "datasets"))
     order = config_order(cfg, "methods")
+    of = pooled_by_dataset(metrics, datasets)
     methods = {ds: in_order(set(summary.loc[summary["dataset"].astype(str) == ds, "method"].astype(str))
-                            | set(pooled_rows(metrics, ds, ["coverage", "crps"])["method"].astype(str)), order)
+                            | set(pooled_rows(of[ds], ds, ["coverage", "crps"])["method"].astype(str)), order)
                for ds in datasets}
     return {"label": Path(data["path"]).name, "levels": [level_tag(lv) for lv in levels],
             "datasets": datasets, "methods": methods, "start": start_dataset(cfg, datasets),
-            "headline_methods": report_options(cfg)["headline_methods"], **curves(metrics, datasets, levels)}
+            "headline_methods": report_options(cfg)["headline_methods"], **curves(of, datasets, levels)}
 
 
 def cell_warnings(manifest: dict) -> pd.DataFrame:

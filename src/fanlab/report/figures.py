@@ -360,12 +360,7 @@ def fan_figure(forecasts: pd.DataFrame, dataset: str, levels: list[float], horiz
 def load_results(results_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Read forecasts.parquet, metrics.parquet and config.yaml of a run directory."""
     results_dir = Path(results_dir)
-    for name in ("forecasts.parquet", "metrics.parquet", "config.yaml"):
-        if not (results_dir / name).is_file():
-            raise DataError(f"{results_dir / name}: file not found (is this a run directory?)")
-    config = yaml.safe_load((results_dir / "config.yaml").read_text()) or {}
-    if not config.get("levels"):
-        raise DataError(f"{results_dir / 'config.yaml'}: key 'levels' missing or empty")
+    config = _read_config(results_dir)
     return (pd.read_parquet(results_dir / "forecasts.parquet"),
             pd.read_parquet(results_dir / "metrics.parquet"), config)
 
@@ -377,50 +372,101 @@ def save_figure(fig: Figure, path: Path) -> Path:
     return path
 
 
-def make_figures(results_dir: str | Path) -> list[Path]:
+def make_figures(results_dir: str | Path, jobs: int = 1) -> list[Path]:
     """Write the five figures of every dataset into ``results_dir/figures/``.
 
     Returns the written paths, datasets in name order and, per dataset, coverage, width,
-    reliability (from metrics.parquet), then pit and fan (from forecasts.parquet).
+    reliability (from metrics.parquet), then pit and fan (from forecasts.parquet). With
+    `jobs` > 1 the datasets are drawn in that many worker processes (`fanlab.engine.pool`),
+    each reading only its dataset's rows; the files are the same bytes either way.
     """
     results_dir = Path(results_dir)
-    forecasts, metrics, config = load_results(results_dir)
+    config = _read_config(results_dir)
     levels = sorted(float(level) for level in config["levels"])
     horizon = config.get("horizon")
+    forecast_cols = ["dataset", "method"] + ([] if isinstance(horizon, int) else ["h"])
+    forecasts = pd.read_parquet(results_dir / "forecasts.parquet", columns=forecast_cols)
+    metrics = pd.read_parquet(results_dir / "metrics.parquet", columns=["dataset", "method"])
     horizon = int(horizon) if isinstance(horizon, int) else int(forecasts["h"].max())  # auto: per series
     colors = method_colors(set(metrics["method"].astype(str))
                            | set(forecasts["method"].astype(str)))
     in_metrics = set(metrics["dataset"].astype(str))
     in_forecasts = set(forecasts["dataset"].astype(str))
+    del forecasts, metrics
     datasets = sorted(in_metrics | in_forecasts)
     stems = [safe_label(d) for d in datasets]
     if len(set(stems)) != len(stems):
         raise DataError(f"dataset labels {datasets} clash once made safe for file names")
     out_dir = results_dir / "figures"
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths: list[Path] = []
-    for dataset, stem in zip(datasets, stems):
-        builders = []
-        if dataset in in_metrics:
-            builders += [("coverage", lambda: coverage_figure(metrics, dataset, levels, colors)),
-                         ("width", lambda: width_figure(metrics, dataset, levels, colors)),
-                         ("reliability",
-                          lambda: reliability_figure(metrics, dataset, levels, colors))]
-            has = set(metrics.loc[metrics["dataset"] == dataset, "metric"].unique())
-            if "crps_skill" in has:
-                builders.append(("skill", lambda: skill_figure(metrics, dataset, colors)))
-            n_series = metrics.loc[(metrics["dataset"] == dataset) & (metrics["series"] != "*"), "series"].nunique()
-            if n_series >= MIN_PANEL_SERIES:
-                builders.append(("series", lambda: series_figure(metrics, dataset, levels, colors)))
-            if "cond_coverage_low" in has:
-                builders.append(("conditional", lambda: conditional_figure(metrics, dataset, max(levels), colors)))
-        if dataset in in_forecasts:
-            builders += [("pit", lambda: pit_figure(forecasts, dataset, colors)),
-                         ("fan", lambda: fan_figure(forecasts, dataset, levels, horizon, colors))]
-        for kind, build in builders:  # built one at a time: fan charts can be large
-            paths.append(save_figure(build(), out_dir / f"{kind}_{stem}.png"))
+    tasks = [(str(results_dir), dataset, stem, levels, horizon, colors) for dataset, stem in zip(datasets, stems)]
+    drawn: dict[int, list[str]] = {}
+    if jobs <= 1 or len(tasks) <= 1:
+        for i, task in enumerate(tasks):
+            drawn[i] = dataset_figures(*task)
+    else:
+        from fanlab.engine.pool import imap_unordered
+
+        for i, got in imap_unordered(_figures_worker, tasks, min(jobs, len(tasks)), env={"OMP_NUM_THREADS": "1"}):
+            if not (isinstance(got, dict) and got.get("status") == "done"):
+                error = got.get("error", "?") if isinstance(got, dict) else repr(got)
+                kind = DataError if isinstance(got, dict) and got.get("kind") == "DataError" else RuntimeError
+                raise kind(f"figures of dataset {datasets[i]!r}: {error}")
+            drawn[i] = got["paths"]
+    paths = [Path(p) for i in range(len(tasks)) for p in drawn[i]]
     # figures of datasets no longer in the results (an earlier config) would mislead the report
     for old in out_dir.glob("*.png"):
         if old not in paths:
             old.unlink()
     return paths
+
+
+def _read_config(results_dir: Path) -> dict:
+    for name in ("forecasts.parquet", "metrics.parquet", "config.yaml"):
+        if not (results_dir / name).is_file():
+            raise DataError(f"{results_dir / name}: file not found (is this a run directory?)")
+    config = yaml.safe_load((results_dir / "config.yaml").read_text()) or {}
+    if not config.get("levels"):
+        raise DataError(f"{results_dir / 'config.yaml'}: key 'levels' missing or empty")
+    return config
+
+
+def _dataset_rows(path: Path, dataset: str) -> pd.DataFrame:
+    """The rows of one dataset of a results table (read with a filter: only its row groups)."""
+    return pd.read_parquet(path, filters=[("dataset", "==", dataset)])
+
+
+def dataset_figures(results_dir: str | Path, dataset: str, stem: str, levels: list[float], horizon: int,
+                    colors: dict) -> list[str]:
+    """Draw and write the figures of one dataset (see `make_figures`); returns their paths."""
+    results_dir = Path(results_dir)
+    metrics = _dataset_rows(results_dir / "metrics.parquet", dataset)
+    forecasts = _dataset_rows(results_dir / "forecasts.parquet", dataset)
+    out_dir = results_dir / "figures"
+    builders = []
+    if len(metrics):
+        builders += [("coverage", lambda: coverage_figure(metrics, dataset, levels, colors)),
+                     ("width", lambda: width_figure(metrics, dataset, levels, colors)),
+                     ("reliability",
+                      lambda: reliability_figure(metrics, dataset, levels, colors))]
+        has = set(metrics["metric"].unique())
+        if "crps_skill" in has:
+            builders.append(("skill", lambda: skill_figure(metrics, dataset, colors)))
+        n_series = metrics.loc[metrics["series"] != "*", "series"].nunique()
+        if n_series >= MIN_PANEL_SERIES:
+            builders.append(("series", lambda: series_figure(metrics, dataset, levels, colors)))
+        if "cond_coverage_low" in has:
+            builders.append(("conditional", lambda: conditional_figure(metrics, dataset, max(levels), colors)))
+    if len(forecasts):
+        builders += [("pit", lambda: pit_figure(forecasts, dataset, colors)),
+                     ("fan", lambda: fan_figure(forecasts, dataset, levels, horizon, colors))]
+    # built one at a time: fan charts can be large
+    return [str(save_figure(build(), out_dir / f"{kind}_{stem}.png")) for kind, build in builders]
+
+
+def _figures_worker(*task) -> dict:
+    """`dataset_figures` in a worker process; its error comes back as data."""
+    try:
+        return {"status": "done", "paths": dataset_figures(*task)}
+    except Exception as exc:
+        return {"status": "failed", "kind": type(exc).__name__, "error": f"{type(exc).__name__}: {exc}"}
