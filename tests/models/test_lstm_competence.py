@@ -36,6 +36,8 @@ SETTINGS = {
     "rec_gaussian": {"head": "gaussian", "strategy": "recursive"},
     "mc_point_noise": {"uncertainty": "mc_dropout"},
     "mc_var_gaussian": {"head": "gaussian", "uncertainty": "mc_dropout", "dropout_kind": "variational"},
+    "gaussian_skip": {"head": "gaussian", "skip": 4},
+    "quantile_skip_mc": {"head": "quantile", "skip": 4, "uncertainty": "mc_dropout"},
 }
 
 

@@ -165,3 +165,41 @@ def test_params_module_does_not_import_torch():
     code = "import sys, fanlab.models.lstm.params; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("outputs, located", [(2, 1), (3, 3)])
+def test_linear_skip_adds_a_window_map_to_the_location_in_training_and_prediction(outputs, located):
+    """skip n adds x[-n:] @ w_skip to the location outputs (the first of a Gaussian's two; every
+    quantile), the same in the training and the prediction path; it starts at zero (the
+    network alone) and its gradient is the window's."""
+    plain = _net(1, members=2, steps=4, outputs=outputs).float()
+    net = MemberLSTM(2, 5, 1, 4, outputs, skip_inputs=6, skip_outputs=located).float()
+    net.load_state_dict({**plain.state_dict(), "w_skip": torch.zeros(2, 6, 4)})
+    x = torch.randn(2, 7, 9, generator=torch.Generator().manual_seed(3))
+    torch.testing.assert_close(net(x), plain(x))
+    w = torch.randn(2, 6, 4, generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        net.w_skip.copy_(w)
+    want = plain(x).detach().clone()
+    want[..., :located] += torch.bmm(x[..., -6:], w).unsqueeze(-1)  # the last 6 of 9 inputs
+    train_path = net(x)
+    torch.testing.assert_close(train_path.detach(), want, rtol=1e-5, atol=1e-5)
+    with torch.no_grad():
+        top, _ = net.encode(x.permute(2, 0, 1).contiguous())
+    with pytest.raises(ValueError, match="input window"):  # prediction without the windows is refused
+        net.head_infer(top)
+    for m in range(2):  # head_infer takes one window per row, shared by the members
+        infer = net.head_infer(top, x=x[m])
+        torch.testing.assert_close(infer[m].float(), want[m], rtol=1e-5, atol=1e-5)
+    grad = torch.autograd.grad(train_path[..., 0].sum(), net.w_skip)[0]
+    torch.testing.assert_close(grad, x[..., -6:].sum(1).unsqueeze(-1).expand(-1, -1, 4))
+
+
+def test_linear_skip_params():
+    assert "skip" not in LSTMParams().model_dump(mode="json")  # fit-store keys of earlier fits hold
+    assert LSTMParams(skip=4).model_dump(mode="json")["skip"] == 4
+    with pytest.raises(Exception, match="skip is for the direct strategy"):
+        parse_params("method", "lstm", {"skip": 4, "strategy": "recursive"})
+    with pytest.raises(Exception, match="skip 60 reads more inputs than the window holds"):
+        parse_params("method", "lstm", {"skip": 60})
+    assert parse_params("method", "lstm_ensemble", {"skip": 4}).skip == 4

@@ -1,8 +1,9 @@
 """Running cells: in this process, in a pool of local worker processes, or on dask.
 
 The order of the cells changes no result (every cell is seeded by its own spec); they start
-longest first so that the workers finish together, and two cells that share a stored fit do
-not start at once while other cells can (the second would only wait for the first's fit). `fanlab.engine.runner` decides what the cells
+longest first so that the workers finish together, and in the local pool two cells that share
+a stored fit do not start at once while other cells can (the second would only wait for the
+first's fit; dask gets every cell at once and may still pair them). `fanlab.engine.runner` decides what the cells
 are and aggregates them; this module only executes them.
 """
 

@@ -173,7 +173,9 @@ class NetworkForecaster:
         self.net_ = MemberLSTM(len(seeds), p.hidden, p.layers, 1 if recursive else self.horizon,
                                self.head_.outputs, p.dropout_input, p.dropout_between if p.layers > 1 else 0.0,
                                p.dropout_head, variational=p.dropout_kind == "variational",
-                               dropout_recurrent=p.dropout_recurrent, kernel=self.kernel_, device=device)
+                               dropout_recurrent=p.dropout_recurrent, kernel=self.kernel_,
+                               skip_inputs=p.skip,
+                               skip_outputs=self.head_.outputs if self.head_.kind == "quantile" else 1, device=device)
         train_w = train_w.to(device)
         val_w = {k: v.to(device) for k, v in val_w.items()} if isinstance(val_w, dict) else val_w.to(device)
         cfg = TrainConfig(max_epochs=p.epochs, batch_size=p.batch_size, lr=p.lr, patience=p.patience,
@@ -274,7 +276,7 @@ class NetworkForecaster:
             top = top.repeat_interleave(share, dim=1)
             state = [(h.repeat_interleave(share, dim=1), c.repeat_interleave(share, dim=1)) for h, c in state]
         if self.params.strategy == "direct":
-            raw = net.head_infer(top, drop)
+            raw = net.head_infer(top, drop, x.repeat_interleave(reps, dim=0) if net.skip_inputs else None)
             return tuple(v[:, :, :horizon] for v in self.head_.decode(raw))
         weights = net.inference_weights()
         rows = top.shape[1]

@@ -91,16 +91,22 @@ class MemberLSTM(nn.Module):
         forward and backward of `fanlab.models.lstm.kernel` (CPU only). Dropout and the
         recurrent weight drop are applied around the kernel, the same for both. Validation
         and prediction always run torch's inference kernel.
+    skip_inputs : int
+        With n > 0, a linear map from the last n input values of a window to each of the H
+        steps (weights ``w_skip`` (M, n, steps), starting at zero) is added to the first
+        `skip_outputs` outputs of every step (the location: a point or Gaussian mean, every
+        quantile), direct strategy only.
     device : torch.device or str
         Where the parameters live (the generators handed in must be on it too).
     """
 
     kernel = "torch"  # networks pickled before the kernel choice existed
+    skip_inputs, skip_outputs = 0, 1  # ... and before the linear skip did
 
     def __init__(self, members: int, hidden: int, layers: int, steps: int, outputs: int,
                  dropout_input: float = 0.0, dropout_between: float = 0.0, dropout_head: float = 0.0,
                  variational: bool = False, dropout_recurrent: float = 0.0, kernel: str = "torch",
-                 device: torch.device | str = "cpu"):
+                 skip_inputs: int = 0, skip_outputs: int = 1, device: torch.device | str = "cpu"):
         super().__init__()
         if kernel not in ("torch", "numba"):
             raise ValueError(f"kernel must be 'torch' or 'numba', got {kernel!r}")
@@ -117,6 +123,9 @@ class MemberLSTM(nn.Module):
         self.bias = nn.ParameterList(empty(members, four) for _ in range(layers))
         self.w_out = empty(members, hidden, steps * outputs)
         self.b_out = empty(members, 1, steps * outputs)
+        self.skip_inputs, self.skip_outputs = skip_inputs, skip_outputs
+        if skip_inputs:
+            self.w_skip = nn.Parameter(torch.zeros(members, skip_inputs, steps, device=device))
 
     def reset_parameters(self, generators: list[torch.Generator]) -> None:
         """Uniform(-1/sqrt(Hd), 1/sqrt(Hd)) as torch does, each member from its own generator.
@@ -297,16 +306,30 @@ class MemberLSTM(nn.Module):
         return y.view(h.shape[0], h.shape[1], self.steps, self.outputs)
 
     @torch.no_grad()
-    def head_infer(self, h: torch.Tensor, rand: "RowRandom | None" = None) -> torch.Tensor:
+    def head_infer(self, h: torch.Tensor, rand: "RowRandom | None" = None, x: torch.Tensor | None = None
+                   ) -> torch.Tensor:
         """`head` for prediction, in float64 (so BLAS blocking that varies with the batch size
-        cannot move a row's result visibly): (M, N, Hd) -> (M, N, steps, outputs)."""
+        cannot move a row's result visibly): (M, N, Hd) -> (M, N, steps, outputs); `x` (N, T):
+        the input window of each row, for the linear skip."""
         h = h.double()
         if rand is not None and self.rates[2] > 0:
             draw = (lambda m: rand.tied(m, "head", self.rates[2], tuple(h.shape[1:]), 0)) if self.variational else (
                 lambda m: rand.mask(m, self.rates[2], tuple(h.shape[1:]), 0))
             h = h * torch.stack([draw(m) for m in range(h.shape[0])]).double()
         y = torch.baddbmm(self.b_out.double(), h, self.w_out.double())
-        return y.view(h.shape[0], h.shape[1], self.steps, self.outputs)
+        y = y.view(h.shape[0], h.shape[1], self.steps, self.outputs)
+        if self.skip_inputs:
+            if x is None:
+                raise ValueError("a network with the linear skip needs each row's input window x to predict")
+            y = self.add_skip(y, x.double().unsqueeze(0).expand(h.shape[0], -1, -1), self.w_skip.double())
+        return y
+
+    def add_skip(self, y: torch.Tensor, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        """Raw outputs y (M, N, steps, outputs) plus the linear skip of windows x (M, N, T)
+        (its last `skip_inputs` values) with weights w (M, n, steps), on the location outputs."""
+        lin = torch.bmm(x[..., x.shape[-1] - self.skip_inputs:], w).unsqueeze(-1)  # (M, N, steps, 1)
+        k = self.skip_outputs
+        return torch.cat([y[..., :k] + lin, y[..., k:]], -1) if k < self.outputs else y + lin
 
     def forward(self, x: torch.Tensor, generators=None, last: int | None = None, members=None) -> torch.Tensor:
         """Raw head outputs for windows x (M, B, T); training and validation (dropout off
@@ -319,7 +342,11 @@ class MemberLSTM(nn.Module):
         xt = x.permute(2, 0, 1).contiguous()
         if last is None:
             h, _ = self.encode(xt, generators, members=members)
-            return self.head(h, generators, members)
+            y = self.head(h, generators, members)
+            if self.skip_inputs:
+                w = self.w_skip if members is None else self.w_skip[torch.as_tensor(members, device=x.device)]
+                y = self.add_skip(y, x, w)
+            return y
         hs, _ = self.encode(xt, generators, sequence=True, members=members)
         _, m, bsz, hd = hs.shape
         tail = hs[-last:].permute(1, 2, 0, 3)  # (M, B, last, Hd)

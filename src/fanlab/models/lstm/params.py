@@ -92,6 +92,11 @@ class NetworkParams(BaseModel):
                              f"every series of the dataset (a panel method; default context {GLOBAL_CONTEXT}; "
                              "early stopping on held-out series, see fanlab.models.lstm.panel)")
 
+    skip: int = Field(
+        0, ge=0, description="direct strategy: n > 0 adds a linear map from the last n (scaled) inputs to "
+                             "every step's location, learnt with the network (LSTNet's autoregressive "
+                             "component, Lai et al. 2018), so the network learns what a linear "
+                             "autoregression misses; 0: none (experiments/lstm_competence/README.md)")
     kernel: Literal["auto", "torch", "numba"] = Field(
         "auto", description="the LSTM's training kernel. numba: an exact compiled forward and backward pass "
                             "(fanlab.models.lstm.kernel; CPU only; ~1.5x faster per epoch than torch's on one "
@@ -113,18 +118,23 @@ class NetworkParams(BaseModel):
         if self.scaling in ("level", "diff") and self.strategy == "recursive":
             raise ValueError(f"scaling {self.scaling!r} is for the direct strategy: a recursive network's one-step "
                              "targets move with each input; use last_value, global, window or auto")
+        if self.skip and self.strategy == "recursive":
+            raise ValueError("skip is for the direct strategy (a map from the input window to the H steps); "
+                             "the recursive network has no such window per output")
+        if self.skip > self.context:
+            raise ValueError(f"skip {self.skip} reads more inputs than the window holds (context {self.context})")
         return self
 
     @model_serializer(mode="wrap")
     def _drop_default_scope(self, handler):
-        # scope, kernel, device, innovations, path_dropout, weight_decay and lr_decay at their
+        # scope, kernel, device, innovations, path_dropout, weight_decay, lr_decay and skip at their
         # defaults leave the dump (fit-store keys, reports)
         # exactly as before they existed
         out = handler(self)
         if isinstance(out, dict):
             for key, default in (("scope", "local"), ("kernel", "auto"), ("device", "cpu"),
                                  ("innovations", "bootstrap"), ("path_dropout", False), ("weight_decay", 0.0),
-                                 ("lr_decay", 1.0)):
+                                 ("lr_decay", 1.0), ("skip", 0)):
                 if out.get(key) == default:
                     out.pop(key)
         return out
