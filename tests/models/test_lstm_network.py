@@ -196,10 +196,14 @@ def test_linear_skip_adds_a_window_map_to_the_location_in_training_and_predictio
 
 
 def test_linear_skip_params():
-    assert "skip" not in LSTMParams().model_dump(mode="json")  # fit-store keys of earlier fits hold
-    assert LSTMParams(skip=4).model_dump(mode="json")["skip"] == 4
+    # unset: the last 4 inputs for a local direct network (at most its context), none for the
+    # recursive strategy and global networks, whose fit-store keys stay those of earlier fits
+    assert LSTMParams().skip == 4 and LSTMParams(context=3).skip == 3
+    assert LSTMParams().model_dump(mode="json")["skip"] == 4
+    for other in ({"strategy": "recursive"}, {"scope": "global"}, {"skip": 0}):
+        assert LSTMParams(**other).skip == 0 and "skip" not in LSTMParams(**other).model_dump(mode="json")
     with pytest.raises(Exception, match="skip is for the direct strategy"):
         parse_params("method", "lstm", {"skip": 4, "strategy": "recursive"})
     with pytest.raises(Exception, match="skip 60 reads more inputs than the window holds"):
         parse_params("method", "lstm", {"skip": 60})
-    assert parse_params("method", "lstm_ensemble", {"skip": 4}).skip == 4
+    assert parse_params("method", "lstm_ensemble", {}).skip == 4

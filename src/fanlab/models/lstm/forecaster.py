@@ -236,6 +236,8 @@ class NetworkForecaster:
         if getattr(self, "scaling_", None) is not None:  # what scaling auto chose (a global network's
             # model has none: its series' scalings are the network's `loc_scales_`)
             info["scaling"] = self.scaling_
+        if getattr(self.net_, "skip_inputs", 0):  # the linear skip's inputs (unset: the default where it applies)
+            info["skip"] = int(self.net_.skip_inputs)
         if r.member_epochs is not None and len(r.member_epochs) > 1:  # each member's own early stop
             info["member_epochs"] = [int(e) for e in r.member_epochs]
         return info
@@ -276,7 +278,7 @@ class NetworkForecaster:
             top = top.repeat_interleave(share, dim=1)
             state = [(h.repeat_interleave(share, dim=1), c.repeat_interleave(share, dim=1)) for h, c in state]
         if self.params.strategy == "direct":
-            raw = net.head_infer(top, drop, x.repeat_interleave(reps, dim=0) if net.skip_inputs else None)
+            raw = net.head_infer(top, drop, x.repeat_interleave(reps, dim=0) if getattr(net, "skip_inputs", 0) else None)
             return tuple(v[:, :, :horizon] for v in self.head_.decode(raw))
         weights = net.inference_weights()
         rows = top.shape[1]

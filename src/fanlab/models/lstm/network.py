@@ -130,7 +130,8 @@ class MemberLSTM(nn.Module):
     def reset_parameters(self, generators: list[torch.Generator]) -> None:
         """Uniform(-1/sqrt(Hd), 1/sqrt(Hd)) as torch does, each member from its own generator.
 
-        The forget-gate bias starts at +1 so early training keeps memory of long contexts.
+        The forget-gate bias starts at +1 so early training keeps memory of long contexts; the
+        linear skip at zero.
         """
         bound = 1.0 / math.sqrt(self.hidden)
         with torch.no_grad():
@@ -141,6 +142,8 @@ class MemberLSTM(nn.Module):
                     self.bias[k][m, self.hidden : 2 * self.hidden] += 1.0
                 self.w_out[m].uniform_(-bound, bound, generator=g)
                 self.b_out[m].uniform_(-bound, bound, generator=g)
+            if self.skip_inputs:  # the linear skip starts at zero: the network alone
+                self.w_skip.zero_()
 
     @staticmethod
     def _mask(rate: float, generator: torch.Generator, shape, like: torch.Tensor) -> torch.Tensor:

@@ -22,6 +22,10 @@ DEFAULT_QUANTILE_PROBS: tuple[float, ...] = tuple(float(p) for p in probs_for_le
 #: (the registry entry's `predict_only`) and a loaded fit adopts the arm's own values.
 PREDICT_ONLY = frozenset({"uncertainty", "noise", "samples", "innovations", "path_dropout"})
 
+#: The linear skip's inputs where `skip` is unset (direct strategy, local networks): the study
+#: in experiments/lstm_competence measured 4 (the last four inputs) on the article's processes.
+DEFAULT_SKIP = 4
+
 #: The default `context` under ``scope: global`` (where `context` is not given): short panels
 #: such as M3 yearly (training blocks of 14+ points, H = 6) need a short input window.
 GLOBAL_CONTEXT = 6
@@ -92,11 +96,13 @@ class NetworkParams(BaseModel):
                              f"every series of the dataset (a panel method; default context {GLOBAL_CONTEXT}; "
                              "early stopping on held-out series, see fanlab.models.lstm.panel)")
 
-    skip: int = Field(
-        0, ge=0, description="direct strategy: n > 0 adds a linear map from the last n (scaled) inputs to "
-                             "every step's location, learnt with the network (LSTNet's autoregressive "
-                             "component, Lai et al. 2018), so the network learns what a linear "
-                             "autoregression misses; 0: none (experiments/lstm_competence/README.md)")
+    skip: int | None = Field(
+        None, ge=0, description="direct strategy: n > 0 adds a linear map from the last n (scaled) inputs to "
+                                "every step's location, learnt with the network (LSTNet's autoregressive "
+                                "component, Lai et al. 2018), so the network learns what a linear "
+                                f"autoregression misses; 0: none; unset: {DEFAULT_SKIP} (at most context) "
+                                "for the direct strategy of a local network, else 0 "
+                                "(experiments/lstm_competence/README.md)")
     kernel: Literal["auto", "torch", "numba"] = Field(
         "auto", description="the LSTM's training kernel. numba: an exact compiled forward and backward pass "
                             "(fanlab.models.lstm.kernel; CPU only; ~1.5x faster per epoch than torch's on one "
@@ -118,6 +124,8 @@ class NetworkParams(BaseModel):
         if self.scaling in ("level", "diff") and self.strategy == "recursive":
             raise ValueError(f"scaling {self.scaling!r} is for the direct strategy: a recursive network's one-step "
                              "targets move with each input; use last_value, global, window or auto")
+        if self.skip is None:  # unset: the measured default where it was measured
+            self.skip = min(DEFAULT_SKIP, self.context) if self.strategy == "direct" and self.scope == "local" else 0
         if self.skip and self.strategy == "recursive":
             raise ValueError("skip is for the direct strategy (a map from the input window to the H steps); "
                              "the recursive network has no such window per output")
