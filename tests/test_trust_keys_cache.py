@@ -7,6 +7,7 @@ files get the umask's mode, and a CSV's irregular stamps or contradicted period 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import stat
@@ -158,6 +159,34 @@ def test_cells_written_for_another_spec_recompute_and_the_run_says_so(tmp_path):
     assert [v["status"] for v in res.statuses.values()] == ["done"]
     assert res.notes == ["1 cell recomputes: its file was written for another spec (config, params, split or "
                          "input files changed)"]
+
+
+def test_cells_cached_from_other_code_are_said_with_their_commit(tmp_path, monkeypatch):
+    """A cell file is keyed by its spec, not by the code: after a change of code a rerun serves
+    the old numbers from cache. The manifest records each cell's commit (carried forward while
+    it stays cached) and the run says which cells other code wrote; --force recomputes them."""
+    from fanlab.engine import runner
+
+    raw = {**COMMON, "name": "code", "out": str(tmp_path / "res"), "methods": [{"name": "naive"}, {"name": "climatology"}],
+           "datasets": [{"name": "arma", "label": "ar", "params": {"ar": [0.5], "n": 120}}]}
+    at = lambda commit: monkeypatch.setattr(runner, "_git_commit", lambda: {"commit": commit, "dirty": False})  # noqa: E731
+    at("a" * 40)
+    first = run(parse_config(raw), progress=False, figures=False)
+    assert first.notes == [] and {v["commit"] for v in first.statuses.values()} == {"a" * 40}
+    assert run(parse_config(raw), progress=False, figures=False).notes == []  # the same code: nothing to say
+    at("b" * 40)
+    raw2 = {**raw, "methods": raw["methods"] + [{"name": "seasonal_naive", "params": {"period": 4}}]}
+    for _ in range(2):  # said again on the next resume: the cells' commit is carried forward
+        res = run(parse_config(raw2), progress=False, figures=False)
+        assert res.notes == ["2 of the cached cells were written by other code than this run's (commit bbbbbbb): "
+                             "2 by commit aaaaaaa; their numbers are that code's. --force recomputes every cell"]
+        man = json.loads((tmp_path / "res" / "manifest.json").read_text())
+        assert man["notes"] == res.notes
+        assert {k: v["commit"][0] for k, v in man["cells"].items()} == {
+            "ar__arma_0__naive__s0": "a", "ar__arma_0__climatology__s0": "a", "ar__arma_0__seasonal_naive__s0": "b"}
+        assert "2 of the cached cells were written by other code" in (tmp_path / "res" / "summary.md").read_text()
+    forced = run(parse_config(raw2), progress=False, figures=False, force=True)
+    assert forced.notes == [] and {v["commit"] for v in forced.statuses.values()} == {"b" * 40}
 
 
 def test_a_regenerated_external_file_recomputes_the_external_cells(tmp_path):

@@ -212,13 +212,41 @@ def run(cfg: Config, root: str | Path = ".", jobs: int | None = 1, force: bool =
                             engine, scheduler, fit_store, notes, cache)
 
 
-def _last_inputs(out: Path) -> dict:
-    """The input digests the last run of this folder recorded (empty where none)."""
+def _last_manifest(out: Path) -> dict:
+    """The manifest of the last run of this folder (empty where none or unreadable)."""
     try:
-        inputs = read_json(out / "manifest.json").get("inputs")
-    except (OSError, ValueError, AttributeError):
+        last = read_json(out / "manifest.json")
+    except (OSError, ValueError):
         return {}
-    return inputs if isinstance(inputs, dict) else {}
+    return last if isinstance(last, dict) else {}
+
+
+def _written_by(last: dict, cell: CellSpec) -> str | None:
+    """The commit of the code that wrote a cached cell's file, as the last manifest recorded it
+    (a cell it ran: its commit; a cell it found cached: the commit carried forward); None where
+    it does not say (a manifest from before cells carried a commit, or another spec)."""
+    cells = last.get("cells")
+    rec = cells.get(cell.key) if isinstance(cells, dict) else None
+    if not isinstance(rec, dict) or rec.get("hash") != cell.hash:
+        return None
+    return rec.get("commit")
+
+
+def _other_code_note(statuses: dict, commit: str | None) -> str | None:
+    """A run note where cells were served from files that other code wrote (None: none, or this
+    code's commit is unknown): their numbers are that code's, not this one's."""
+    if not commit:
+        return None
+    other = [v.get("commit") for v in statuses.values() if v["status"] == "cached" and v.get("commit") != commit]
+    if not other:
+        return None
+    counts: dict[str, int] = {}
+    for c in other:
+        name = f"commit {c[:7]}" if c else "code of unrecorded commit"
+        counts[name] = counts.get(name, 0) + 1
+    by = ", ".join(f"{n} by {name}" for name, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+    return (f"{len(other)} of the cached cells were written by other code than this run's (commit {commit[:7]}): "
+            f"{by}; their numbers are that code's. --force recomputes every cell")
 
 
 def _run_claimed(cfg, out, cells, skipped, series_of, git, jobs, force, progress, engine, scheduler,
@@ -228,7 +256,8 @@ def _run_claimed(cfg, out, cells, skipped, series_of, git, jobs, force, progress
         for old in (out / "fits").glob("*.pkl"):
             old.unlink()
     fits = "reuse" if fit_store else None
-    last_inputs = _last_inputs(out)
+    last = _last_manifest(out)
+    last_inputs = last.get("inputs") if isinstance(last.get("inputs"), dict) else {}
     write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False), out / "config.yaml")
     started = time.time()
     statuses: dict[str, dict] = {}
@@ -236,7 +265,7 @@ def _run_claimed(cfg, out, cells, skipped, series_of, git, jobs, force, progress
     for c in cells:
         meta = None if force else _cached_meta(c, out)
         if meta is not None:
-            statuses[c.key] = {"status": "cached", "hash": c.hash, **_cell_record(meta)}
+            statuses[c.key] = {"status": "cached", "hash": c.hash, "commit": _written_by(last, c), **_cell_record(meta)}
         else:
             todo.append(c)
     readers: dict[str, int] = {}
@@ -252,7 +281,10 @@ def _run_claimed(cfg, out, cells, skipped, series_of, git, jobs, force, progress
             what = "1 cell recomputes: its file was" if len(stale) == 1 else f"{len(stale)} cells recompute: their files were"
             notes.append(f"{what} written for another spec (config, params, split or input files changed)")
     for c, res in _execute(todo, series_of, out, jobs, progress, engine, scheduler, fits):
-        statuses[c.key] = res
+        statuses[c.key] = {**res, "commit": git["commit"]} if res.get("status") == "done" else res
+    note = _other_code_note(statuses, git["commit"])
+    if note:
+        notes.append(note)
     for c in cells:
         statuses[c.key].update({"dataset": c.dataset, "series": c.series, "method": c.method, "seed": c.seed})
     finished = [c for c in cells if statuses[c.key]["status"] in ("done", "cached")]
