@@ -278,7 +278,7 @@ def test_make_run_says_how_long_before_it_starts(tmp_path):
     fresh.mkdir()
     (fresh / "README.md").write_text((root / "README.md").read_text())
     line = estimate("configs/article.yaml", 2, fresh)
-    assert "17 min" in line and "make quickstart" in line and "2 cores" in line
+    assert "16 min" in line and "make quickstart" in line and "2 cores" in line
     assert "eta.py $(CONFIG) $(JOBS)" in (root / "Makefile").read_text()
     # a complete earlier run is the measure, scaled to the cores at hand
     (tmp_path / "results" / "article").mkdir(parents=True)
