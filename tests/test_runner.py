@@ -204,6 +204,25 @@ def test_dask_engine_gives_the_same_numbers(tmp_path):
         run(_cfg(tmp_path / "c"), progress=False, figures=False, engine="spark")
 
 
+def test_dask_holds_the_later_cells_of_a_fit_group_until_the_one_before_finishes(tmp_path):
+    from fanlab.engine.execute import held_by_group
+
+    # cells 1, 3, 4 share fit A, cells 2 and 5 fit B; 0 and 6 share nothing
+    now, held = held_by_group([None, "A", "B", "A", "A", "B", None], 7)
+    assert now == [0, 1, 2, 6] and held == {"A": [3, 4], "B": [5]}
+    assert held_by_group(None, 3) == ([0, 1, 2], {})
+    pytest.importorskip("distributed")
+    # three arms on one ARIMA fit per seed: every held cell still runs, with the numbers of one process
+    arima = {"name": "arima", "params": {"order": [1, 0, 0]}}
+    methods = [arima, {"name": "conformal", "label": "conf", "params": {"base": arima, "method": "split"}},
+               {"name": "conformal", "label": "aci", "params": {"base": arima, "method": "aci"}}]
+    a = run(_cfg(tmp_path / "a", methods=methods), progress=False, figures=False, jobs=1).out
+    b = run(_cfg(tmp_path / "b", methods=methods), progress=False, figures=False, jobs=2, engine="dask")
+    assert json.loads((b.out / "manifest.json").read_text())["counts"] == {"done": 6, "cached": 0, "failed": 0}
+    assert (a / "metrics.parquet").read_bytes() == (b.out / "metrics.parquet").read_bytes()
+    assert len(list((b.out / "fits").glob("*.pkl"))) == 2  # one ARIMA fit per seed, shared
+
+
 def test_dask_without_a_scheduler_is_one_line_exit_2(tmp_path):
     """A scheduler that cannot be reached (as inside a network namespace without loopback) is
     a clear error naming the engine, not a minute of retries and a long traceback."""

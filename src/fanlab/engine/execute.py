@@ -3,8 +3,9 @@
 The order of the cells changes no result (every cell is seeded by its own spec); they start
 longest first so that the workers finish together, and in the local pool two cells that share
 a stored fit do not start at once while other cells can (the second would only wait for the
-first's fit; dask gets every cell at once and may still pair them). `fanlab.engine.runner` decides what the cells
-are and aggregates them; this module only executes them.
+first's fit); on dask the later cells of such a group are submitted one at a time, as the one
+before finishes. `fanlab.engine.runner` decides what the cells are and aggregates them; this
+module only executes them.
 """
 
 from __future__ import annotations
@@ -73,6 +74,22 @@ def fit_groups(cells, fits: str | None = "reuse") -> list | None:
         return None
     return [None if (g := fit_group(c.method_name, c.method_params)) is None else (c.dataset, c.seed, c.series, g)
             for c in cells]
+
+
+def held_by_group(groups: list | None, n: int) -> tuple[list[int], dict]:
+    """For an engine that takes tasks all at once (dask): the indices to submit now (every
+    cell outside a fit group, and the first of each group, in order) and, per group, the
+    indices held back, in order, each to be submitted when the one before it finishes (it
+    would only wait for that cell's fit, holding a worker)."""
+    now, held = [], {}
+    for i, g in enumerate(groups if groups is not None else [None] * n):
+        if g is None or g not in held:
+            now.append(i)
+            if g is not None:
+                held[g] = []
+        else:
+            held[g].append(i)
+    return now, held
 
 
 def default_jobs() -> int:
@@ -145,10 +162,15 @@ def _execute_dask(todo, key, out, jobs, scheduler, bar, fits="reuse"):
             raise EngineError(f"--engine dask: could not {what} within {DASK_CONNECT_S} s "
                             f"({type(exc).__name__}: {first}); use --engine local") from None
         try:
-            futures = [client.submit(_run_indexed, i, c, key(c), Path(out).resolve(), fits, pure=False)
-                       for i, c in enumerate(todo)]
-            for fut in as_completed(futures):
+            groups = fit_groups(todo, fits)
+            now, held = held_by_group(groups, len(todo))
+            where = Path(out).resolve()
+            submit = lambda i: client.submit(_run_indexed, i, todo[i], key(todo[i]), where, fits, pure=False)  # noqa: E731
+            running = as_completed([submit(i) for i in now])
+            for fut in running:
                 i, res = fut.result()
+                if groups is not None and held.get(groups[i]):  # the next cell of its fit group may start
+                    running.add(submit(held[groups[i]].pop(0)))
                 bar.finish(todo[i], res)
                 yield todo[i], res
         finally:
