@@ -1,6 +1,6 @@
 """LSTM kernels side by side at the article's shapes: fanlab's network against the alternatives.
 
-Run: ``python benchmarks/lstm_kernels.py [--rounds 5] [--threads 1] [--all]``
+Run: ``python benchmarks/lstm_kernels.py [--rounds 5] [--threads 1] [--all] [--processes N]``
 
 Shapes: hidden 64, context 200, direct Gaussian head H = 100, batch 64, an AR(1) training
 block of 1,200 points (661 training and 141 validation windows, as `fit` cuts them). One
@@ -26,14 +26,23 @@ backward twice that), against a plain matmul of the same shapes.
 
 Variants alternate inside each round, so load on a shared machine hits all alike; medians of
 `--rounds` rounds after a warm-up round. Quote the printed load average with the numbers.
+
+``--processes N`` measures only the four epochs of the first table (torch and numba, one member
+and five), each in N fresh processes one after the other, and prints every process's ratios
+with their median and range: torch's training time varies between processes more than within
+one (one member 0.50-0.61 s in most processes on a quiet machine here, 0.33 s in one), so one
+process's ratio is one draw.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import json
 import os
 import statistics
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -282,15 +291,60 @@ def gradient_check(train_w) -> float:
     return max(float((grads["numba"][n] - g).norm() / g.norm()) for n, g in grads["torch"].items())
 
 
+def epochs_only(rounds: int, train_w, val_w) -> dict:
+    """Medians of `rounds` epochs (after a warm-up) of torch and numba, one member and M, in this process."""
+    variants = {f"{kernel} M={mm}": FanlabEpoch(mm, train_w, val_w, kernel=kernel) for mm in (1, M)
+                for kernel in ("torch", "numba")}
+    times = {k: [] for k in variants}
+    for r in range(rounds + 1):
+        for name, fn in variants.items():
+            t0 = time.perf_counter()
+            fn()
+            if r:
+                times[name].append(time.perf_counter() - t0)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def across_processes(n: int, rounds: int, threads: int) -> None:
+    """The first table's epochs in `n` fresh processes: each one's ratios, their median and range."""
+    print(f"torch {torch.__version__}, {threads} thread(s), load average {os.getloadavg()}; "
+          f"{n} processes, medians of {rounds} rounds in each")
+    ratios = {1: [], M: []}
+    for i in range(n):
+        out = subprocess.run([sys.executable, __file__, "--one-process", "--rounds", str(rounds),
+                              "--threads", str(threads)], capture_output=True, text=True, check=True).stdout
+        med = json.loads(out.strip().splitlines()[-1])
+        line = []
+        for mm in (1, M):
+            tt, tn = med[f"torch M={mm}"], med[f"numba M={mm}"]
+            ratios[mm].append(tt / tn)
+            line.append(f"M={mm}: torch {tt:.3f} s, numba {tn:.3f} s, {tt / tn:.2f}x")
+        print(f"process {i + 1}: " + "; ".join(line))
+    for mm in (1, M):
+        r = ratios[mm]
+        print(f"torch / numba, M={mm}: median {statistics.median(r):.2f}x, range {min(r):.2f}-{max(r):.2f}x "
+              f"over {n} processes")
+    print(f"load average after: {os.getloadavg()}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--all", action="store_true", help="also the vmap-cell and block-diagonal alternatives")
+    ap.add_argument("--processes", type=int, default=0,
+                    help="only the torch / numba epochs, each in this many fresh processes (ratio per process)")
+    ap.add_argument("--one-process", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    if args.processes:
+        across_processes(args.processes, args.rounds, args.threads)
+        return
     y = ar1(N)
     train_w, val_w = data(y)
+    if args.one_process:
+        print(json.dumps(epochs_only(args.rounds, train_w, val_w)))
+        return
     n_tr, n_va = train_w.shape[0], val_w.shape[0]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), load average {os.getloadavg()}")
     print(f"hidden {HIDDEN}, context {CONTEXT}, H {H}, batch {BATCH}: {n_tr} training, {n_va} validation windows")
