@@ -187,6 +187,38 @@ def test_cells_cached_from_other_code_are_said_with_their_commit(tmp_path, monke
         assert "2 of the cached cells were written by other code" in (tmp_path / "res" / "summary.md").read_text()
     forced = run(parse_config(raw2), progress=False, figures=False, force=True)
     assert forced.notes == [] and {v["commit"] for v in forced.statuses.values()} == {"b" * 40}
+    # uncommitted changes on that commit are other code too: cells carry the digest of the diff
+    monkeypatch.setattr(runner, "_git_commit", lambda: {"commit": "b" * 40, "dirty": True, "code": "b" * 40 + "+0a1b2c3d"})
+    res = run(parse_config(raw2), progress=False, figures=False)
+    assert res.notes == ["3 of the cached cells were written by other code than this run's (uncommitted changes "
+                         "on commit bbbbbbb (diff 0a1b2c3d)): 3 by commit bbbbbbb; their numbers are that code's. "
+                         "--force recomputes every cell"]
+
+
+def test_the_running_code_is_named_by_its_commit_and_the_digest_of_its_local_changes(tmp_path):
+    """`_git_commit` on a real repository: clean, the commit; with an edit to a tracked file, the
+    commit plus a digest of `git diff HEAD`, which another edit changes."""
+    import subprocess
+
+    from fanlab.engine import runner
+
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True, text=True).stdout
+
+    git("init", "-q")
+    git("config", "user.email", "t@example.org")
+    git("config", "user.name", "t")
+    (tmp_path / "m.py").write_text("x = 1\n")
+    git("add", "m.py")
+    git("commit", "-q", "-m", "one")
+    head = git("rev-parse", "HEAD").strip()
+    assert runner._git_commit(tmp_path) == {"commit": head, "dirty": False, "code": head}
+    (tmp_path / "m.py").write_text("x = 2\n")
+    one = runner._git_commit(tmp_path)
+    (tmp_path / "m.py").write_text("x = 3\n")
+    two = runner._git_commit(tmp_path)
+    assert one["dirty"] and one["code"].startswith(head + "+") and len(one["code"]) == 49
+    assert two["code"] != one["code"] and two["code"].startswith(head + "+")
 
 
 def test_a_regenerated_external_file_recomputes_the_external_cells(tmp_path):

@@ -15,6 +15,7 @@ same for every seed (the seed then varies only the method's randomness).
 
 from __future__ import annotations
 
+import hashlib
 import platform
 import subprocess
 import time
@@ -169,16 +170,32 @@ def _versions() -> dict:
     return out
 
 
-def _git_commit() -> dict:
-    """The commit of the code that runs, and whether its tracked files had local changes."""
-    here = Path(__file__).resolve().parent
+def _git_commit(where: Path | None = None) -> dict:
+    """The commit of the code that runs, whether its tracked files had local changes, and the
+    code's name for the cells it writes: the commit, or ``<commit>+<digest of git diff HEAD>``
+    where there are local changes (so cells of one uncommitted edit are told from another's).
+    `where`: a folder of the repository (default: this package's)."""
+    here = where or Path(__file__).resolve().parent
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=here)
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
                                text=True, timeout=5, cwd=here)
-        return {"commit": head.stdout.strip() or None, "dirty": bool(dirty.stdout.strip())}
+        commit, is_dirty = head.stdout.strip() or None, bool(dirty.stdout.strip())
+        code = commit
+        if commit and is_dirty:
+            diff = subprocess.run(["git", "diff", "HEAD"], capture_output=True, timeout=10, cwd=here).stdout
+            code = f"{commit}+{hashlib.sha256(diff).hexdigest()[:8]}"
+        return {"commit": commit, "dirty": is_dirty, "code": code}
     except Exception:
-        return {"commit": None, "dirty": None}
+        return {"commit": None, "dirty": None, "code": None}
+
+
+def _code_name(code: str | None) -> str:
+    """'commit abc1234', 'uncommitted changes on commit abc1234 (diff 0a1b2c3d)', or unrecorded."""
+    if not code:
+        return "code of unrecorded commit"
+    commit, _, diff = code.partition("+")
+    return f"uncommitted changes on commit {commit[:7]} (diff {diff})" if diff else f"commit {commit[:7]}"
 
 
 def run(cfg: Config, root: str | Path = ".", jobs: int | None = 1, force: bool = False, progress: bool = True,
@@ -232,20 +249,21 @@ def _written_by(last: dict, cell: CellSpec) -> str | None:
     return rec.get("commit")
 
 
-def _other_code_note(statuses: dict, commit: str | None) -> str | None:
+def _other_code_note(statuses: dict, code: str | None) -> str | None:
     """A run note where cells were served from files that other code wrote (None: none, or this
-    code's commit is unknown): their numbers are that code's, not this one's."""
-    if not commit:
+    code's commit is unknown): their numbers are that code's, not this one's. `code` is
+    `_git_commit`'s name of the running code (a commit, or a commit with a digest of its local
+    changes)."""
+    if not code:
         return None
-    other = [v.get("commit") for v in statuses.values() if v["status"] == "cached" and v.get("commit") != commit]
+    other = [v.get("commit") for v in statuses.values() if v["status"] == "cached" and v.get("commit") != code]
     if not other:
         return None
     counts: dict[str, int] = {}
     for c in other:
-        name = f"commit {c[:7]}" if c else "code of unrecorded commit"
-        counts[name] = counts.get(name, 0) + 1
+        counts[_code_name(c)] = counts.get(_code_name(c), 0) + 1
     by = ", ".join(f"{n} by {name}" for name, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
-    return (f"{len(other)} of the cached cells were written by other code than this run's (commit {commit[:7]}): "
+    return (f"{len(other)} of the cached cells were written by other code than this run's ({_code_name(code)}): "
             f"{by}; their numbers are that code's. --force recomputes every cell")
 
 
@@ -281,8 +299,8 @@ def _run_claimed(cfg, out, cells, skipped, series_of, git, jobs, force, progress
             what = "1 cell recomputes: its file was" if len(stale) == 1 else f"{len(stale)} cells recompute: their files were"
             notes.append(f"{what} written for another spec (config, params, split or input files changed)")
     for c, res in _execute(todo, series_of, out, jobs, progress, engine, scheduler, fits):
-        statuses[c.key] = {**res, "commit": git["commit"]} if res.get("status") == "done" else res
-    note = _other_code_note(statuses, git["commit"])
+        statuses[c.key] = {**res, "commit": git.get("code", git["commit"])} if res.get("status") == "done" else res
+    note = _other_code_note(statuses, git.get("code", git["commit"]))
     if note:
         notes.append(note)
     for c in cells:
