@@ -196,8 +196,9 @@ def test_cells_cached_from_other_code_are_said_with_their_commit(tmp_path, monke
 
 
 def test_the_running_code_is_named_by_its_commit_and_the_digest_of_its_local_changes(tmp_path):
-    """`_git_commit` on a real repository: clean, the commit; with an edit to a tracked file, the
-    commit plus a digest of `git diff HEAD`, which another edit changes."""
+    """`_git_commit` on a real repository: clean, the commit; with an edit to a tracked file of
+    the code's folder, the commit plus a digest of `git diff HEAD`, which another edit changes;
+    an edit outside that folder (a README) is no change of code."""
     import subprocess
 
     from fanlab.engine import runner
@@ -208,15 +209,20 @@ def test_the_running_code_is_named_by_its_commit_and_the_digest_of_its_local_cha
     git("init", "-q")
     git("config", "user.email", "t@example.org")
     git("config", "user.name", "t")
-    (tmp_path / "m.py").write_text("x = 1\n")
-    git("add", "m.py")
+    code = tmp_path / "pkg"
+    code.mkdir()
+    (code / "m.py").write_text("x = 1\n")
+    (tmp_path / "README.md").write_text("one\n")
+    git("add", "pkg/m.py", "README.md")
     git("commit", "-q", "-m", "one")
     head = git("rev-parse", "HEAD").strip()
-    assert runner._git_commit(tmp_path) == {"commit": head, "dirty": False, "code": head}
-    (tmp_path / "m.py").write_text("x = 2\n")
-    one = runner._git_commit(tmp_path)
-    (tmp_path / "m.py").write_text("x = 3\n")
-    two = runner._git_commit(tmp_path)
+    assert runner._git_commit(code) == {"commit": head, "dirty": False, "code": head}
+    (tmp_path / "README.md").write_text("two\n")
+    assert runner._git_commit(code) == {"commit": head, "dirty": True, "code": head}
+    (code / "m.py").write_text("x = 2\n")
+    one = runner._git_commit(code)
+    (code / "m.py").write_text("x = 3\n")
+    two = runner._git_commit(code)
     assert one["dirty"] and one["code"].startswith(head + "+") and len(one["code"]) == 49
     assert two["code"] != one["code"] and two["code"].startswith(head + "+")
 

@@ -173,9 +173,10 @@ def _versions() -> dict:
 def _git_commit(where: Path | None = None) -> dict:
     """The commit of the code that runs, whether its tracked files had local changes, and the
     code's name for the cells it writes: the commit, or ``<commit>+<digest of git diff HEAD>``
-    where there are local changes (so cells of one uncommitted edit are told from another's).
-    `where`: a folder of the repository (default: this package's)."""
-    here = where or Path(__file__).resolve().parent
+    where the package's own files have local changes (so cells of one uncommitted edit are told
+    from another's; an edit to a README or a config is no change of code). `where`: the folder
+    whose files are the code (default: the fanlab package)."""
+    here = where or Path(__file__).resolve().parents[1]
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=here)
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
@@ -183,8 +184,8 @@ def _git_commit(where: Path | None = None) -> dict:
         commit, is_dirty = head.stdout.strip() or None, bool(dirty.stdout.strip())
         code = commit
         if commit and is_dirty:
-            diff = subprocess.run(["git", "diff", "HEAD"], capture_output=True, timeout=10, cwd=here).stdout
-            code = f"{commit}+{hashlib.sha256(diff).hexdigest()[:8]}"
+            diff = subprocess.run(["git", "diff", "HEAD", "--", "."], capture_output=True, timeout=10, cwd=here).stdout
+            code = f"{commit}+{hashlib.sha256(diff).hexdigest()[:8]}" if diff else commit
         return {"commit": commit, "dirty": is_dirty, "code": code}
     except Exception:
         return {"commit": None, "dirty": None, "code": None}
