@@ -174,8 +174,7 @@ class NetworkForecaster:
                                self.head_.outputs, p.dropout_input, p.dropout_between if p.layers > 1 else 0.0,
                                p.dropout_head, variational=p.dropout_kind == "variational",
                                dropout_recurrent=p.dropout_recurrent, kernel=self.kernel_,
-                               skip_inputs=p.skip,
-                               skip_outputs=self.head_.outputs if self.head_.kind == "quantile" else 1, device=device)
+                               skip_inputs=p.skip, skip_outputs=self.head_.locations, device=device)
         train_w = train_w.to(device)
         val_w = {k: v.to(device) for k, v in val_w.items()} if isinstance(val_w, dict) else val_w.to(device)
         cfg = TrainConfig(max_epochs=p.epochs, batch_size=p.batch_size, lr=p.lr, patience=p.patience,

@@ -42,6 +42,8 @@ class Head:
     #: whether it learns a spread (and so feeds draws, not its centre, to a recursive rollout)
     has_spread: bool = True
     knots = None
+    #: how many leading outputs are locations (a mean or quantiles: what the linear skip adds to)
+    locations: int = 1
 
     def __init__(self):
         self.weights = None  # (H,) summing to 1, direct strategy; None: every step equally
@@ -174,7 +176,7 @@ class QuantileHead(Head):
         self.knots = np.asarray(probs, dtype=float)  # (Q,)
         # made on the CPU, moved with the network by `to`
         self.probs = torch.tensor(self.knots, dtype=torch.float32, device="cpu")
-        self.outputs = len(probs)
+        self.outputs = self.locations = len(probs)  # every quantile is a location
 
     def decode(self, raw):
         return (torch.sort(raw, dim=-1).values,)
