@@ -278,10 +278,14 @@ def _records(blocks: list[tuple], n: int) -> list[Records]:
 
 # --- one cell ----------------------------------------------------------------------------------
 
+def score_one(arr: dict, scale: float | None, levels: list[float], all_levels: list[float]) -> Records:
+    """One cell's `Records` from its `frame_arrays`: `score_stack` on a stack of this cell alone."""
+    return score_stack(stack_arrays([arr]), [scale], levels, all_levels)[0]
+
+
 def cell_records(arr: dict, levels: list[float], all_levels: list[float], scale: float | None) -> list[tuple]:
-    """One cell's metric records (`fanlab.metrics.aggregate._rows` form) from its
-    `frame_arrays`: `score_stack` on a stack of this cell alone."""
-    return score_stack(stack_arrays([arr]), [scale], levels, all_levels)[0].rows()
+    """One cell's metric records (`fanlab.metrics.aggregate._rows` form) from its `frame_arrays`."""
+    return score_one(arr, scale, levels, all_levels).rows()
 
 
 def cell_metrics(frame, levels: list[float], all_levels: list[float], scale: float | None,

@@ -223,11 +223,11 @@ def score_cell(frame: pd.DataFrame, scale: float | None, levels: list[float],
     of a parallel aggregation sends these three back, never the frame. Many cells are scored
     at once, to the same numbers, by `fanlab.metrics.batch` (what `score` and a run's
     aggregation do)."""
-    from fanlab.metrics.batch import score_stack, stack_arrays
+    from fanlab.metrics.batch import score_one
     from fanlab.metrics.frames import frame_arrays
 
     arr = frame_arrays(frame)
-    return _ids(frame), score_stack(stack_arrays([arr]), [scale], levels, all_levels)[0], arr
+    return _ids(frame), score_one(arr, scale, levels, all_levels), arr
 
 
 def _ids(frame) -> dict:
