@@ -299,9 +299,10 @@ def _run_claimed(cfg, out, cells, skipped, series_of, git, jobs, force, progress
         if stale:
             what = "1 cell recomputes: its file was" if len(stale) == 1 else f"{len(stale)} cells recompute: their files were"
             notes.append(f"{what} written for another spec (config, params, split or input files changed)")
+    code = git.get("code", git["commit"])  # the name of the code that writes the cells (`_git_commit`)
     for c, res in _execute(todo, series_of, out, jobs, progress, engine, scheduler, fits):
-        statuses[c.key] = {**res, "commit": git.get("code", git["commit"])} if res.get("status") == "done" else res
-    note = _other_code_note(statuses, git.get("code", git["commit"]))
+        statuses[c.key] = {**res, "commit": code} if res.get("status") == "done" else res
+    note = _other_code_note(statuses, code)
     if note:
         notes.append(note)
     for c in cells:

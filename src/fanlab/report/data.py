@@ -225,15 +225,15 @@ def curves(metrics: pd.DataFrame | dict[str, pd.DataFrame], datasets: list[str],
     of = metrics if isinstance(metrics, dict) else pooled_by_dataset(metrics, datasets)
     cov, wid, rel, zoom = {}, {}, {}, {}
     for ds in datasets:
-        metrics = of[ds]
-        units = n_units(metrics, ds)
+        rows = of[ds]
+        units = n_units(rows, ds)
         cov[ds] = {level_tag(lv): {m: _curve(c, True, units.get(m))
-                                   for m, c in h_curves(metrics, ds, lv, "coverage", band=True).items()}
+                                   for m, c in h_curves(rows, ds, lv, "coverage", band=True).items()}
                    for lv in levels}
         zoom[ds] = {level_tag(lv): coverage_zoom([cov[ds][level_tag(lv)]], lv) for lv in levels}
-        wid[ds] = {level_tag(lv): {m: _curve(c, False) for m, c in h_curves(metrics, ds, lv, "width").items()}
+        wid[ds] = {level_tag(lv): {m: _curve(c, False) for m, c in h_curves(rows, ds, lv, "width").items()}
                    for lv in levels}
-        rel[ds] = {m: {"x": num(c.x), "y": num(c.y)} for m, c in reliability_curves(metrics, ds).items()}
+        rel[ds] = {m: {"x": num(c.x), "y": num(c.y)} for m, c in reliability_curves(rows, ds).items()}
     return {"coverage": cov, "width": wid, "reliability": rel, "zoom": zoom}
 
 
