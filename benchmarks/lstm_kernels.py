@@ -293,10 +293,15 @@ def gradient_check(train_w) -> float:
 
 def epochs_only(rounds: int, train_w, val_w) -> dict:
     """Medians of `rounds` epochs (after a warm-up) of torch and numba, one member and M, in this process."""
-    variants = {f"{kernel} M={mm}": FanlabEpoch(mm, train_w, val_w, kernel=kernel) for mm in (1, M)
-                for kernel in ("torch", "numba")}
+    return medians({f"{kernel} M={mm}": FanlabEpoch(mm, train_w, val_w, kernel=kernel) for mm in (1, M)
+                    for kernel in ("torch", "numba")}, rounds)
+
+
+def medians(variants: dict, rounds: int) -> dict:
+    """Each variant's median seconds over `rounds` rounds, after a warm-up round; the variants
+    alternate inside each round, so load on a shared machine hits all alike."""
     times = {k: [] for k in variants}
-    for r in range(rounds + 1):
+    for r in range(rounds + 1):  # round 0 warms up
         for name, fn in variants.items():
             t0 = time.perf_counter()
             fn()
@@ -370,14 +375,7 @@ def main() -> None:
     for per in (81, 256, 1024, K * S):
         variants[f"kernel fwd, {per}-row slices"] = Kernel(per)
 
-    times = {k: [] for k in variants}
-    for r in range(args.rounds + 1):  # round 0 warms up
-        for name, fn in variants.items():
-            t0 = time.perf_counter()
-            fn()
-            if r:
-                times[name].append(time.perf_counter() - t0)
-    med = {k: statistics.median(v) for k, v in times.items()}
+    med = medians(variants, args.rounds)
     print(f"load average after: {os.getloadavg()}")
 
     print(f"\n{'one epoch, medians of ' + str(args.rounds) + ' rounds':34s} {'torch s':>8s} {'numba s':>8s} "
